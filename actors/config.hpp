@@ -1,0 +1,61 @@
+// Node configuration: one config class for every node kind, loaded from an
+// INI file whose keys are validated (CAF 0.17 silently ignores unknown keys in
+// files), then overridden by `--category.key=value` on the command line.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
+
+namespace actorrent {
+
+struct node_config : caf::actor_system_config {
+  // [tracker]
+  std::string tracker_host = "127.0.0.1";
+  uint16_t tracker_port = 6881;
+  uint16_t tracker_control_port = 6880;
+  std::string tracker_db = "tracker.db";
+  uint32_t tracker_heartbeat_ms = 1000;
+  uint32_t tracker_offline_ms = 2500;
+  // [peer]
+  std::string peer_tracker = "127.0.0.1:6881";
+  std::string peer_host = "127.0.0.1";
+  uint16_t peer_port = 0;
+  uint16_t peer_control_port = 0;
+  std::string peer_share_dir = "share";
+  std::string peer_download_dir = "downloads";
+  std::string peer_state_db = "peer.db";
+  uint32_t peer_piece_size = 1 << 20;
+  uint32_t peer_window = 8;
+  uint32_t peer_request_timeout_ms = 10000;
+  // [log]
+  std::string log_level = "info";
+
+  node_config();
+  const caf::config_option_set& options() const { return custom_options_; }
+};
+
+/// Where a config key is allowed: the categories of each node kind.
+std::vector<std::string> categories_of(const std::string& kind);
+
+/// Loads `--config FILE` (if given) and then the command line. Returns 0 when
+/// the node may start, otherwise prints a message naming the file, line and
+/// key (or option) to stderr and returns the exit code: 2 for bad usage or
+/// config, 0 when only help was printed (`done` is then set).
+int load_config(node_config& cfg, const std::string& kind,
+                std::vector<std::string> args, bool& done);
+
+/// Checks one INI text; returns the CLI arguments it stands for or an error
+/// message "FILE:LINE: ..." in `error`.
+std::vector<std::string>
+ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
+            const std::string& file, const std::string& text,
+            std::string& error);
+
+/// Splits "host:port"; false when malformed.
+bool split_endpoint(const std::string& text, std::string& host,
+                    uint16_t& port);
+
+} // namespace actorrent

@@ -1,0 +1,95 @@
+// Every typed actor interface of actorrent, in one place: which request
+// returns which reply. Messages crossing a node boundary carry protobuf types
+// from messages/actorrent.proto; atoms select the handler.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/types.hpp"
+
+namespace actorrent {
+
+/// The catalog of files and of who holds which pieces (tracker node).
+using tracker_actor = caf::typed_actor<
+  /// A peer joins or re-joins with every file it holds; replaces what the
+  /// tracker knew of it. Refuses bad names and inconsistent manifests.
+  caf::replies_to<announce_atom, pb::Announce>::with<pb::AnnounceReply>,
+  /// Keeps a peer online. Fails with errc::unknown_peer when the tracker has no
+  /// session for it (e.g. after a restart): the peer must announce again.
+  caf::replies_to<heartbeat_atom, pb::Heartbeat>::with<pb::AnnounceReply>,
+  /// Pieces a peer has just verified, batched.
+  caf::replies_to<have_atom, pb::Have>::with<caf::ok_atom>,
+  /// A peer stops sharing one file, or leaves (empty name).
+  caf::replies_to<leave_atom, pb::Leave>::with<caf::ok_atom>,
+  /// Lists every file with how many online sources hold it.
+  caf::replies_to<list_atom, pb::FileQuery>::with<pb::FileList>,
+  /// The manifest of one file plus its online sources and their bitfields.
+  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
+  /// Timer: marks peers that missed their heartbeats offline.
+  caf::reacts_to<tick_atom>>;
+
+/// Serves verified pieces of a peer's files (published on the peer's port).
+using piece_server_actor = caf::typed_actor<
+  /// One piece: its header and its bytes. Fails with unknown_file, bad_piece
+  /// (out of range or not held yet) or io_failure.
+  caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
+                                                      std::vector<char>>>;
+
+/// Answers operator commands (published on a node's control port).
+using control_actor = caf::typed_actor<
+  /// One command line: `actors`, `kill [--hard] NAME`, `restart NAME`, or a
+  /// command of the node itself (a peer's `fetch`, `status`, ...).
+  caf::replies_to<command_atom, pb::Command>::with<pb::CommandReply>>;
+
+/// Restarts a node's server actors (local to its node).
+using supervisor_actor = caf::typed_actor<
+  /// Every child with its state and restart count.
+  caf::replies_to<list_atom>::with<pb::ActorList>,
+  /// Ends a child abnormally (restarted) or, with hard=true, for good.
+  caf::replies_to<kill_atom, std::string, bool>::with<caf::ok_atom>,
+  /// Ends a child if it runs and starts it again at once.
+  caf::replies_to<restart_atom, std::string>::with<caf::ok_atom>,
+  /// Timer: start child NAME again if it is still at generation GEN.
+  caf::reacts_to<respawn_atom, std::string, uint64_t>>;
+
+/// A peer's own agent: keeps the tracker session, runs downloads, answers
+/// the peer's commands (local to its node).
+using peer_actor = caf::typed_actor<
+  /// One command line of the peer shell (`fetch`, `list`, `downloads`, ...).
+  caf::replies_to<command_atom, pb::Command>::with<pb::CommandReply>,
+  /// A fetcher asks for a file's manifest and sources (through the tracker).
+  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
+  /// A fetcher reports pieces it has verified; the peer batches them.
+  caf::reacts_to<have_atom, std::string, uint32_t>,
+  /// A fetcher reports its progress.
+  caf::reacts_to<status_atom, pb::DownloadStatus>,
+  /// Progress of every download (the one-shot `fetch` polls it).
+  caf::replies_to<status_atom>::with<pb::DownloadList>,
+  /// Timers: connect to the tracker, send a heartbeat, flush haves.
+  caf::reacts_to<reconnect_atom>,
+  caf::reacts_to<heartbeat_atom>,
+  caf::reacts_to<flush_atom>>;
+
+/// One download (local to its peer).
+using fetcher_actor = caf::typed_actor<
+  /// Timer: ask for fresh sources, schedule requests, report progress.
+  caf::reacts_to<refresh_atom>,
+  caf::reacts_to<tick_atom>,
+  /// The current progress.
+  caf::replies_to<status_atom>::with<pb::DownloadStatus>>;
+
+/// Verifies and writes pieces of one download; runs detached because it
+/// hashes and does disk I/O.
+using writer_actor = caf::typed_actor<
+  /// Checks the piece's SHA-256, writes it, records it as held. Replies
+  /// true when written, false when the hash did not match.
+  caf::replies_to<write_atom, uint32_t, std::vector<char>>::with<bool>,
+  /// Checks the whole file's SHA-256 and renames it into place. Replies the
+  /// final path, or hash_mismatch / io_failure.
+  caf::replies_to<finish_atom>::with<std::string>>;
+
+} // namespace actorrent

@@ -1,0 +1,67 @@
+// Manifests (file name, size, SHA-256 per piece and of the whole file),
+// hashing, name checks and piece bitfields. Pure functions, no actors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/actorrent.pb.h"
+
+namespace actorrent {
+
+constexpr uint32_t min_piece_size = 16 * 1024;
+constexpr uint32_t max_piece_size = 16 * 1024 * 1024;
+constexpr size_t max_name_length = 255;
+
+/// SHA-256 of a buffer, 32 raw bytes.
+std::string sha256(const void* data, size_t size);
+
+/// Lower-case hex of raw bytes.
+std::string hex(const std::string& bytes);
+
+/// True when `name` is a plain file name: not empty, at most 255 bytes, no
+/// path separator, not "." or "..", no NUL or control character. Otherwise
+/// `why` says what is wrong.
+bool valid_name(const std::string& name, std::string& why);
+
+/// Builds the manifest of a file in one pass over it. Throws std::runtime_error
+/// naming the file when it cannot be read.
+pb::Manifest build_manifest(const std::string& path, const std::string& name,
+                            uint32_t piece_size);
+
+/// Number of pieces of a file of `size` bytes.
+uint32_t piece_count(uint64_t size, uint32_t piece_size);
+
+/// Length of piece `index`.
+uint32_t piece_length(const pb::Manifest& m, uint32_t index);
+
+/// Checks a manifest received from the network; `why` names the problem.
+bool valid_manifest(const pb::Manifest& m, std::string& why);
+
+/// SHA-256 of a whole file read from disk (raw bytes); throws on I/O errors.
+std::string sha256_file(const std::string& path);
+
+/// A set of piece indexes as bits, MSB first (the wire format of Holding).
+class bitfield {
+public:
+  bitfield() = default;
+  explicit bitfield(uint32_t size, bool all = false);
+  /// From wire bytes; extra bits are ignored, missing bytes read as zero.
+  bitfield(uint32_t size, const std::string& bytes);
+
+  uint32_t size() const { return size_; }
+  bool test(uint32_t i) const;
+  void set(uint32_t i);
+  void reset(uint32_t i);
+  uint32_t count() const;
+  bool all() const { return count() == size_; }
+  const std::string& bytes() const { return bytes_; }
+  std::vector<uint32_t> missing() const;
+
+private:
+  uint32_t size_ = 0;
+  std::string bytes_;
+};
+
+} // namespace actorrent

@@ -1,0 +1,640 @@
+#include "actors/peer.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/control.hpp"
+#include "actors/json.hpp"
+#include "actors/log.hpp"
+#include "actors/piece_fetcher.hpp"
+
+namespace actorrent {
+
+namespace {
+
+constexpr auto tracker_timeout = std::chrono::seconds(5);
+constexpr auto min_backoff = std::chrono::milliseconds(250);
+constexpr auto max_backoff = std::chrono::seconds(5);
+
+std::string human_bytes(double n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (n >= 1024 && i < 4) {
+    n /= 1024;
+    ++i;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), i == 0 ? "%.0f %s" : "%.1f %s", n, units[i]);
+  return buf;
+}
+
+std::string download_json(const pb::DownloadStatus& s) {
+  std::vector<std::string> banned, missing;
+  for (auto& b : s.banned())
+    banned.push_back(json_quote(b));
+  for (auto m : s.missing())
+    missing.push_back(std::to_string(m));
+  double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
+                            / static_cast<double>(s.size())
+                        : 0.0;
+  if (s.state() == "complete")
+    pct = 100.0;
+  return json_object{}
+    .add("name", s.name())
+    .add("dest", s.dest())
+    .add("state", s.state())
+    .add("percent", pct)
+    .add("size", s.size())
+    .add("bytes_done", s.bytes_done())
+    .add("pieces_done", s.pieces_done())
+    .add("pieces_total", s.pieces_total())
+    .add("sources", s.sources())
+    .add("rate_bps", s.rate_bps())
+    .add("reason", s.reason())
+    .add_raw("banned", json_array(banned))
+    .add_raw("missing", json_array(missing))
+    .str();
+}
+
+} // namespace
+
+const char* to_string(session_state x) {
+  static const char* names[] = {"disconnected", "connecting", "announcing",
+                                "online"};
+  return names[static_cast<int>(x)];
+}
+
+void peer_state::transition(session_state to, const std::string& why) {
+  if (to == session)
+    return;
+  LOG_INFO("peer", "tracker session " << to_string(session) << " -> "
+                                      << to_string(to)
+                                      << (why.empty() ? "" : " (" + why + ")"));
+  session = to;
+}
+
+peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
+                               peer_options opts,
+                               std::shared_ptr<library> lib) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.lib = std::move(lib);
+  st.backoff = min_backoff;
+  try {
+    st.store = std::make_unique<peer_store>(st.opts.state_db);
+    st.peer_id = st.store->peer_id();
+  } catch (std::exception& e) {
+    LOG_ERROR("peer", e.what());
+    self->quit(make_error(errc::io_failure, e.what()));
+    return peer_actor::behavior_type::make_empty_behavior();
+  }
+  // Shares one file from disk (hash cache in the state database).
+  auto share = [self](const std::string& path, const std::string& name,
+                      std::string& why) -> bool {
+    auto& st = self->state;
+    if (!valid_name(name, why))
+      return false;
+    try {
+      auto m = manifest_of(*st.store, path, name, st.opts.piece_size);
+      auto n = static_cast<uint32_t>(m.piece_sha256_size());
+      st.lib->put(local_file{std::move(m), path, bitfield{n, true}});
+      return true;
+    } catch (std::exception& e) {
+      why = e.what();
+      return false;
+    }
+  };
+  // -- tracker session ---------------------------------------------------------
+  auto lose_tracker = [self](const std::string& why) {
+    auto& st = self->state;
+    if (st.session == session_state::disconnected)
+      return;
+    if (st.tracker)
+      self->demonitor(st.tracker.address());
+    st.tracker = nullptr;
+    st.transition(session_state::disconnected, why);
+    self->delayed_send(self, st.backoff, reconnect_atom::value);
+    st.backoff = std::min<caf::timespan>(st.backoff * 2, max_backoff);
+  };
+  auto announce = [self, lose_tracker] {
+    auto& st = self->state;
+    if (!st.tracker)
+      return;
+    st.transition(session_state::announcing);
+    pb::Announce msg;
+    msg.set_peer_id(st.peer_id);
+    msg.set_host(st.opts.host);
+    msg.set_port(st.opts.port);
+    for (auto& f : st.lib->snapshot()) {
+      *msg.add_files() = f.manifest;
+      auto& h = *msg.add_holdings();
+      h.set_name(f.manifest.name());
+      h.set_bitfield(f.have.bytes());
+    }
+    st.pending_haves.clear();
+    self->request(st.tracker, tracker_timeout, announce_atom::value, msg)
+      .then(
+        [self](const pb::AnnounceReply& r) {
+          auto& st = self->state;
+          st.heartbeat_ms = std::max<uint32_t>(100, r.heartbeat_ms());
+          st.rejected.assign(r.rejected().begin(), r.rejected().end());
+          for (auto& x : st.rejected)
+            LOG_WARN("peer", "tracker refused " << x);
+          st.backoff = min_backoff;
+          st.transition(session_state::online);
+        },
+        [self, lose_tracker](const caf::error& err) {
+          lose_tracker("announce failed: " + render(err));
+        });
+  };
+  self->set_down_handler([self, lose_tracker](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.tracker && dm.source == st.tracker.address()) {
+      LOG_WARN("peer", "connection to tracker lost");
+      lose_tracker("connection lost");
+      return;
+    }
+    for (auto i = st.fetchers.begin(); i != st.fetchers.end(); ++i)
+      if (i->second.address() == dm.source) {
+        auto& s = st.downloads[i->first];
+        if (dm.reason && s.state() != "complete" && s.state() != "failed") {
+          s.set_state("failed");
+          s.set_reason(render(dm.reason));
+        }
+        st.fetchers.erase(i);
+        return;
+      }
+  });
+  // The fetchers end with the peer.
+  self->attach_functor([self] {
+    for (auto& kvp : self->state.fetchers)
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+  });
+  auto spawn_fetcher = [self](const download_record& rec) {
+    auto& st = self->state;
+    fetch_options fo;
+    fo.name = rec.name;
+    fo.dest_dir = rec.dest_dir;
+    fo.state_db = st.opts.state_db;
+    fo.self_id = st.peer_id;
+    fo.window = st.opts.window;
+    fo.request_timeout = std::chrono::milliseconds(st.opts.request_timeout_ms);
+    fo.fail_when_stalled = st.opts.one_shot;
+    fo.manifest = rec.manifest;
+    fo.have = rec.bitfield;
+    auto f = self->spawn<caf::monitored>(piece_fetcher, std::move(fo),
+                                         peer_actor{self}, st.lib);
+    st.fetchers[rec.name] = f;
+    pb::DownloadStatus s;
+    s.set_name(rec.name);
+    s.set_dest(rec.dest_dir);
+    s.set_state("fetching_info");
+    st.downloads[rec.name] = s;
+  };
+  // -- load what this peer holds -----------------------------------------------
+  if (!st.opts.share_dir.empty()) {
+    if (auto dir = ::opendir(st.opts.share_dir.c_str())) {
+      while (auto ent = ::readdir(dir)) {
+        std::string name = ent->d_name;
+        if (name == "." || name == ".." || name[0] == '.')
+          continue;
+        auto path = absolute(st.opts.share_dir + "/" + name);
+        uint64_t size;
+        int64_t mtime;
+        if (!file_stat(path, size, mtime))
+          continue;
+        std::string why;
+        if (share(path, name, why))
+          LOG_INFO("peer", "sharing " << name << " (" << human_bytes(size)
+                                      << ")");
+        else
+          LOG_WARN("peer", "not sharing " << path << ": " << why);
+      }
+      ::closedir(dir);
+    } else {
+      LOG_WARN("peer", "cannot read share directory " << st.opts.share_dir);
+    }
+  }
+  for (auto& [name, path] : st.store->published()) {
+    std::string why;
+    if (!share(path, name, why))
+      LOG_WARN("peer", "no longer sharing " << name << ": " << why);
+  }
+  for (auto& rec : st.store->downloads()) {
+    if (rec.state == "complete") {
+      std::string why;
+      if (!share(rec.dest_dir + "/" + rec.name, rec.name, why))
+        LOG_WARN("peer", "no longer sharing download " << rec.name << ": "
+                                                       << why);
+      pb::DownloadStatus s;
+      s.set_name(rec.name);
+      s.set_dest(rec.dest_dir + "/" + rec.name);
+      s.set_state("complete");
+      if (rec.manifest) {
+        s.set_size(rec.manifest->size());
+        s.set_bytes_done(rec.manifest->size());
+      }
+      st.downloads[rec.name] = s;
+    } else if (rec.state == "downloading") {
+      LOG_INFO("peer", "resuming download of " << rec.name);
+      spawn_fetcher(rec);
+    }
+  }
+  LOG_INFO("peer", "peer " << st.peer_id << " serving on " << st.opts.host
+                           << ":" << st.opts.port);
+  // -- commands ------------------------------------------------------------------
+  using reply_promise = caf::typed_response_promise<pb::CommandReply>;
+  auto tracker_error = [self]() {
+    return make_reply(1, "no connection to the tracker at "
+                           + self->state.opts.tracker_host + ":"
+                           + std::to_string(self->state.opts.tracker_port)
+                           + " (" + to_string(self->state.session) + ")");
+  };
+  auto cmd_list = [self](reply_promise rp) {
+    pb::FileQuery q;
+    self->request(self->state.tracker, tracker_timeout, list_atom::value, q)
+      .then(
+        [rp](const pb::FileList& xs) mutable {
+          std::ostringstream text;
+          std::vector<std::string> js;
+          text << "NAME                             SIZE        PIECES  SOURCES"
+                  "  COMPLETE\n";
+          for (auto& f : xs.files()) {
+            char line[512];
+            snprintf(line, sizeof(line), "%-32s %-11s %6u  %7u  %8u\n",
+                     f.name().c_str(),
+                     human_bytes(static_cast<double>(f.size())).c_str(),
+                     f.pieces(), f.online_sources(), f.complete_sources());
+            text << line;
+            js.push_back(json_object{}
+                           .add("name", f.name())
+                           .add("size", f.size())
+                           .add("pieces", f.pieces())
+                           .add("online_sources", f.online_sources())
+                           .add("complete_sources", f.complete_sources())
+                           .str());
+          }
+          rp.deliver(make_reply(0, text.str(), json_array(js)));
+        },
+        [rp](const caf::error& err) mutable {
+          rp.deliver(make_reply(1, render(err)));
+        });
+  };
+  auto cmd_info = [self](reply_promise rp, const std::string& name) {
+    pb::FileQuery q;
+    q.set_name(name);
+    self->request(self->state.tracker, tracker_timeout, info_atom::value, q)
+      .then(
+        [rp](const pb::FileInfo& info) mutable {
+          auto& m = info.manifest();
+          std::ostringstream text;
+          text << "name:       " << m.name() << "\n"
+               << "size:       " << m.size() << " bytes ("
+               << human_bytes(static_cast<double>(m.size())) << ")\n"
+               << "pieces:     " << m.piece_sha256_size() << " x "
+               << m.piece_size() << " bytes\n"
+               << "sha256:     " << hex(m.file_sha256()) << "\n"
+               << "sources:    " << info.sources_size() << " online\n";
+          std::vector<std::string> js;
+          for (auto& s : info.sources()) {
+            text << "  " << s.peer_id() << " at " << s.host() << ":"
+                 << s.port() << ", " << s.pieces_held() << "/"
+                 << m.piece_sha256_size() << " pieces\n";
+            js.push_back(json_object{}
+                           .add("peer_id", s.peer_id())
+                           .add("host", s.host())
+                           .add("port", s.port())
+                           .add("pieces_held", s.pieces_held())
+                           .str());
+          }
+          rp.deliver(make_reply(
+            0, text.str(),
+            json_object{}
+              .add("name", m.name())
+              .add("size", m.size())
+              .add("piece_size", m.piece_size())
+              .add("pieces", static_cast<uint32_t>(m.piece_sha256_size()))
+              .add("sha256", hex(m.file_sha256()))
+              .add_raw("sources", json_array(js))
+              .str()));
+        },
+        [rp](const caf::error& err) mutable {
+          rp.deliver(make_reply(1, render(err)));
+        });
+  };
+  auto cmd_fetch = [self, spawn_fetcher](std::vector<std::string> args) {
+    auto& st = self->state;
+    std::string dest = st.opts.download_dir;
+    std::vector<std::string> names;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--to" && i + 1 < args.size())
+        dest = args[++i];
+      else if (args[i].rfind("--to=", 0) == 0)
+        dest = args[i].substr(5);
+      else
+        names.push_back(args[i]);
+    }
+    if (names.empty())
+      return make_reply(2, "usage: fetch NAME... [--to DIR]");
+    if (!make_dirs(dest))
+      return make_reply(1, "cannot create directory " + dest);
+    dest = absolute(dest);
+    std::string text;
+    int code = 0;
+    for (auto& name : names) {
+      std::string why;
+      if (!valid_name(name, why)) {
+        text += "refused: " + why + "\n";
+        code = 1;
+        continue;
+      }
+      if (st.fetchers.count(name) > 0) {
+        text += name + ": already downloading\n";
+        continue;
+      }
+      if (st.lib->contains(name)) {
+        text += name + ": already held by this peer\n";
+        continue;
+      }
+      download_record rec;
+      rec.name = name;
+      rec.dest_dir = dest;
+      rec.part_path = dest + "/." + name + ".part";
+      rec.state = "downloading";
+      try {
+        st.store->put_download(rec);
+      } catch (std::exception& e) {
+        text += name + ": " + e.what() + "\n";
+        code = 1;
+        continue;
+      }
+      spawn_fetcher(rec);
+      text += "fetching " + name + " to " + dest + "\n";
+    }
+    return make_reply(code, text);
+  };
+  auto cmd_downloads = [self] {
+    std::ostringstream text;
+    std::vector<std::string> js;
+    text << "NAME                             STATE          DONE     RATE"
+            "        SOURCES  NOTE\n";
+    for (auto& [name, s] : self->state.downloads) {
+      double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
+                                / static_cast<double>(s.size())
+                            : 0.0;
+      if (s.state() == "complete")
+        pct = 100.0;
+      std::string note = s.reason();
+      for (auto& b : s.banned())
+        note += (note.empty() ? "banned " : "; banned ") + b;
+      char line[1024];
+      snprintf(line, sizeof(line), "%-32s %-13s %5.1f%%  %9s/s  %7u  %s\n",
+               name.c_str(), s.state().c_str(), pct,
+               human_bytes(s.rate_bps()).c_str(), s.sources(), note.c_str());
+      text << line;
+      js.push_back(download_json(s));
+    }
+    return make_reply(0, text.str(), json_array(js));
+  };
+  auto cmd_status = [self] {
+    auto& st = self->state;
+    size_t active = 0;
+    for (auto& kvp : st.downloads)
+      if (kvp.second.state() != "complete" && kvp.second.state() != "failed")
+        ++active;
+    auto files = st.lib->snapshot();
+    std::ostringstream text;
+    text << "peer:           " << st.peer_id << " at " << st.opts.host << ":"
+         << st.opts.port << "\n"
+         << "tracker:        " << st.opts.tracker_host << ":"
+         << st.opts.tracker_port << " (" << to_string(st.session) << ")\n"
+         << "files held:     " << files.size() << "\n"
+         << "downloads:      " << active << " active\n"
+         << "bytes served:   " << st.lib->bytes_served << "\n"
+         << "bytes received: " << st.lib->bytes_received << "\n";
+    for (auto& r : st.rejected)
+      text << "refused:        " << r << "\n";
+    return make_reply(
+      0, text.str(),
+      json_object{}
+        .add("peer_id", st.peer_id)
+        .add("host", st.opts.host)
+        .add("port", uint32_t{st.opts.port})
+        .add("tracker", to_string(st.session))
+        .add("files_held", uint64_t{files.size()})
+        .add("downloads_active", uint64_t{active})
+        .add("bytes_served", st.lib->bytes_served.load())
+        .add("bytes_received", st.lib->bytes_received.load())
+        .str());
+  };
+  auto help = std::string{
+    "commands:\n"
+    "  publish FILE...          share files (hashed once, kept across restarts)\n"
+    "  list                     files the tracker knows\n"
+    "  info NAME                manifest and online sources of a file\n"
+    "  fetch NAME... [--to DIR] download files (in the background)\n"
+    "  downloads                progress of each download\n"
+    "  stop_share NAME          stop sharing a file\n"
+    "  status                   this peer: tracker session, bytes served/received\n"
+    "  actors | kill [--hard] NAME | restart NAME   supervision (ctl)\n"
+    "  quit                     leave the tracker and stop this peer\n"};
+  self->send(self, reconnect_atom::value);
+  self->send(self, heartbeat_atom::value);
+  self->send(self, flush_atom::value);
+  return {
+    [=](command_atom, const pb::Command& cmd)
+      -> caf::result<pb::CommandReply> {
+      auto& st = self->state;
+      std::vector<std::string> args(cmd.args().begin(), cmd.args().end());
+      if (args.empty())
+        return make_reply(2, "no command given\n" + help);
+      auto& verb = args[0];
+      if (verb == "help")
+        return make_reply(0, help);
+      if (verb == "status")
+        return cmd_status();
+      if (verb == "downloads")
+        return cmd_downloads();
+      if (verb == "fetch")
+        return cmd_fetch(args);
+      if (verb == "list" || verb == "info") {
+        if (verb == "info" && args.size() != 2)
+          return make_reply(2, "usage: info NAME");
+        if (st.session != session_state::online)
+          return tracker_error();
+        auto rp = self->make_response_promise<pb::CommandReply>();
+        if (verb == "list")
+          cmd_list(rp);
+        else
+          cmd_info(rp, args[1]);
+        return rp;
+      }
+      if (verb == "publish") {
+        if (args.size() < 2)
+          return make_reply(2, "usage: publish FILE...");
+        std::string text;
+        int code = 0;
+        for (size_t i = 1; i < args.size(); ++i) {
+          auto path = absolute(args[i]);
+          auto name = base_name(path);
+          std::string why;
+          if (st.lib->contains(name)) {
+            text += name + ": already shared\n";
+            code = 1;
+          } else if (share(path, name, why)) {
+            st.store->add_published(name, path);
+            text += "published " + name + "\n";
+          } else {
+            text += "cannot publish " + args[i] + ": " + why + "\n";
+            code = 1;
+          }
+        }
+        announce();
+        return make_reply(code, text);
+      }
+      if (verb == "stop_share") {
+        if (args.size() != 2)
+          return make_reply(2, "usage: stop_share NAME");
+        if (!st.lib->remove(args[1]))
+          return make_reply(1, "not shared: " + args[1]);
+        st.store->remove_published(args[1]);
+        if (st.tracker) {
+          pb::Leave msg;
+          msg.set_peer_id(st.peer_id);
+          msg.set_name(args[1]);
+          self->request(st.tracker, tracker_timeout, leave_atom::value, msg)
+            .then([](caf::ok_atom) {}, [](const caf::error&) {});
+        }
+        return make_reply(0, "stopped sharing " + args[1]);
+      }
+      if (verb == "quit") {
+        if (st.tracker) {
+          pb::Leave msg;
+          msg.set_peer_id(st.peer_id);
+          self->request(st.tracker, tracker_timeout, leave_atom::value, msg)
+            .then([](caf::ok_atom) {}, [](const caf::error&) {});
+        }
+        if (st.opts.on_quit)
+          st.opts.on_quit();
+        return make_reply(0, "bye");
+      }
+      return make_reply(2, "unknown command '" + verb + "'\n" + help);
+    },
+    [=](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
+      auto& st = self->state;
+      if (st.session != session_state::online)
+        return make_error(errc::tracker_unavailable,
+                          to_string(st.session));
+      return self->delegate(st.tracker, info_atom::value, q);
+    },
+    [=](have_atom, const std::string& name, uint32_t piece) {
+      self->state.pending_haves[name].push_back(piece);
+    },
+    [=](status_atom, const pb::DownloadStatus& s) {
+      self->state.downloads[s.name()] = s;
+    },
+    [=](status_atom) {
+      pb::DownloadList out;
+      out.set_tracker_session(to_string(self->state.session));
+      for (auto& kvp : self->state.downloads)
+        *out.add_downloads() = kvp.second;
+      return out;
+    },
+    [=](reconnect_atom) {
+      auto& st = self->state;
+      if (st.session != session_state::disconnected)
+        return;
+      st.transition(session_state::connecting);
+      auto mm = self->system().middleman().actor_handle();
+      self->request(mm, tracker_timeout, caf::connect_atom::value,
+                    st.opts.tracker_host, st.opts.tracker_port)
+        .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>& ifs) {
+            auto& st = self->state;
+            if (!ptr || !self->system().assignable<tracker_actor>(ifs)) {
+              st.session = session_state::connecting;
+              lose_tracker("not a tracker at " + st.opts.tracker_host + ":"
+                           + std::to_string(st.opts.tracker_port));
+              return;
+            }
+            st.tracker = caf::actor_cast<tracker_actor>(std::move(ptr));
+            self->monitor(st.tracker);
+            announce();
+          },
+          [=](const caf::error& err) {
+            auto& st = self->state;
+            LOG_WARN("peer", "tracker " << st.opts.tracker_host << ":"
+                                        << st.opts.tracker_port
+                                        << " not reachable: " << render(err)
+                                        << "; retrying in "
+                                        << std::chrono::duration_cast<
+                                             std::chrono::milliseconds>(
+                                             st.backoff)
+                                             .count()
+                                        << " ms");
+            lose_tracker("cannot connect");
+          });
+    },
+    [=](heartbeat_atom) {
+      auto& st = self->state;
+      self->delayed_send(self, std::chrono::milliseconds(st.heartbeat_ms),
+                         heartbeat_atom::value);
+      if (st.session != session_state::online)
+        return;
+      pb::Heartbeat hb;
+      hb.set_peer_id(st.peer_id);
+      self->request(st.tracker, tracker_timeout, heartbeat_atom::value, hb)
+        .then([](const pb::AnnounceReply&) {},
+              [=](const caf::error& err) {
+                auto& st = self->state;
+                if (st.session != session_state::online)
+                  return;
+                if (err.category() == caf::atom("actorrent")
+                    && err.code() == static_cast<uint8_t>(errc::unknown_peer)) {
+                  LOG_INFO("peer", "tracker lost our session: announcing");
+                  announce();
+                } else if (err == caf::sec::request_timeout) {
+                  lose_tracker("heartbeat timed out");
+                } else {
+                  LOG_WARN("peer", "heartbeat: " << render(err));
+                }
+              });
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      self->delayed_send(self, std::chrono::milliseconds(100),
+                         flush_atom::value);
+      if (st.session != session_state::online || st.pending_haves.empty())
+        return;
+      for (auto& [name, pieces] : st.pending_haves) {
+        pb::Have msg;
+        msg.set_peer_id(st.peer_id);
+        msg.set_name(name);
+        for (auto p : pieces)
+          msg.add_pieces(p);
+        self->request(st.tracker, tracker_timeout, have_atom::value, msg)
+          .then([](caf::ok_atom) {},
+                [=](const caf::error& err) {
+                  if (err.category() == caf::atom("actorrent")
+                      && err.code()
+                           == static_cast<uint8_t>(errc::unknown_peer))
+                    announce();
+                  else
+                    LOG_WARN("peer", "have: " << render(err));
+                });
+      }
+      st.pending_haves.clear();
+    },
+  };
+}
+
+} // namespace actorrent

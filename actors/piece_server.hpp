@@ -1,0 +1,25 @@
+// Serves verified pieces of the node's library to other peers. Runs detached
+// (it reads from disk); keeps its files open between requests.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "actors/interfaces.hpp"
+#include "actors/library.hpp"
+
+namespace actorrent {
+
+struct piece_server_state {
+  std::shared_ptr<library> lib;
+  std::map<std::string, int> fds;  // path -> open descriptor
+  ~piece_server_state();
+  static inline const char* name = "piece_server";
+};
+
+piece_server_actor::behavior_type
+piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
+             std::shared_ptr<library> lib);
+
+} // namespace actorrent

@@ -1,0 +1,101 @@
+// Atoms, error codes and message-type registration: the one place every node
+// and test uses. Protobuf messages travel inside CAF messages through the
+// inspect overload below.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/detail/stringification_inspector.hpp>
+#include <caf/make_message.hpp>
+#include <caf/sec.hpp>
+
+#include "messages/actorrent.pb.h"
+
+namespace caf { class actor_system_config; }
+
+namespace actorrent {
+
+/// Protocol version: nodes with different identifiers refuse to connect.
+constexpr const char* protocol_version = "actorrent.v1";
+
+// -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
+using announce_atom = caf::atom_constant<caf::atom("announce")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using have_atom = caf::atom_constant<caf::atom("have")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using info_atom = caf::atom_constant<caf::atom("info")>;
+using piece_atom = caf::atom_constant<caf::atom("piece")>;
+using command_atom = caf::atom_constant<caf::atom("command")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+// -- errors ---------------------------------------------------------------------
+enum class errc : uint8_t {
+  unknown_file = 1,   // no such file in the catalog / on this peer
+  bad_name,           // a name with a path separator, "..", control chars, ...
+  bad_piece,          // piece index out of range
+  bad_message,        // malformed or oversized message
+  unknown_peer,       // heartbeat from a peer the tracker does not know: re-announce
+  tracker_unavailable,// the peer has no connection to its tracker
+  no_such_actor,      // ctl names an actor the node does not have
+  io_failure,         // reading or writing a file failed
+  hash_mismatch,      // a piece or file did not match its SHA-256
+  conflict,           // a different file with that name exists
+};
+
+const char* to_string(errc x);
+
+caf::error make_error(errc x);
+caf::error make_error(errc x, std::string context);
+
+/// Renders an error for users: "unknown_file: foo.iso" or CAF's own text.
+std::string render(const caf::error& err);
+
+/// Registers every message type and the error category on a config.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace actorrent
+
+namespace actorrent::pb {
+
+/// Serializes every generated protobuf class as its wire bytes.
+template <class Inspector, class T>
+std::enable_if_t<std::is_base_of_v<google::protobuf::MessageLite, T>,
+                 typename Inspector::result_type>
+inspect(Inspector& f, T& x) {
+  auto name = caf::meta::type_name(T::descriptor()->full_name().c_str());
+  if constexpr (std::is_same_v<Inspector,
+                               caf::detail::stringification_inspector>) {
+    return f(name, x.ShortDebugString());
+  } else if constexpr (Inspector::reads_state) {
+    std::string buf;
+    if (!x.SerializeToString(&buf))
+      return caf::make_error(caf::sec::invalid_argument, "protobuf serialize");
+    return f(name, buf);
+  } else {
+    std::string buf;
+    auto parse = caf::meta::load_callback([&]() -> caf::error {
+      if (!x.ParseFromString(buf))
+        return caf::make_error(caf::sec::invalid_argument, "protobuf parse");
+      return caf::none;
+    });
+    return f(name, buf, parse);
+  }
+}
+
+} // namespace actorrent::pb

@@ -1,0 +1,46 @@
+// actorrent: one executable, a subcommand per node kind.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "nodes/nodes.hpp"
+
+namespace {
+
+const char* usage =
+  "usage: actorrent SUBCOMMAND [OPTIONS]\n\n"
+  "  tracker --config FILE   run a tracker node (catalog of files and peers)\n"
+  "  peer --config FILE      run a peer node (shares and downloads files)\n"
+  "  fetch --tracker HOST:PORT NAME... [--to DIR]\n"
+  "                          download files once and exit (0: verified)\n"
+  "  ctl --node HOST:PORT COMMAND...\n"
+  "                          send a command to a node's control port\n\n"
+  "`actorrent SUBCOMMAND --help` lists a subcommand's options. Any config key\n"
+  "can be given on the command line: --tracker.port=6881.\n"
+  "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.\n";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << usage;
+    return 2;
+  }
+  auto sub = args.front();
+  args.erase(args.begin());
+  if (sub == "-h" || sub == "--help" || sub == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  if (sub == "tracker")
+    return actorrent::run_tracker(std::move(args));
+  if (sub == "peer")
+    return actorrent::run_peer(std::move(args));
+  if (sub == "fetch")
+    return actorrent::run_fetch(std::move(args));
+  if (sub == "ctl")
+    return actorrent::run_ctl(std::move(args));
+  std::cerr << "error: unknown subcommand '" << sub << "'\n" << usage;
+  return 2;
+}

@@ -1,0 +1,511 @@
+#include "nodes/nodes.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/config.hpp"
+#include "actors/control.hpp"
+#include "actors/front.hpp"
+#include "actors/library.hpp"
+#include "actors/log.hpp"
+#include "actors/peer.hpp"
+#include "actors/piece_server.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/tracker.hpp"
+
+namespace actorrent {
+
+namespace {
+
+// Blocks SIGINT/SIGTERM in every thread; the main thread waits for them.
+sigset_t block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void wait_for_signal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+}
+
+template <class Handle>
+caf::strong_actor_ptr ptr_of(const Handle& h) {
+  return caf::actor_cast<caf::strong_actor_ptr>(h);
+}
+
+// Publishes `h` or explains why not (exit code 2: a port in use is a config
+// error).
+template <class Handle>
+bool publish(caf::actor_system& sys, const Handle& h, uint16_t& port,
+             const std::string& host, const char* key) {
+  auto res = sys.middleman().publish(h, port, host.c_str(), true);
+  if (!res) {
+    std::cerr << "error: cannot listen on " << host << ":" << port << " ("
+              << key << "): " << sys.render(res.error())
+              << " (port already in use?)\n";
+    return false;
+  }
+  port = *res;
+  return true;
+}
+
+// Ends the node's actors and waits (bounded) until they are gone. Every
+// acknowledged change is already committed to SQLite, so the process may then
+// end without waiting for CAF to reclaim detached threads.
+template <class... Hs>
+void shut_down(caf::actor_system& sys, const Hs&... hs) {
+  caf::scoped_actor self{sys};
+  size_t pending = 0;
+  auto stop = [&](const auto& h) {
+    if (!h)
+      return;
+    self->monitor(h);
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    ++pending;
+  };
+  (stop(hs), ...);
+  for (size_t i = 0; i < pending; ++i)
+    self->receive([](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(5)) >> [] {});
+}
+
+[[noreturn]] void exit_now(int rc) {
+  fflush(stdout);
+  fflush(stderr);
+  std::cout.flush();
+  ::_exit(rc);
+}
+
+// The interactive shell of a node: reads command lines from stdin and sends
+// them to the control actor.
+void shell(caf::actor_system& sys, control_actor ctl) {
+  caf::scoped_actor self{sys};
+  std::string line;
+  std::cout << "actorrent> " << std::flush;
+  while (std::getline(std::cin, line)) {
+    pb::Command cmd;
+    std::istringstream in{line};
+    std::string word;
+    while (in >> word)
+      cmd.add_args(word);
+    if (cmd.args_size() > 0) {
+      self->request(ctl, std::chrono::minutes(10), command_atom::value, cmd)
+        .receive([](const pb::CommandReply& r) { std::cout << r.text(); },
+                 [&](const caf::error& err) {
+                   std::cout << "error: " << render(err) << "\n";
+                 });
+      if (cmd.args(0) == "quit")
+        return;
+    }
+    std::cout << "actorrent> " << std::flush;
+  }
+  ::kill(::getpid(), SIGTERM);
+}
+
+
+struct peer_node {
+  std::shared_ptr<library> lib = std::make_shared<library>();
+  piece_server_actor front;
+  supervisor_actor sup;
+  control_actor ctl;
+  uint16_t port = 0;
+  uint16_t control_port = 0;
+};
+
+// Publishes the piece server's front and starts the supervised piece server
+// and peer. Returns 0 or an exit code.
+int start_peer(caf::actor_system& sys, const node_config& cfg,
+               peer_options opts, peer_node& node) {
+  node.front = sys.spawn(front<piece_server_actor>::run, caf::atom("pserver"));
+  node.port = cfg.peer_port;
+  if (!publish(sys, node.front, node.port, cfg.peer_host, "peer.port"))
+    return 2;
+  opts.port = node.port;
+  auto lib = node.lib;
+  std::vector<child_spec> specs{
+    {"pserver",
+     [lib](caf::actor_system& sys) {
+       return ptr_of(sys.spawn<caf::detached>(piece_server, lib));
+     }},
+    {"peer",
+     [opts, lib](caf::actor_system& sys) {
+       return ptr_of(sys.spawn<caf::detached>(peer, opts, lib));
+     }},
+  };
+  node.sup = sys.spawn(supervisor, std::move(specs), supervisor_options{});
+  node.ctl = sys.spawn(control, node.sup, std::string{"peer"},
+                       caf::atom("peer"));
+  node.control_port = cfg.peer_control_port;
+  if (!publish(sys, node.ctl, node.control_port, "127.0.0.1",
+               "peer.control-port"))
+    return 2;
+  return 0;
+}
+
+// Checks the peer settings shared by `peer` and `fetch`.
+int peer_options_from(const node_config& cfg, peer_options& opts) {
+  if (!split_endpoint(cfg.peer_tracker, opts.tracker_host, opts.tracker_port)) {
+    std::cerr << "error: peer.tracker: expected host:port, got '"
+              << cfg.peer_tracker << "'\n";
+    return 2;
+  }
+  if (cfg.peer_piece_size < min_piece_size
+      || cfg.peer_piece_size > max_piece_size) {
+    std::cerr << "error: peer.piece-size: must be between " << min_piece_size
+              << " and " << max_piece_size << "\n";
+    return 2;
+  }
+  if (cfg.peer_window == 0) {
+    std::cerr << "error: peer.window: must be at least 1\n";
+    return 2;
+  }
+  opts.host = cfg.peer_host;
+  opts.share_dir = cfg.peer_share_dir;
+  opts.download_dir = cfg.peer_download_dir;
+  opts.state_db = cfg.peer_state_db;
+  opts.piece_size = cfg.peer_piece_size;
+  opts.window = cfg.peer_window;
+  opts.request_timeout_ms = cfg.peer_request_timeout_ms;
+  try {
+    peer_store probe{opts.state_db};
+  } catch (std::exception& e) {
+    std::cerr << "error: peer.state-db: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+} // namespace
+
+int run_tracker(std::vector<std::string> args) {
+  node_config cfg;
+  bool done = false;
+  if (auto rc = load_config(cfg, "tracker", std::move(args), done); rc || done)
+    return rc;
+  try {
+    tracker_store probe{cfg.tracker_db};
+  } catch (std::exception& e) {
+    std::cerr << "error: tracker.db: " << e.what() << "\n";
+    return 2;
+  }
+  auto signals = block_signals();
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  tracker_options opts{cfg.tracker_db, cfg.tracker_heartbeat_ms,
+                       cfg.tracker_offline_ms};
+  auto fr = sys.spawn(front<tracker_actor>::run, caf::atom("tracker"));
+  uint16_t port = cfg.tracker_port;
+  if (!publish(sys, fr, port, cfg.tracker_host, "tracker.port")) {
+    shut_down(sys, fr);
+    exit_now(2);
+  }
+  std::vector<child_spec> specs{
+    {"tracker", [opts](caf::actor_system& sys) {
+       return ptr_of(sys.spawn<caf::detached>(tracker, opts));
+     }}};
+  auto sup = sys.spawn(supervisor, std::move(specs), supervisor_options{});
+  auto ctl = sys.spawn(control, sup, std::string{"tracker"},
+                       caf::atom("commands"));
+  uint16_t cport = cfg.tracker_control_port;
+  if (!publish(sys, ctl, cport, "127.0.0.1", "tracker.control-port")) {
+    shut_down(sys, fr, sup, ctl);
+    exit_now(2);
+  }
+  LOG_INFO("node", "tracker listening on " << cfg.tracker_host << ":" << port
+                                           << ", control on 127.0.0.1:"
+                                           << cport);
+  wait_for_signal(signals);
+  LOG_INFO("node", "shutting down");
+  shut_down(sys, fr, sup, ctl);
+  exit_now(0);
+}
+
+int run_peer(std::vector<std::string> args) {
+  node_config cfg;
+  bool done = false;
+  if (auto rc = load_config(cfg, "peer", std::move(args), done); rc || done)
+    return rc;
+  peer_options opts;
+  if (auto rc = peer_options_from(cfg, opts))
+    return rc;
+  if (!opts.share_dir.empty() && ::access(opts.share_dir.c_str(), R_OK) != 0) {
+    std::cerr << "error: peer.share-dir: cannot read directory "
+              << opts.share_dir << "\n";
+    return 2;
+  }
+  auto signals = block_signals();
+  opts.on_quit = [] { ::kill(::getpid(), SIGTERM); };
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  peer_node node;
+  if (auto rc = start_peer(sys, cfg, opts, node)) {
+    shut_down(sys, node.front, node.sup, node.ctl);
+    exit_now(rc);
+  }
+  LOG_INFO("node", "peer listening on " << cfg.peer_host << ":" << node.port
+                                        << ", control on 127.0.0.1:"
+                                        << node.control_port);
+  std::thread shell_thread;
+  if (::isatty(STDIN_FILENO))
+    shell_thread = std::thread{[&] { shell(sys, node.ctl); }};
+  wait_for_signal(signals);
+  LOG_INFO("node", "shutting down");
+  shut_down(sys, node.front, node.sup, node.ctl);
+  if (shell_thread.joinable())
+    shell_thread.detach();
+  exit_now(0);
+}
+
+namespace {
+
+std::string human(double n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (n >= 1024 && i < 4) {
+    n /= 1024;
+    ++i;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.1f %s", n, units[i]);
+  return buf;
+}
+
+void print_progress(const pb::DownloadStatus& s, bool tty) {
+  double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
+                            / static_cast<double>(s.size())
+                        : 0.0;
+  double left = static_cast<double>(s.size() - std::min(s.size(), s.bytes_done()));
+  std::string eta = s.rate_bps() > 1
+                      ? std::to_string(static_cast<long>(left / s.rate_bps()))
+                          + "s"
+                      : "?";
+  if (tty) {
+    int width = 30;
+    int filled = static_cast<int>(pct / 100.0 * width);
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(static_cast<size_t>(width), '.');
+    fprintf(stderr, "\r%s [%s] %5.1f%% %s/%s %s/s ETA %s, %u sources   ",
+            s.name().c_str(), bar.c_str(), pct,
+            human(static_cast<double>(s.bytes_done())).c_str(),
+            human(static_cast<double>(s.size())).c_str(),
+            human(s.rate_bps()).c_str(), eta.c_str(), s.sources());
+  } else {
+    fprintf(stderr, "%s: %s %.1f%% (%llu of %llu bytes), %s/s, ETA %s, %u "
+                    "sources\n",
+            s.name().c_str(), s.state().c_str(), pct,
+            static_cast<unsigned long long>(s.bytes_done()),
+            static_cast<unsigned long long>(s.size()),
+            human(s.rate_bps()).c_str(), eta.c_str(), s.sources());
+  }
+  fflush(stderr);
+}
+
+} // namespace
+
+int run_fetch(std::vector<std::string> args) {
+  std::vector<std::string> names;
+  std::vector<std::string> rest;
+  std::string tracker;
+  std::string to = ".";
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    if ((a == "--tracker" || a == "--to") && i + 1 < args.size()) {
+      (a == "--tracker" ? tracker : to) = args[i + 1];
+      ++i;
+    } else if (a.rfind("--tracker=", 0) == 0) {
+      tracker = a.substr(10);
+    } else if (a.rfind("--to=", 0) == 0) {
+      to = a.substr(5);
+    } else if (a == "-h" || a == "--help") {
+      std::cout
+        << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]"
+           " [--peer.KEY=VALUE...]\n\n"
+           "Downloads files and exits 0 once every one is complete and its\n"
+           "SHA-256 verified; exits 1 when a download fails (no online source\n"
+           "has some piece, tracker unreachable, disk error). Progress goes to\n"
+           "stderr. While it runs it serves the pieces it has verified. A\n"
+           "killed fetch started again with the same --to resumes.\n\n"
+           "  --tracker HOST:PORT   the tracker (default peer.tracker)\n"
+           "  --to DIR              where the files go (default .)\n"
+           "  --peer.window=N       piece requests in flight per source\n"
+           "  --peer.host=ADDR      address to serve pieces on (127.0.0.1)\n"
+           "  --log.level=LEVEL     debug, info, warn, error (default warn)\n";
+      return 0;
+    } else if (a.rfind("--", 0) == 0) {
+      rest.push_back(a);
+    } else {
+      names.push_back(a);
+    }
+  }
+  if (names.empty()) {
+    std::cerr << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]\n";
+    return 2;
+  }
+  node_config cfg;
+  cfg.log_level = "warn";
+  cfg.peer_share_dir = "";
+  cfg.peer_download_dir = to;
+  if (!tracker.empty())
+    rest.push_back("--peer.tracker=" + tracker);
+  bool done = false;
+  if (auto rc = load_config(cfg, "peer", rest, done); rc || done)
+    return rc;
+  if (!make_dirs(to)) {
+    std::cerr << "error: cannot create directory " << to << "\n";
+    return 2;
+  }
+  cfg.peer_state_db = to + "/.actorrent-fetch.db";
+  peer_options opts;
+  if (auto rc = peer_options_from(cfg, opts))
+    return rc;
+  opts.share_dir.clear();
+  opts.one_shot = true;
+  // No signal mask: SIGTERM/SIGINT end a one-shot fetch at once; it resumes.
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  peer_node node;
+  if (auto rc = start_peer(sys, cfg, opts, node)) {
+    shut_down(sys, node.front, node.sup, node.ctl);
+    exit_now(rc);
+  }
+  caf::scoped_actor self{sys};
+  pb::Command cmd;
+  cmd.add_args("fetch");
+  for (auto& n : names)
+    cmd.add_args(n);
+  cmd.add_args("--to");
+  cmd.add_args(to);
+  int rc = 1;
+  self->request(node.ctl, std::chrono::seconds(30), command_atom::value, cmd)
+    .receive([&](const pb::CommandReply& r) { rc = r.code(); },
+             [&](const caf::error& err) {
+               std::cerr << "error: " << render(err) << "\n";
+             });
+  if (rc != 0) {
+    shut_down(sys, node.front, node.sup, node.ctl);
+    exit_now(rc);
+  }
+  bool tty = ::isatty(STDERR_FILENO);
+  auto started = std::chrono::steady_clock::now();
+  auto last_line = started;
+  auto connect_limit = std::chrono::seconds(15);
+  std::string failure;
+  bool complete = false;
+  while (!complete && failure.empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto peer_ptr = sys.registry().get(caf::atom("peer"));
+    if (!peer_ptr)
+      continue;
+    auto p = caf::actor_cast<peer_actor>(peer_ptr);
+    pb::DownloadList list;
+    self->request(p, std::chrono::seconds(5), status_atom::value)
+      .receive([&](pb::DownloadList& xs) { list = std::move(xs); },
+               [&](const caf::error&) {});
+    auto now = std::chrono::steady_clock::now();
+    if (list.tracker_session() != "online" && now - started > connect_limit
+        && list.downloads_size() > 0
+        && list.downloads(0).state() == "fetching_info")
+      failure = "tracker " + cfg.peer_tracker + " not reachable";
+    complete = list.downloads_size() > 0;
+    for (auto& s : list.downloads()) {
+      if (std::find(names.begin(), names.end(), s.name()) == names.end())
+        continue;
+      if (s.state() == "failed")
+        failure = s.name() + ": " + s.reason();
+      complete = complete && s.state() == "complete";
+      if (tty || now - last_line > std::chrono::seconds(1)
+          || s.state() == "complete")
+        print_progress(s, tty);
+    }
+    if (!tty && now - last_line > std::chrono::seconds(1))
+      last_line = now;
+  }
+  if (tty)
+    fprintf(stderr, "\n");
+  shut_down(sys, node.front, node.sup, node.ctl);
+  if (!failure.empty()) {
+    std::cerr << "error: " << failure << "\n";
+    exit_now(1);
+  }
+  for (auto& n : names)
+    std::cout << "complete: " << to << "/" << n << "\n";
+  exit_now(0);
+}
+
+int run_ctl(std::vector<std::string> args) {
+  bool json = false;
+  std::string node;
+  pb::Command cmd;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (cmd.args_size() == 0 && args[i] == "--json")
+      json = true;
+    else if (cmd.args_size() == 0 && args[i] == "--node" && i + 1 < args.size())
+      node = args[++i];
+    else if (cmd.args_size() == 0 && args[i].rfind("--node=", 0) == 0)
+      node = args[i].substr(7);
+    else if (cmd.args_size() == 0 && (args[i] == "-h" || args[i] == "--help")) {
+      std::cout
+        << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n\n"
+           "Sends one command to a node's control port.\n"
+           "Every node:  actors | kill NAME | kill --hard NAME | restart NAME\n"
+           "A peer also: publish FILE... | list | info NAME |\n"
+           "             fetch NAME... [--to DIR] | downloads |\n"
+           "             stop_share NAME | status | quit\n"
+           "--json prints machine-readable output. Exit code: the command's.\n";
+      return 0;
+    } else
+      cmd.add_args(args[i]);
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (cmd.args_size() == 0 || !split_endpoint(node, host, port)) {
+    std::cerr << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n";
+    return 2;
+  }
+  node_config cfg;
+  cfg.load<caf::io::middleman>();
+  log::setup("ctl", log::level::error);
+  caf::actor_system sys{cfg};
+  auto ctl = sys.middleman().remote_actor<control_actor>(host, port);
+  if (!ctl) {
+    std::cerr << "error: cannot reach node " << node << ": "
+              << render(ctl.error()) << "\n";
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  int rc = 1;
+  self->request(*ctl, std::chrono::minutes(10), command_atom::value, cmd)
+    .receive(
+      [&](const pb::CommandReply& r) {
+        rc = r.code();
+        auto& out = rc == 0 ? std::cout : std::cerr;
+        if (json)
+          std::cout << r.json() << "\n";
+        else
+          out << r.text() << (r.text().empty() || r.text().back() == '\n'
+                                ? ""
+                                : "\n");
+      },
+      [&](const caf::error& err) {
+        std::cerr << "error: " << node << ": " << render(err) << "\n";
+      });
+  return rc;
+}
+
+} // namespace actorrent
