@@ -44,7 +44,9 @@ node_config::node_config() {
     .add(peer_piece_size, "piece-size", "piece size of files this peer shares")
     .add(peer_window, "window", "piece requests in flight per source")
     .add(peer_request_timeout_ms, "request-timeout-ms",
-         "a piece request not answered in this time fails over");
+         "a piece request not answered in this time fails over")
+    .add(peer_upload_limit, "upload-limit",
+         "bytes per second this peer serves at most (0: no limit)");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warn or error");
 }
@@ -135,9 +137,43 @@ bool split_endpoint(const std::string& text, std::string& host,
   return true;
 }
 
+void print_help(const node_config& cfg, const std::string& kind) {
+  std::cout << "usage: actorrent " << kind
+            << " [--config FILE] [--CATEGORY.KEY=VALUE...]\n\n"
+               "Keys may be set in the config file ([CATEGORY] then KEY=VALUE)\n"
+               "or on the command line, which wins. Unknown keys are errors.\n\n";
+  auto cats = categories_of(kind);
+  for (auto& cat : {cats[0], cats[1]})
+    for (auto& opt : cfg.options()) {
+      if (std::string{opt.category().data(), opt.category().size()} != cat)
+        continue;
+      std::string name = "--" + cat + "."
+                         + std::string{opt.long_name().data(),
+                                       opt.long_name().size()}
+                         + "=<"
+                         + std::string{opt.type_name().data(),
+                                       opt.type_name().size()}
+                         + ">";
+      std::cout << "  " << name << std::string(name.size() < 34 ? 34 - name.size() : 1, ' ')
+                << std::string{opt.description().data(),
+                               opt.description().size()};
+      if (auto v = opt.get())
+        std::cout << " (default: " << caf::to_string(*v) << ")";
+      std::cout << "\n";
+    }
+  std::cout << "\nAlso: [middleman] and [scheduler] keys of CAF, e.g.\n"
+               "  --middleman.heartbeat-interval=500ms\n";
+}
+
 int load_config(node_config& cfg, const std::string& kind,
                 std::vector<std::string> args, bool& done) {
   done = false;
+  for (auto& a : args)
+    if (a == "-h" || a == "--help") {
+      print_help(cfg, kind);
+      done = true;
+      return 0;
+    }
   std::vector<std::string> file_args;
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {

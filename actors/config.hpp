@@ -30,6 +30,7 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_piece_size = 1 << 20;
   uint32_t peer_window = 8;
   uint32_t peer_request_timeout_ms = 10000;
+  uint64_t peer_upload_limit = 0;
   // [log]
   std::string log_level = "info";
 

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -19,8 +21,9 @@ piece_server_state::~piece_server_state() {
 
 piece_server_actor::behavior_type
 piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
-             std::shared_ptr<library> lib) {
+             std::shared_ptr<library> lib, uint64_t upload_limit) {
   self->state.lib = std::move(lib);
+  self->state.upload_limit = upload_limit;
   return {
     [=](piece_atom, const pb::PieceRequest& req)
       -> caf::result<pb::PieceHeader, std::vector<char>> {
@@ -55,6 +58,13 @@ piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
                             "short read of " + loc->path);
         }
         got += static_cast<size_t>(n);
+      }
+      if (st.upload_limit > 0) {
+        auto now = std::chrono::steady_clock::now();
+        st.next_free = std::max(st.next_free, now)
+                       + std::chrono::nanoseconds(got * 1000000000ull
+                                                  / st.upload_limit);
+        std::this_thread::sleep_until(st.next_free);
       }
       st.lib->bytes_served += got;
       pb::PieceHeader hdr;

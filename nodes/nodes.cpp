@@ -138,10 +138,11 @@ int start_peer(caf::actor_system& sys, const node_config& cfg,
     return 2;
   opts.port = node.port;
   auto lib = node.lib;
+  auto limit = cfg.peer_upload_limit;
   std::vector<child_spec> specs{
     {"pserver",
-     [lib](caf::actor_system& sys) {
-       return ptr_of(sys.spawn<caf::detached>(piece_server, lib));
+     [lib, limit](caf::actor_system& sys) {
+       return ptr_of(sys.spawn<caf::detached>(piece_server, lib, limit));
      }},
     {"peer",
      [opts, lib](caf::actor_system& sys) {
