@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <caf/actor_cast.hpp>
-#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -29,7 +28,7 @@ pb::CommandReply make_reply(int code, std::string text, std::string json) {
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,
         supervisor_actor sup, std::string node_kind,
-        caf::atom_value commands) {
+        std::shared_ptr<actor_slot> commands) {
   self->state.sup = sup;
   self->state.node_kind = node_kind;
   constexpr auto timeout = std::chrono::seconds(10);
@@ -87,7 +86,7 @@ control(control_actor::stateful_pointer<control_state> self,
             .then(ok, on_error);
         return rp;
       }
-      auto ptr = self->system().registry().get(commands);
+      auto ptr = commands ? commands->get() : nullptr;
       if (!ptr)
         return make_reply(1, "unknown command '" + args[0] + "' for a "
                                + self->state.node_kind

@@ -1,9 +1,12 @@
 // A node's control actor, published on its control port (loopback): answers
 // `actors`, `kill [--hard] NAME` and `restart NAME` through the supervisor and
-// hands every other command to the node's command actor (found in the
-// registry under `commands`, e.g. the peer).
+// hands every other command to the node's command actor (e.g. the peer), read
+// from its slot.
 #pragma once
 
+#include <memory>
+
+#include "actors/actor_slot.hpp"
 #include "actors/interfaces.hpp"
 
 namespace actorrent {
@@ -20,6 +23,6 @@ pb::CommandReply make_reply(int code, std::string text, std::string json = {});
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,
         supervisor_actor sup, std::string node_kind,
-        caf::atom_value commands);
+        std::shared_ptr<actor_slot> commands);
 
 } // namespace actorrent

@@ -1,15 +1,16 @@
 // A stable front for a supervised server actor: published on the node's port
-// once, it forwards every request (delegate) to the current incarnation found
-// in the actor registry, so clients keep one handle across restarts. While
-// the child is down, requests fail with tracker_unavailable-like errors at
-// once instead of hanging.
+// once, it forwards every request (delegate) to the current incarnation in
+// the child's slot, so clients keep one handle across restarts. While the
+// child is down, requests fail at once (no_such_actor) instead of hanging.
 #pragma once
 
 #include <caf/actor_cast.hpp>
-#include <caf/actor_registry.hpp>
+#include <memory>
+
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/actor_slot.hpp"
 #include "actors/types.hpp"
 
 namespace actorrent {
@@ -21,12 +22,11 @@ template <class... In, class... Out>
 struct front_handler<caf::typed_mpi<caf::detail::type_list<In...>,
                                     caf::output_tuple<Out...>>> {
   template <class Iface, class Self>
-  static auto make(Self* self, caf::atom_value key) {
+  static auto make(Self* self, std::shared_ptr<actor_slot> slot) {
     return [=](In... xs) -> caf::result<Out...> {
-      auto ptr = self->system().registry().get(key);
+      auto ptr = slot->get();
       if (!ptr)
-        return make_error(errc::no_such_actor,
-                          caf::to_string(key) + " is restarting");
+        return make_error(errc::no_such_actor, "server actor is restarting");
       return self->delegate(caf::actor_cast<Iface>(ptr), std::move(xs)...);
     };
   }
@@ -39,8 +39,8 @@ template <class... Sigs>
 struct front<caf::typed_actor<Sigs...>> {
   using iface = caf::typed_actor<Sigs...>;
   static typename iface::behavior_type run(typename iface::pointer self,
-                                           caf::atom_value key) {
-    return {front_handler<Sigs>::template make<iface>(self, key)...};
+                                           std::shared_ptr<actor_slot> slot) {
+    return {front_handler<Sigs>::template make<iface>(self, slot)...};
   }
 };
 

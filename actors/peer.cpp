@@ -173,11 +173,9 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         return;
       }
   });
-  // The fetchers end with the peer.
-  self->attach_functor([self] {
-    for (auto& kvp : self->state.fetchers)
-      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
-  });
+  // The fetchers are linked: they end with the peer. A fetcher that fails
+  // does not take the peer along (the down handler records why).
+  self->set_exit_handler([](caf::exit_msg&) {});
   auto spawn_fetcher = [self](const download_record& rec) {
     auto& st = self->state;
     fetch_options fo;
@@ -190,7 +188,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     fo.fail_when_stalled = st.opts.one_shot;
     fo.manifest = rec.manifest;
     fo.have = rec.bitfield;
-    auto f = self->spawn<caf::monitored>(piece_fetcher, std::move(fo),
+    auto f = self->spawn<caf::monitored + caf::linked>(piece_fetcher,
+                                                       std::move(fo),
                                          peer_actor{self}, st.lib);
     st.fetchers[rec.name] = f;
     pb::DownloadStatus s;

@@ -80,23 +80,24 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
   st.lib = std::move(lib);
   st.rate_time = clock::now();
   auto self_name = st.opts.name;
-  self->attach_functor([self] {
-    // The writer ends with its download.
-    if (self->state.writer)
-      caf::anon_send_exit(self->state.writer, caf::exit_reason::user_shutdown);
-  });
   auto report = [self] { self->send(self->state.peer, status_atom::value,
                                     self->state.status()); };
+  // Ends the download; its writer (linked) ends with it.
+  auto stop = [self](caf::error reason = caf::none) {
+    if (self->state.writer)
+      self->send_exit(self->state.writer, caf::exit_reason::user_shutdown);
+    self->quit(std::move(reason));
+  };
   auto finished = [self] {
     auto s = self->state.state;
     return s == download_state::complete || s == download_state::failed
            || s == download_state::verifying;
   };
   // Stops the download for good.
-  auto fail = [self, report](std::string why) {
+  auto fail = [self, report, stop](std::string why) {
     self->state.transition(download_state::failed, std::move(why));
     report();
-    self->quit();
+    stop();
   };
   // A source can no longer be used: its pieces in flight go to the others.
   auto drop = [self](const std::string& id, source_state to, std::string why) {
@@ -176,7 +177,7 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
     }
     (*schedule)();
   };
-  auto on_written = [self, schedule, report, fail, drop](
+  auto on_written = [self, schedule, report, fail, drop, stop](
                       const std::string& id, uint32_t p, bool ok) {
     auto& st = self->state;
     st.writing.erase(p);
@@ -207,15 +208,15 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
     report();
     self->request(st.writer, caf::infinite, finish_atom::value)
       .then(
-        [self, report](const std::string& path) {
+        [self, report, stop](const std::string& path) {
           self->state.final_path = path;
           self->state.transition(download_state::complete);
           report();
-          self->quit();
+          stop();
         },
         [fail](const caf::error& err) { fail(render(err)); });
   };
-  auto on_piece = [self, schedule, on_written](const std::string& id,
+  auto on_piece = [self, schedule, on_written, fail](const std::string& id,
                                                uint32_t p,
                                                std::vector<char>& data) {
     auto& st = self->state;
@@ -230,11 +231,7 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
     self->request(st.writer, caf::infinite, write_atom::value, p,
                   std::move(data))
       .then([=](bool ok) { on_written(id, p, ok); },
-            [=](const caf::error& err) {
-              self->state.writing.erase(p);
-              self->state.transition(download_state::failed, render(err));
-              self->quit(err);
-            });
+            [=](const caf::error& err) { fail(render(err)); });
   };
   *schedule = [self, on_piece, on_piece_error, check_stall] {
     auto& st = self->state;
@@ -335,9 +332,8 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
     wo.state_db = st.opts.state_db;
     wo.have = have;
     st.lib->put(local_file{m, wo.part_path, have});
-    st.writer = self->system().spawn<caf::detached>(piece_writer,
-                                                    std::move(wo), st.lib);
-    self->monitor(st.writer);
+    st.writer = self->spawn<caf::detached + caf::linked + caf::monitored>(
+      piece_writer, std::move(wo), st.lib);
     st.transition(download_state::downloading,
                   have.count() > 0 ? "resuming with "
                                        + std::to_string(have.count())

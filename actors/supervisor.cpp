@@ -1,7 +1,6 @@
 #include "actors/supervisor.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_registry.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -38,10 +37,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     e.backoff = opts.initial_backoff;
     self->state.children.push_back(std::move(e));
   }
-  auto key = [](const child_entry& c) {
-    return caf::atom_from_string(c.spec.name);
-  };
-  auto start = [self, key](child_entry& c) {
+  auto start = [self](child_entry& c) {
     c.actor = c.spec.start(self->system());
     if (!c.actor) {
       c.state = child_state::failed;
@@ -50,22 +46,26 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return;
     }
     self->monitor(c.actor);
-    self->system().registry().put(key(c), c.actor);
+    c.spec.slot->set(c.actor);
     c.state = child_state::running;
     c.started = self->clock().now();
     ++c.generation;
     LOG_INFO("supervisor", c.spec.name << " running (restarts: " << c.restarts
                                        << ")");
   };
-  // The children end with their supervisor; the registry lets go of them.
-  self->attach_functor([self, key] {
-    for (auto& c : self->state.children)
-      if (c.actor) {
-        self->system().registry().erase(key(c));
-        caf::anon_send_exit(c.actor, caf::exit_reason::user_shutdown);
+  // The children end with their supervisor; the slots let go of them. (The
+  // functor runs after the state is gone: it captures the slots by value.)
+  std::vector<std::shared_ptr<actor_slot>> slots;
+  for (auto& c : self->state.children)
+    slots.push_back(c.spec.slot);
+  self->attach_functor([slots] {
+    for (auto& s : slots)
+      if (auto child = s->get()) {
+        s->set(nullptr);
+        caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
       }
   });
-  self->set_down_handler([self, start, key](caf::down_msg& dm) {
+  self->set_down_handler([self, start](caf::down_msg& dm) {
     auto& st = self->state;
     child_entry* c = nullptr;
     for (auto& x : st.children)
@@ -73,7 +73,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         c = &x;
     if (c == nullptr)
       return;
-    self->system().registry().erase(key(*c));
+    c->spec.slot->set(nullptr);
     c->actor = nullptr;
     c->last_exit = dm.reason ? self->system().render(dm.reason) : "normal";
     if (c->restart_now) {

@@ -15,20 +15,22 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
 
+#include "actors/actor_slot.hpp"
 #include "actors/interfaces.hpp"
 
 namespace actorrent {
 
 struct child_spec {
-  /// Also the key in the actor registry (at most 10 characters), under which
-  /// other actors of the node find the current incarnation.
   std::string name;
   std::function<caf::strong_actor_ptr(caf::actor_system&)> start;
+  /// Holds the current incarnation for fronts and the control actor.
+  std::shared_ptr<actor_slot> slot = std::make_shared<actor_slot>();
 };
 
 struct supervisor_options {

@@ -17,13 +17,13 @@
 
 #include "actors/config.hpp"
 #include "actors/control.hpp"
-#include "actors/front.hpp"
 #include "actors/library.hpp"
 #include "actors/log.hpp"
 #include "actors/peer.hpp"
 #include "actors/piece_server.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/tracker.hpp"
+#include "nodes/wiring.hpp"
 
 namespace actorrent {
 
@@ -42,47 +42,6 @@ sigset_t block_signals() {
 void wait_for_signal(const sigset_t& set) {
   int sig = 0;
   sigwait(&set, &sig);
-}
-
-template <class Handle>
-caf::strong_actor_ptr ptr_of(const Handle& h) {
-  return caf::actor_cast<caf::strong_actor_ptr>(h);
-}
-
-// Publishes `h` or explains why not (exit code 2: a port in use is a config
-// error).
-template <class Handle>
-bool publish(caf::actor_system& sys, const Handle& h, uint16_t& port,
-             const std::string& host, const char* key) {
-  auto res = sys.middleman().publish(h, port, host.c_str(), true);
-  if (!res) {
-    std::cerr << "error: cannot listen on " << host << ":" << port << " ("
-              << key << "): " << sys.render(res.error())
-              << " (port already in use?)\n";
-    return false;
-  }
-  port = *res;
-  return true;
-}
-
-// Ends the node's actors and waits (bounded) until they are gone. Every
-// acknowledged change is already committed to SQLite, so the process may then
-// end without waiting for CAF to reclaim detached threads.
-template <class... Hs>
-void shut_down(caf::actor_system& sys, const Hs&... hs) {
-  caf::scoped_actor self{sys};
-  size_t pending = 0;
-  auto stop = [&](const auto& h) {
-    if (!h)
-      return;
-    self->monitor(h);
-    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    ++pending;
-  };
-  (stop(hs), ...);
-  for (size_t i = 0; i < pending; ++i)
-    self->receive([](const caf::down_msg&) {},
-                  caf::after(std::chrono::seconds(5)) >> [] {});
 }
 
 [[noreturn]] void exit_now(int rc) {
@@ -118,46 +77,6 @@ void shell(caf::actor_system& sys, control_actor ctl) {
   ::kill(::getpid(), SIGTERM);
 }
 
-
-struct peer_node {
-  std::shared_ptr<library> lib = std::make_shared<library>();
-  piece_server_actor front;
-  supervisor_actor sup;
-  control_actor ctl;
-  uint16_t port = 0;
-  uint16_t control_port = 0;
-};
-
-// Publishes the piece server's front and starts the supervised piece server
-// and peer. Returns 0 or an exit code.
-int start_peer(caf::actor_system& sys, const node_config& cfg,
-               peer_options opts, peer_node& node) {
-  node.front = sys.spawn(front<piece_server_actor>::run, caf::atom("pserver"));
-  node.port = cfg.peer_port;
-  if (!publish(sys, node.front, node.port, cfg.peer_host, "peer.port"))
-    return 2;
-  opts.port = node.port;
-  auto lib = node.lib;
-  auto limit = cfg.peer_upload_limit;
-  std::vector<child_spec> specs{
-    {"pserver",
-     [lib, limit](caf::actor_system& sys) {
-       return ptr_of(sys.spawn<caf::detached>(piece_server, lib, limit));
-     }},
-    {"peer",
-     [opts, lib](caf::actor_system& sys) {
-       return ptr_of(sys.spawn<caf::detached>(peer, opts, lib));
-     }},
-  };
-  node.sup = sys.spawn(supervisor, std::move(specs), supervisor_options{});
-  node.ctl = sys.spawn(control, node.sup, std::string{"peer"},
-                       caf::atom("peer"));
-  node.control_port = cfg.peer_control_port;
-  if (!publish(sys, node.ctl, node.control_port, "127.0.0.1",
-               "peer.control-port"))
-    return 2;
-  return 0;
-}
 
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
@@ -210,30 +129,21 @@ int run_tracker(std::vector<std::string> args) {
   caf::actor_system sys{cfg};
   tracker_options opts{cfg.tracker_db, cfg.tracker_heartbeat_ms,
                        cfg.tracker_offline_ms};
-  auto fr = sys.spawn(front<tracker_actor>::run, caf::atom("tracker"));
-  uint16_t port = cfg.tracker_port;
-  if (!publish(sys, fr, port, cfg.tracker_host, "tracker.port")) {
-    shut_down(sys, fr);
+  tracker_node node;
+  if (auto err = start_tracker(sys, opts, cfg.tracker_host, cfg.tracker_port,
+                               cfg.tracker_control_port, node);
+      !err.empty()) {
+    std::cerr << "error: " << err << "\n";
+    stop(sys, node);
     exit_now(2);
   }
-  std::vector<child_spec> specs{
-    {"tracker", [opts](caf::actor_system& sys) {
-       return ptr_of(sys.spawn<caf::detached>(tracker, opts));
-     }}};
-  auto sup = sys.spawn(supervisor, std::move(specs), supervisor_options{});
-  auto ctl = sys.spawn(control, sup, std::string{"tracker"},
-                       caf::atom("commands"));
-  uint16_t cport = cfg.tracker_control_port;
-  if (!publish(sys, ctl, cport, "127.0.0.1", "tracker.control-port")) {
-    shut_down(sys, fr, sup, ctl);
-    exit_now(2);
-  }
-  LOG_INFO("node", "tracker listening on " << cfg.tracker_host << ":" << port
+  LOG_INFO("node", "tracker listening on " << cfg.tracker_host << ":"
+                                           << node.port
                                            << ", control on 127.0.0.1:"
-                                           << cport);
+                                           << node.control_port);
   wait_for_signal(signals);
   LOG_INFO("node", "shutting down");
-  shut_down(sys, fr, sup, ctl);
+  stop(sys, node);
   exit_now(0);
 }
 
@@ -255,9 +165,12 @@ int run_peer(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
-  if (auto rc = start_peer(sys, cfg, opts, node)) {
-    shut_down(sys, node.front, node.sup, node.ctl);
-    exit_now(rc);
+  if (auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
+                            cfg.peer_upload_limit, node);
+      !err.empty()) {
+    std::cerr << "error: " << err << "\n";
+    stop(sys, node);
+    exit_now(2);
   }
   LOG_INFO("node", "peer listening on " << cfg.peer_host << ":" << node.port
                                         << ", control on 127.0.0.1:"
@@ -267,7 +180,7 @@ int run_peer(std::vector<std::string> args) {
     shell_thread = std::thread{[&] { shell(sys, node.ctl); }};
   wait_for_signal(signals);
   LOG_INFO("node", "shutting down");
-  shut_down(sys, node.front, node.sup, node.ctl);
+  stop(sys, node);
   if (shell_thread.joinable())
     shell_thread.detach();
   exit_now(0);
@@ -381,9 +294,12 @@ int run_fetch(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
-  if (auto rc = start_peer(sys, cfg, opts, node)) {
-    shut_down(sys, node.front, node.sup, node.ctl);
-    exit_now(rc);
+  if (auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
+                            cfg.peer_upload_limit, node);
+      !err.empty()) {
+    std::cerr << "error: " << err << "\n";
+    stop(sys, node);
+    exit_now(2);
   }
   caf::scoped_actor self{sys};
   pb::Command cmd;
@@ -399,7 +315,7 @@ int run_fetch(std::vector<std::string> args) {
                std::cerr << "error: " << render(err) << "\n";
              });
   if (rc != 0) {
-    shut_down(sys, node.front, node.sup, node.ctl);
+    stop(sys, node);
     exit_now(rc);
   }
   bool tty = ::isatty(STDERR_FILENO);
@@ -410,7 +326,7 @@ int run_fetch(std::vector<std::string> args) {
   bool complete = false;
   while (!complete && failure.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto peer_ptr = sys.registry().get(caf::atom("peer"));
+    auto peer_ptr = node.peer_slot->get();
     if (!peer_ptr)
       continue;
     auto p = caf::actor_cast<peer_actor>(peer_ptr);
@@ -439,7 +355,7 @@ int run_fetch(std::vector<std::string> args) {
   }
   if (tty)
     fprintf(stderr, "\n");
-  shut_down(sys, node.front, node.sup, node.ctl);
+  stop(sys, node);
   if (!failure.empty()) {
     std::cerr << "error: " << failure << "\n";
     exit_now(1);

@@ -38,8 +38,8 @@ def spawn(argv, **kw):
 
 
 def hwm(p):
-    """Sample a live child's peak RSS (VmHWM) and anonymous RSS (RssAnon), KiB, into p.hwm / p.anon.
-    (wait4 ru_maxrss is unusable: Linux carries this Python's high-water mark across fork+exec.)"""
+    """Sample a live child's peak VmHWM / RssAnon (KiB). (wait4 ru_maxrss is useless: Linux carries this
+    Python's high-water mark across fork+exec.)"""
     p.hwm, p.anon = getattr(p, 'hwm', 0), getattr(p, 'anon', 0)
     try:
         with open(f'/proc/{p.pid}/status') as f:
@@ -128,8 +128,7 @@ def worker_main():
         ses = lt.session(lt_settings(peer['port'], spec['profile'], spec['settings']))
         sessions.append(ses)
         for t in peer['torrents']:
-            atp = lt.add_torrent_params()
-            atp.ti = lt.torrent_info(t['tfile'])
+            atp = lt.load_torrent_file(t['tfile'])
             atp.save_path = t['save']
             atp.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
             if t['seed'] and spec['seed_mode']:
@@ -228,14 +227,12 @@ http {{ access_log off; sendfile on; tcp_nopush on; sendfile_max_chunk 0; {temps
     p = spawn(['nginx', '-p', tmp, '-e', f'{tmp}/error.log', '-c', f'{tmp}/nginx.conf'],
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(500):                        # bounded wait until it accepts
-        if p.poll() is not None:
-            raise RuntimeError('nginx failed: ' + open(f'{tmp}/error.log').read()[-500:])
         try:
             socket.create_connection(('127.0.0.1', port), 0.2).close()
             return p, port
         except OSError:
             time.sleep(0.01)
-    raise RuntimeError('nginx did not start')
+    raise RuntimeError('nginx did not start: ' + open(f'{tmp}/error.log').read()[-500:])
 
 
 def run_aria2(url, outdir, name, sha, conns, mmap, timeout):

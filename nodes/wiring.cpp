@@ -1,0 +1,108 @@
+#include "nodes/wiring.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/control.hpp"
+#include "actors/front.hpp"
+#include "actors/piece_server.hpp"
+#include "actors/supervisor.hpp"
+
+namespace actorrent {
+
+namespace {
+
+template <class Handle>
+caf::strong_actor_ptr ptr_of(const Handle& h) {
+  return caf::actor_cast<caf::strong_actor_ptr>(h);
+}
+
+template <class Handle>
+std::string publish(caf::actor_system& sys, const Handle& h, uint16_t& port,
+                    const std::string& host, const char* key) {
+  auto res = sys.middleman().publish(h, port, host.c_str(), true);
+  if (!res)
+    return "cannot listen on " + host + ":" + std::to_string(port) + " ("
+           + key + "): " + sys.render(res.error()) + " (port already in use?)";
+  port = *res;
+  return {};
+}
+
+// Ends actors and waits (bounded) until they are gone.
+template <class... Hs>
+void stop_all(caf::actor_system& sys, const Hs&... hs) {
+  caf::scoped_actor self{sys};
+  size_t pending = 0;
+  auto stop_one = [&](const auto& h) {
+    if (!h)
+      return;
+    self->monitor(h);
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    ++pending;
+  };
+  (stop_one(hs), ...);
+  for (size_t i = 0; i < pending; ++i)
+    self->receive([](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(5)) >> [] {});
+}
+
+} // namespace
+
+std::string start_tracker(caf::actor_system& sys, tracker_options opts,
+                          const std::string& host, uint16_t port,
+                          uint16_t control_port, tracker_node& node) {
+  child_spec spec{"tracker", [opts](caf::actor_system& sys) {
+                    return ptr_of(sys.spawn<caf::detached>(tracker, opts));
+                  }};
+  node.front = sys.spawn(front<tracker_actor>::run, spec.slot);
+  node.port = port;
+  if (auto err = publish(sys, node.front, node.port, host, "tracker.port");
+      !err.empty())
+    return err;
+  node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec},
+                       supervisor_options{});
+  node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
+                       std::shared_ptr<actor_slot>{});
+  node.control_port = control_port;
+  return publish(sys, node.ctl, node.control_port, "127.0.0.1",
+                 "tracker.control-port");
+}
+
+void stop(caf::actor_system& sys, tracker_node& node) {
+  stop_all(sys, node.front, node.sup, node.ctl);
+}
+
+std::string start_peer(caf::actor_system& sys, peer_options opts,
+                       uint16_t port, uint16_t control_port,
+                       uint64_t upload_limit, peer_node& node) {
+  auto lib = node.lib;
+  child_spec server{"pserver", [lib, upload_limit](caf::actor_system& sys) {
+                      return ptr_of(sys.spawn<caf::detached>(piece_server, lib,
+                                                             upload_limit));
+                    }};
+  node.front = sys.spawn(front<piece_server_actor>::run, server.slot);
+  node.port = port;
+  if (auto err = publish(sys, node.front, node.port, opts.host, "peer.port");
+      !err.empty())
+    return err;
+  opts.port = node.port;
+  child_spec agent{"peer", [opts, lib](caf::actor_system& sys) {
+                     return ptr_of(sys.spawn<caf::detached>(peer, opts, lib));
+                   }};
+  node.peer_slot = agent.slot;
+  node.sup = sys.spawn(supervisor, std::vector<child_spec>{server, agent},
+                       supervisor_options{});
+  node.ctl = sys.spawn(control, node.sup, std::string{"peer"}, agent.slot);
+  node.control_port = control_port;
+  return publish(sys, node.ctl, node.control_port, "127.0.0.1",
+                 "peer.control-port");
+}
+
+void stop(caf::actor_system& sys, peer_node& node) {
+  stop_all(sys, node.front, node.sup, node.ctl);
+}
+
+} // namespace actorrent
