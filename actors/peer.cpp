@@ -175,7 +175,12 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
   });
   // The fetchers are linked: they end with the peer. A fetcher that fails
   // does not take the peer along (the down handler records why).
-  self->set_exit_handler([](caf::exit_msg&) {});
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& kvp : self->state.fetchers)
+      if (kvp.second.address() == msg.source)
+        return;
+    self->quit(msg.reason);
+  });
   auto spawn_fetcher = [self](const download_record& rec) {
     auto& st = self->state;
     fetch_options fo;
@@ -560,6 +565,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
               const std::set<std::string>& ifs) {
             auto& st = self->state;
             if (!ptr || !self->system().assignable<tracker_actor>(ifs)) {
+              LOG_DEBUG("peer", "interfaces: " << caf::deep_to_string(ifs));
               st.session = session_state::connecting;
               lose_tracker("not a tracker at " + st.opts.tracker_host + ":"
                            + std::to_string(st.opts.tracker_port));

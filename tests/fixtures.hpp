@@ -24,6 +24,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -31,13 +32,14 @@
 
 namespace actorrent::test {
 
-/// Real scheduler, two threads.
+/// Real scheduler, two threads, with a middleman: nodes in one process.
 struct threaded_fixture {
   node_config cfg;
   caf::actor_system sys;
   caf::scoped_actor self;
   static node_config& init(node_config& c) {
     c.set("scheduler.max-threads", 2);
+    c.load<caf::io::middleman>();
     return c;
   }
   threaded_fixture() : sys(init(cfg)), self(sys) {}

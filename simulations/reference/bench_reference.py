@@ -70,8 +70,7 @@ def parse_size(s):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
+    with socket.create_server(('127.0.0.1', 0)) as s:
         return s.getsockname()[1]
 
 
@@ -101,10 +100,10 @@ def make_torrent(path, piece_size):
     return path + '.torrent'
 
 
-# On top of high_performance_seed(). tick_interval=100 (default 500) cut start-up latency for a/c,
-# but made b (4 torrents x 4 sessions) ~25% slower, so b keeps 500 (see --lt-profile/--lt-set).
-TUNED = dict(tick_interval=100, aio_threads=4, max_queued_disk_bytes=32 * MIB)
-TUNED_SCEN = {'b': dict(tick_interval=500)}
+# On top of high_performance_seed(). NB: libtorrent only starts outgoing connections on its once-a-second
+# session tick, so 0-1 s of connect latency (reported as connect_s) is in every wall time;
+# tick_interval=100 doesn't remove it and made scenario b ~25% slower.
+TUNED = dict(aio_threads=4, max_queued_disk_bytes=32 * MIB)
 
 
 def lt_settings(port, profile, extra):
@@ -148,13 +147,15 @@ def worker_main():
         os._exit(1)
     deadline = (t0 := time.monotonic()) + spec['timeout']
     [h.connect_peer(('127.0.0.1', port)) for h, ports in connects for port in ports]
-    errors = []
+    errors, unconnected, t_conn = [], list(pending), None
     while pending and time.monotonic() < deadline:
+        unconnected = [h for h in unconnected if h.status().num_peers == 0]
+        t_conn = t_conn or (not unconnected and time.monotonic() - t0)
         pending = [h for h in pending if not h.status().is_finished]
         errors += [a.message() for s in sessions for a in s.pop_alerts()
                    if isinstance(a, (lt.hash_failed_alert, lt.file_error_alert, lt.torrent_error_alert))]
         time.sleep(0.005)
-    print(json.dumps({'ok': not pending, 'secs': time.monotonic() - t0, 'errors': errors[:10]}), flush=True)
+    print(json.dumps({'ok': not pending, 'connect_s': t_conn, 'errors': errors[:10]}), flush=True)
     sys.stdin.readline()                  # 'stop' (seeders must stay up until everyone is done)
     os._exit(0)
 
@@ -211,7 +212,7 @@ def run_libtorrent(args, torrents, npeers, seeds, dldir, extra):
     rss = [sum(m) / 1024 for m in zip(*[reap(p, time.monotonic() + 30) for p in procs])]
     errs = [e for r in results for e in r['errors']]
     print(*['  libtorrent alert: ' + e for e in errs[:5]], sep='\n', end='\n' if errs else '')
-    return all(r['ok'] for r in results), wall, rss
+    return all(r['ok'] for r in results), wall, rss, max(r['connect_s'] or 0 for r in results)
 
 
 def start_nginx(root, tmp):
@@ -257,62 +258,61 @@ def scenario(name, args, work):
     size, seeds = getattr(args, attr), {i: i for i in range(nfiles)}
     src, dl = os.path.join(work, f'src_{name}'), os.path.join(work, f'dl_{name}')
     os.makedirs(src, exist_ok=True)
-    t, paths, shas = time.monotonic(), [], []
-    for i in range(nfiles):
-        paths.append(os.path.join(src, f'{name}{i}.bin'))
-        shas.append(make_file(paths[-1], size, f'{name}{i}:{size}'))
+    t, paths = time.monotonic(), [os.path.join(src, f'{name}{i}.bin') for i in range(nfiles)]
+    shas = [make_file(p, size, f'{os.path.basename(p)}:{size}') for p in paths]
     tfiles = [make_torrent(p, args.piece_size) for p in paths]
     print(f'[{name}] generated {nfiles} x {size} B in {time.monotonic() - t:.1f}s', flush=True)
     nbytes = sum(size for ti in range(nfiles) for p in range(npeers) if seeds[ti] != p)
     res, nan = {}, float('nan')
-    nanm = [nan, nan]
 
-    def measure(fn, *a):      # --repeat runs of fn -> (ok, best wall, max rss, errors, all walls)
+    def measure(fn, *a):   # --repeat runs of fn -> (ok, best wall, max rss, errors, all walls, all infos)
         runs = []
         for _ in range(args.repeat):
             try:
                 runs.append(fn(*a))
             except (queue.Empty, OSError, RuntimeError, ValueError) as e:
-                runs.append((False, nan, nanm, [repr(e)]))
+                runs.append((False, nan, [nan, nan], [repr(e)], None))
             shutil.rmtree(dl, ignore_errors=True)
             if not runs[-1][0]:
                 break
         ok = all(r[0] for r in runs)
         return (ok, min(r[1] for r in runs) if ok else nan, [max(m) for m in zip(*[r[2] for r in runs])],
-                [e for r in runs for e in r[3]], [round(r[1], 3) for r in runs])
-
-    extra = {**(TUNED_SCEN.get(name, {}) if args.lt_profile == 'tuned' else {}), **args.lt_set}
+                [e for r in runs for e in r[3]], [round(r[1], 3) for r in runs], [r[4] for r in runs])
 
     def lt_run():
         try:
-            ok, wall, rss = run_libtorrent(args, [(t, src) for t in tfiles], npeers, seeds, dl, extra)
+            ok, wall, rss, conn = run_libtorrent(args, [(t, src) for t in tfiles], npeers, seeds, dl, args.lt_set)
         finally:
             cleanup()     # kill leftover workers of a failed run
         bad = ['incomplete'] if not ok else [
             (p, os.path.basename(f)) for p in range(npeers) for ti, f in enumerate(paths)
             if seeds[ti] != p and sha256_file(os.path.join(dl, f'peer{p}', os.path.basename(f))) != shas[ti]]
-        return ok and not bad, wall, rss, bad
+        return ok and not bad, wall, rss, bad, round(conn, 3)
 
-    ok, wall, rss, bad, walls = measure(lt_run)
-    report(res, name, 'libtorrent', ok, wall, rss, nbytes, bad, dict(runs_s=walls))
-    ok_all = ok
+    ok_all, wall, rss, bad, walls, conns = measure(lt_run)
+    report(res, name, 'libtorrent', ok_all, wall, rss, nbytes, bad, dict(runs_s=walls, connect_s=conns))
     if name == 'a' and not args.no_aria2:
-        fn, ng, nrss, best = os.path.basename(paths[0]), None, nanm, None
+        fn, ng, nrss, best = os.path.basename(paths[0]), None, [nan, nan], None
 
         def aria_run(x):
             ok, wall, rss = run_aria2(f'http://127.0.0.1:{port}/{fn}', dl, fn, shas[0], x,
                                       not args.aria2_no_mmap, args.timeout)
             ok = ok and sha256_file(os.path.join(dl, fn)) == shas[0]
-            return ok, wall, rss, [] if ok else ['aria2c failed or sha-256 mismatch']
+            shutil.rmtree(dl, ignore_errors=True)
+            return ok, wall, rss, [] if ok else ['aria2c failed or sha-256 mismatch'], None
         try:
             ng, port = start_nginx(src, os.path.join(work, 'nginx'))
+            aria_run(args.aria2_x[0])  # untimed warm-up: the 1st download after start was ~2 s slower
             for x in args.aria2_x:
-                ok, wall, rss, bad, walls = measure(aria_run, x)
+                ok, wall, rss, bad, walls, _ = measure(aria_run, x)
                 print(f'  aria2c -x{x}: ok={ok} best {wall:.2f}s of {walls} {size / wall / 1e6:.0f} MB/s '
                       f'rss={rss[0]:.1f} MiB', flush=True)
                 ok_all &= ok
                 if ok and (best is None or wall < best[1]):
                     best = (x, wall, rss, walls)
+        except (OSError, RuntimeError) as e:
+            print('  aria2c/nginx error:', e)
+            ok_all = False
         finally:
             if ng:
                 hwm(ng)
@@ -323,7 +323,7 @@ def scenario(name, args, work):
                 runs_s=best[3], connections=best[0], aria2c_rss_mib=round(best[2][0], 1),
                 nginx_rss_mib=round(nrss[0], 1)))
         else:
-            report(res, name, 'aria2c', False, nan, nanm, size, ['all runs failed'])
+            report(res, name, 'aria2c', False, nan, [nan, nan], size, ['all runs failed'])
     if not args.keep:
         shutil.rmtree(src, ignore_errors=True)
     return res, ok_all
@@ -334,9 +334,9 @@ def report(res, scen, tool, ok, wall, rss, nbytes, bad, extra=None):
     print(f'scenario {scen} {tool:<10} {"OK  " if ok else "FAIL"} wall {wall:8.2f} s  {mbps:8.1f} MB/s  '
           f'peak RSS {rss[0]:7.1f} MiB (anon {rss[1]:6.1f} MiB)  {nbytes} B delivered'
           + (f'  bad: {bad[:4]}' if bad else ''), flush=True)
-    res[tool] = dict(ok=ok, wall_s=round(wall, 3), mbps=round(mbps, 1), peak_rss_mib=round(rss[0], 1),
-                     peak_anon_mib=round(rss[1], 1), bytes=nbytes, **(extra or {}))
-    res[tool] = {k: None if v != v else v for k, v in res[tool].items()}   # NaN -> null
+    res[tool] = {k: None if v != v else v for k, v in dict(  # NaN -> null
+        ok=ok, wall_s=round(wall, 3), mbps=round(mbps, 1), peak_rss_mib=round(rss[0], 1),
+        peak_anon_mib=round(rss[1], 1), bytes=nbytes, **(extra or {})).items()}
 
 
 def main():
