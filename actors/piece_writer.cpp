@@ -31,6 +31,10 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
   };
   try {
     st.store = std::make_unique<peer_store>(st.opts.state_db);
+    // Resume needs the manifest and the pieces verified so far.
+    st.store->set_download_manifest(st.opts.manifest.name(), st.opts.manifest);
+    st.store->set_download_bitfield(st.opts.manifest.name(),
+                                    st.opts.have.bytes());
   } catch (std::exception& e) {
     return fail(e.what());
   }

@@ -16,8 +16,8 @@ import subprocess, sys, tempfile, threading, time
 
 try:
     import libtorrent as lt
-except ImportError:  # pyenv/venv python without the Debian binding: re-exec with system python
-    if os.path.exists('/usr/bin/python3') and os.path.realpath(sys.executable) != os.path.realpath('/usr/bin/python3'):
+except ImportError:  # e.g. a pyenv python without Debian's binding: re-exec with the system python
+    if os.path.realpath(sys.executable) != os.path.realpath('/usr/bin/python3'):
         os.execv('/usr/bin/python3', ['/usr/bin/python3'] + sys.argv)
     raise
 
@@ -124,8 +124,7 @@ def worker_main():
     spec = json.loads(sys.stdin.readline())
     sessions, connects = [], []
     for peer in spec['peers']:
-        ses = lt.session(lt_settings(peer['port'], spec['profile'], spec['settings']))
-        sessions.append(ses)
+        sessions.append(ses := lt.session(lt_settings(peer['port'], spec['profile'], spec['settings'])))
         for t in peer['torrents']:
             atp = lt.load_torrent_file(t['tfile'])
             atp.save_path = t['save']
@@ -138,23 +137,24 @@ def worker_main():
     handles, pending = [h for s in sessions for h in s.get_torrents()], [h for h, _ in connects]
     deadline = time.monotonic() + spec['timeout']
     ok_states = (lt.torrent_status.downloading, lt.torrent_status.seeding, lt.torrent_status.finished)
-    while time.monotonic() < deadline:   # wait until listening and every torrent is checked/ready
-        if all(h.status().state in ok_states for h in handles) and all(s.is_listening() for s in sessions):
-            break
+    while time.monotonic() < deadline and not (   # wait until listening and every torrent is checked
+            all(h.status().state in ok_states for h in handles) and all(s.is_listening() for s in sessions)):
         time.sleep(0.01)
     print('ready', flush=True)
     if not sys.stdin.readline():          # 'go' (EOF: parent is gone)
         os._exit(1)
     deadline = (t0 := time.monotonic()) + spec['timeout']
     [h.connect_peer(('127.0.0.1', port)) for h, ports in connects for port in ports]
-    errors, unconnected, t_conn = [], list(pending), None
-    while pending and time.monotonic() < deadline:
-        unconnected = [h for h in unconnected if h.status().num_peers == 0]
-        t_conn = t_conn or (not unconnected and time.monotonic() - t0)
-        pending = [h for h in pending if not h.status().is_finished]
-        errors += [a.message() for s in sessions for a in s.pop_alerts()
-                   if isinstance(a, (lt.hash_failed_alert, lt.file_error_alert, lt.torrent_error_alert))]
-        time.sleep(0.005)
+    errors, unconnected, t_conn, next_poll = [], list(pending), None, 0
+    while pending and time.monotonic() < deadline:   # status() is a sync call into the network thread:
+        time.sleep(0.005)                             # poll it only on torrent_finished alerts / at 2 Hz
+        if unconnected:
+            unconnected = [h for h in unconnected if h.status().num_peers == 0]
+            t_conn = None if unconnected else time.monotonic() - t0
+        alerts = [a for s in sessions for a in s.pop_alerts()]
+        errors += [a.message() for a in alerts if isinstance(a, (lt.hash_failed_alert, lt.file_error_alert))]
+        if any(isinstance(a, lt.torrent_finished_alert) for a in alerts) or time.monotonic() > next_poll:
+            pending, next_poll = [h for h in pending if not h.status().is_finished], time.monotonic() + 0.5
     print(json.dumps({'ok': not pending, 'connect_s': t_conn, 'errors': errors[:10]}), flush=True)
     sys.stdin.readline()                  # 'stop' (seeders must stay up until everyone is done)
     os._exit(0)
