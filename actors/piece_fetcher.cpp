@@ -410,8 +410,11 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
                                                           << render(err));
                 (*schedule)();
               });
-      self->delayed_send(self, self->state.opts.refresh_interval,
-                         refresh_atom::value);
+      // Until the manifest is known, ask again soon.
+      auto delay = self->state.manifest
+                     ? self->state.opts.refresh_interval
+                     : std::chrono::milliseconds(100);
+      self->delayed_send(self, delay, refresh_atom::value);
     },
     [=](tick_atom) {
       auto& st = self->state;
