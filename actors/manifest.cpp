@@ -13,20 +13,6 @@ namespace actorrent {
 
 namespace {
 
-struct md_ctx {
-  EVP_MD_CTX* ptr = EVP_MD_CTX_new();
-  md_ctx() { EVP_DigestInit_ex(ptr, EVP_sha256(), nullptr); }
-  ~md_ctx() { EVP_MD_CTX_free(ptr); }
-  void update(const void* p, size_t n) { EVP_DigestUpdate(ptr, p, n); }
-  std::string final() {
-    unsigned char out[32];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ptr, out, &len);
-    EVP_DigestInit_ex(ptr, EVP_sha256(), nullptr);
-    return std::string{reinterpret_cast<char*>(out), 32};
-  }
-};
-
 struct fd_guard {
   int fd;
   ~fd_guard() {
@@ -99,8 +85,8 @@ pb::Manifest build_manifest(const std::string& path, const std::string& name,
   pb::Manifest m;
   m.set_name(name);
   m.set_piece_size(piece_size);
-  md_ctx whole;
-  md_ctx piece;
+  sha256_stream whole;
+  sha256_stream piece;
   std::unique_ptr<char[]> buf{new char[piece_size]};
   uint64_t total = 0;
   for (;;) {
@@ -120,13 +106,13 @@ pb::Manifest build_manifest(const std::string& path, const std::string& name,
       break;
     whole.update(buf.get(), got);
     piece.update(buf.get(), got);
-    m.add_piece_sha256(piece.final());
+    m.add_piece_sha256(piece.finish());
     total += got;
     if (got < piece_size)
       break;
   }
   m.set_size(total);
-  m.set_file_sha256(whole.final());
+  m.set_file_sha256(whole.finish());
   return m;
 }
 
@@ -134,7 +120,7 @@ std::string sha256_file(const std::string& path) {
   fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0)
     throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
-  md_ctx ctx;
+  sha256_stream ctx;
   constexpr size_t chunk = 1 << 20;
   std::unique_ptr<char[]> buf{new char[chunk]};
   for (;;) {
@@ -148,7 +134,28 @@ std::string sha256_file(const std::string& path) {
       break;
     ctx.update(buf.get(), static_cast<size_t>(n));
   }
-  return ctx.final();
+  return ctx.finish();
+}
+
+sha256_stream::sha256_stream() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+
+sha256_stream::~sha256_stream() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
+
+void sha256_stream::update(const void* data, size_t size) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
+}
+
+std::string sha256_stream::finish() {
+  unsigned char out[32];
+  unsigned len = 0;
+  auto ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  EVP_DigestFinal_ex(ctx, out, &len);
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  return std::string{reinterpret_cast<char*>(out), 32};
 }
 
 bool valid_manifest(const pb::Manifest& m, std::string& why) {

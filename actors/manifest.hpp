@@ -42,6 +42,21 @@ bool valid_manifest(const pb::Manifest& m, std::string& why);
 /// SHA-256 of a whole file read from disk (raw bytes); throws on I/O errors.
 std::string sha256_file(const std::string& path);
 
+/// A SHA-256 computed over data given in pieces.
+class sha256_stream {
+public:
+  sha256_stream();
+  ~sha256_stream();
+  sha256_stream(const sha256_stream&) = delete;
+  sha256_stream& operator=(const sha256_stream&) = delete;
+  void update(const void* data, size_t size);
+  /// The digest (32 raw bytes); the stream starts over.
+  std::string finish();
+
+private:
+  void* ctx_;
+};
+
 /// A set of piece indexes as bits, MSB first (the wire format of Holding).
 class bitfield {
 public:

@@ -18,6 +18,26 @@ piece_writer_state::~piece_writer_state() {
     ::close(fd);
 }
 
+bool piece_writer_state::advance(uint32_t index,
+                                 const std::vector<char>* data) {
+  auto& m = opts.manifest;
+  auto n = static_cast<uint32_t>(m.piece_sha256_size());
+  std::vector<char> buf;
+  for (; cursor < n && opts.have.test(cursor); ++cursor) {
+    if (data != nullptr && cursor == index) {
+      whole.update(data->data(), data->size());
+      continue;
+    }
+    buf.resize(piece_length(m, cursor));
+    auto off = static_cast<off_t>(uint64_t{cursor} * m.piece_size());
+    if (::pread(fd, buf.data(), buf.size(), off)
+        != static_cast<ssize_t>(buf.size()))
+      return false;
+    whole.update(buf.data(), buf.size());
+  }
+  return true;
+}
+
 writer_actor::behavior_type
 piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
              writer_options opts, std::shared_ptr<library> lib) {
@@ -77,13 +97,20 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
         return make_error(errc::io_failure, e.what());
       }
       st.lib->set_have(m.name(), index);
+      if (!st.advance(index, &data))
+        return make_error(errc::io_failure, "cannot read back "
+                                              + st.opts.part_path);
       return true;
     },
     [=](finish_atom) -> caf::result<std::string> {
       auto& st = self->state;
       auto& m = st.opts.manifest;
       try {
-        if (sha256_file(st.opts.part_path) != m.file_sha256())
+        if (!st.advance(0, nullptr)
+            || st.cursor != static_cast<uint32_t>(m.piece_sha256_size()))
+          return make_error(errc::io_failure, "cannot read back "
+                                                + st.opts.part_path);
+        if (st.whole.finish() != m.file_sha256())
           return make_error(errc::hash_mismatch,
                             "whole-file SHA-256 of " + m.name()
                               + " does not match its manifest");

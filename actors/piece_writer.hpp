@@ -25,6 +25,13 @@ struct piece_writer_state {
   std::shared_ptr<library> lib;
   std::unique_ptr<peer_store> store;
   int fd = -1;
+  /// Whole-file SHA-256 over pieces [0, cursor), computed while downloading
+  /// so that little is left to hash when the last piece arrives.
+  sha256_stream whole;
+  uint32_t cursor = 0;
+  /// Hashes written pieces from the cursor on; `index`/`data` is a piece
+  /// still in memory. False on a read error.
+  bool advance(uint32_t index, const std::vector<char>* data);
   ~piece_writer_state();
   static inline const char* name = "piece_writer";
 };
