@@ -52,6 +52,7 @@ node_config::node_config() {
 }
 
 std::vector<std::string> categories_of(const std::string& kind) {
+  // `fetch` is a peer that downloads and exits: it takes the peer's keys.
   if (kind == "tracker")
     return {"tracker", "log", "middleman", "scheduler"};
   return {"peer", "log", "middleman", "scheduler"};
@@ -239,7 +240,13 @@ int load_config(node_config& cfg, const std::string& kind,
               << cfg.log_level << "'\n";
     return 2;
   }
-  log::setup(kind, lvl);
+  // Log lines name the node by its address when it has a fixed one.
+  std::string node = kind;
+  if (kind == "tracker")
+    node += "@" + cfg.tracker_host + ":" + std::to_string(cfg.tracker_port);
+  else if (kind == "peer" && cfg.peer_port != 0)
+    node += "@" + cfg.peer_host + ":" + std::to_string(cfg.peer_port);
+  log::setup(node, lvl);
   return 0;
 }
 

@@ -278,7 +278,7 @@ int run_fetch(std::vector<std::string> args) {
   if (!tracker.empty())
     rest.push_back("--peer.tracker=" + tracker);
   bool done = false;
-  if (auto rc = load_config(cfg, "peer", rest, done); rc || done)
+  if (auto rc = load_config(cfg, "fetch", rest, done); rc || done)
     return rc;
   if (!make_dirs(to)) {
     std::cerr << "error: cannot create directory " << to << "\n";
