@@ -354,6 +354,8 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
       if (s.peer_id() == st.opts.self_id)
         continue;
       auto& src = st.sources[s.peer_id()];
+      if (src.state == source_state::banned)
+        continue;
       src.holds = s.bitfield();
       if (src.port == 0 || src.host != s.host() || src.port != s.port()) {
         src.host = s.host();
