@@ -55,7 +55,11 @@ enum class errc : uint8_t {
   no_such_actor,      // ctl names an actor the node does not have
   io_failure,         // reading or writing a file failed
   hash_mismatch,      // a piece or file did not match its SHA-256
-  conflict,           // a different file with that name exists
+  conflict,           // a different file with that name exists; duplicates
+  not_logged_in,      // a group command without a valid session
+  denied,             // not a member / not the owner / bad ticket
+  unknown_group,      // no such group
+  wrong_login,        // unknown user or wrong password (one message for both)
 };
 
 const char* to_string(errc x);
