@@ -19,6 +19,8 @@ void check_name(const std::string& what, const std::string& name) {
   }
   if (name == "." || name == "..")
     throw refusal(errc::bad_name, what + " name may not be " + name);
+  if (what == "group" && name.find(':') != std::string::npos)
+    throw refusal(errc::bad_name, "group name contains ':'");
 }
 
 group_store::group_store(const std::string& path) : db_(path) {

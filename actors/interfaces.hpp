@@ -32,6 +32,21 @@ using tracker_actor = caf::typed_actor<
   /// Timer: marks peers that missed their heartbeats offline.
   caf::reacts_to<tick_atom>>;
 
+/// Accounts, groups and group-scoped files (tracker node). Every op except
+/// create_user and login is checked against the session token, never a user
+/// name the client claims. Refusals are errors: bad_name, conflict,
+/// wrong_login, not_logged_in, denied, unknown_group, unknown_file.
+using group_actor = caf::typed_actor<
+  /// create_user USER PASSWORD; login USER PASSWORD -> token; logout;
+  /// create_group, join_group, leave_group GROUP; list_requests GROUP;
+  /// accept_request/reject_request GROUP USER (owner only); list_groups;
+  /// list_files GROUP (members only); share/unshare GROUP NAME (members);
+  /// download GROUP NAME -> manifest, online sources and a signed ticket.
+  caf::replies_to<group_atom, pb::GroupRequest>::with<pb::GroupReply>>;
+
+/// What the tracker node publishes: the catalog and the group manager.
+using tracker_node_actor = tracker_actor::extend_with<group_actor>;
+
 /// Serves verified pieces of a peer's files (published on the peer's port).
 using piece_server_actor = caf::typed_actor<
   /// One piece: its header and its bytes. Fails with unknown_file, bad_piece

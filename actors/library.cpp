@@ -66,8 +66,23 @@ library::locate(const std::string& name, uint32_t index,
             : "piece " + std::to_string(index) + " of " + name + " not held";
     return std::nullopt;
   }
-  return piece_location{f.path, uint64_t{index} * f.manifest.piece_size(),
-                        piece_length(f.manifest, index)};
+  piece_location loc{f.path, uint64_t{index} * f.manifest.piece_size(),
+                     piece_length(f.manifest, index), f.group, {},
+                     f.manifest.file_sha256()};
+  std::string group;
+  if (!f.group.empty())
+    split_group_key(name, group, loc.file_name);
+  return loc;
+}
+
+void library::set_tracker_key(std::string key) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  tracker_key_ = std::move(key);
+}
+
+std::string library::tracker_key() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return tracker_key_;
 }
 
 } // namespace actorrent

@@ -16,9 +16,10 @@
 namespace actorrent {
 
 struct local_file {
-  pb::Manifest manifest;
+  pb::Manifest manifest;  // manifest.name() is the catalog name
   std::string path;   // where the bytes are: partial or final file
   bitfield have;
+  std::string group;  // shared in this group only (needs a ticket), or ""
 };
 
 /// Where to read one piece from.
@@ -26,6 +27,9 @@ struct piece_location {
   std::string path;
   uint64_t offset = 0;
   uint32_t length = 0;
+  std::string group;      // non-empty: the request needs a ticket
+  std::string file_name;  // the name within the group
+  std::string file_sha256;
 };
 
 class library {
@@ -43,12 +47,17 @@ public:
                                        const std::string& file_sha256,
                                        std::string& why, int& code) const;
 
+  /// The tracker's key for checking group tickets (learned on announce).
+  void set_tracker_key(std::string key);
+  std::string tracker_key() const;
+
   std::atomic<uint64_t> bytes_served{0};
   std::atomic<uint64_t> bytes_received{0};
 
 private:
   mutable std::shared_mutex mtx_;
   std::map<std::string, local_file> files_;
+  std::string tracker_key_;
 };
 
 } // namespace actorrent

@@ -67,6 +67,26 @@ bool valid_name(const std::string& name, std::string& why) {
   return true;
 }
 
+std::string group_key(const std::string& group, const std::string& name) {
+  return "g:" + group + ":" + name;
+}
+
+bool is_group_key(const std::string& name) {
+  return name.rfind("g:", 0) == 0;
+}
+
+bool split_group_key(const std::string& key, std::string& group,
+                     std::string& name) {
+  if (!is_group_key(key))
+    return false;
+  auto colon = key.find(':', 2);
+  if (colon == std::string::npos)
+    return false;
+  group = key.substr(2, colon - 2);
+  name = key.substr(colon + 1);
+  return true;
+}
+
 uint32_t piece_count(uint64_t size, uint32_t piece_size) {
   return static_cast<uint32_t>((size + piece_size - 1) / piece_size);
 }

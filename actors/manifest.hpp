@@ -25,6 +25,15 @@ std::string hex(const std::string& bytes);
 /// `why` says what is wrong.
 bool valid_name(const std::string& name, std::string& why);
 
+/// The catalog name of file `name` shared in `group` ("g:GROUP:NAME"). The
+/// tracker's public list and info never show such names; only members get
+/// them, from the group manager.
+std::string group_key(const std::string& group, const std::string& name);
+bool is_group_key(const std::string& name);
+/// Splits a group key; false when `key` is not one.
+bool split_group_key(const std::string& key, std::string& group,
+                     std::string& name);
+
 /// Builds the manifest of a file in one pass over it. Throws std::runtime_error
 /// naming the file when it cannot be read.
 pb::Manifest build_manifest(const std::string& path, const std::string& name,

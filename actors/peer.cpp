@@ -97,20 +97,29 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     return peer_actor::behavior_type::make_empty_behavior();
   }
   // Shares one file from disk (hash cache in the state database).
-  auto share = [self](const std::string& path, const std::string& name,
-                      std::string& why) -> bool {
+  // Shares one file from disk under catalog name `name` (a group key for a
+  // group's file); `sha` receives its SHA-256.
+  auto share_as = [self](const std::string& path, const std::string& name,
+                         const std::string& group, std::string& why,
+                         std::string* sha) -> bool {
     auto& st = self->state;
     if (!valid_name(name, why))
       return false;
     try {
       auto m = manifest_of(*st.store, path, name, st.opts.piece_size);
       auto n = static_cast<uint32_t>(m.piece_sha256_size());
-      st.lib->put(local_file{std::move(m), path, bitfield{n, true}});
+      if (sha)
+        *sha = m.file_sha256();
+      st.lib->put(local_file{std::move(m), path, bitfield{n, true}, group});
       return true;
     } catch (std::exception& e) {
       why = e.what();
       return false;
     }
+  };
+  auto share = [share_as](const std::string& path, const std::string& name,
+                          std::string& why) {
+    return share_as(path, name, "", why, nullptr);
   };
   // -- tracker session ---------------------------------------------------------
   auto lose_tracker = [self](const std::string& why) {
@@ -145,6 +154,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         [self](const pb::AnnounceReply& r) {
           auto& st = self->state;
           st.heartbeat_ms = std::max<uint32_t>(100, r.heartbeat_ms());
+          st.lib->set_tracker_key(r.public_key());
           st.rejected.assign(r.rejected().begin(), r.rejected().end());
           for (auto& x : st.rejected)
             LOG_WARN("peer", "tracker refused " << x);
@@ -233,7 +243,9 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       LOG_WARN("peer", "no longer sharing " << name << ": " << why);
   }
   for (auto& rec : st.store->downloads()) {
-    if (rec.state == "complete") {
+    if (rec.state == "complete" && is_group_key(rec.name)) {
+      continue; // a group's file is shared again when its user logs in
+    } else if (rec.state == "complete") {
       std::string why;
       if (!share(rec.dest_dir + "/" + rec.name, rec.name, why))
         LOG_WARN("peer", "no longer sharing download " << rec.name << ": "
@@ -447,9 +459,278 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     "  fetch NAME... [--to DIR] download files (in the background)\n"
     "  downloads                progress of each download\n"
     "  stop_share NAME          stop sharing a file\n"
+    "groups (a session at the tracker; files only members see and fetch):\n"
+    "  create_user USER PASSWORD | login USER PASSWORD | logout\n"
+    "  create_group GROUP | join_group GROUP | leave_group GROUP | list_groups\n"
+    "  list_requests GROUP | accept_request GROUP USER | reject_request GROUP USER\n"
+    "  list_files GROUP | upload_file PATH GROUP | stop_share GROUP NAME\n"
+    "  download_file GROUP NAME DEST_DIR | show_downloads\n"
     "  status                   this peer: tracker session, bytes served/received\n"
     "  actors | kill [--hard] NAME | restart NAME   supervision (ctl)\n"
     "  quit                     leave the tracker and stop this peer\n"};
+  // -- group commands -------------------------------------------------------------
+  using group_ok = std::function<pb::CommandReply(pb::GroupReply&)>;
+  // Sends one request to the group manager; `on_ok` runs in this actor.
+  auto group_call = [self, tracker_error](pb::GroupRequest rq, group_ok on_ok,
+                                          std::function<void()> on_error = {})
+    -> caf::result<pb::CommandReply> {
+    auto& st = self->state;
+    if (st.session != session_state::online) {
+      if (on_error)
+        on_error();
+      return tracker_error();
+    }
+    if (rq.token().empty())
+      rq.set_token(st.token);
+    auto rp = self->make_response_promise<pb::CommandReply>();
+    self->request(caf::actor_cast<group_actor>(st.tracker),
+                  std::chrono::milliseconds(st.opts.group_timeout_ms),
+                  group_atom::value, rq)
+      .then([rp, on_ok](pb::GroupReply& r) mutable { rp.deliver(on_ok(r)); },
+            [rp, on_error](const caf::error& err) mutable {
+              if (on_error)
+                on_error();
+              rp.deliver(make_reply(1, render(err)));
+            });
+    return rp;
+  };
+  auto text_reply = [](pb::GroupReply& r) { return make_reply(0, r.text()); };
+  // Tells the group manager that this peer shares `name` in `group`.
+  auto register_share = [self](const std::string& group,
+                               const std::string& name) {
+    pb::GroupRequest rq;
+    rq.set_op("share");
+    rq.set_token(self->state.token);
+    rq.set_group(group);
+    rq.set_name(name);
+    rq.set_peer_id(self->state.peer_id);
+    self->request(caf::actor_cast<group_actor>(self->state.tracker),
+                  std::chrono::milliseconds(self->state.opts.group_timeout_ms),
+                  group_atom::value, rq)
+      .then([](const pb::GroupReply&) {},
+            [name](const caf::error& err) {
+              LOG_WARN("peer", "share " << name << ": " << render(err));
+            });
+  };
+  // Stops sharing the user's files of `group` (all groups when empty).
+  auto unshare_local = [self](const std::string& group) {
+    auto& st = self->state;
+    for (auto& g : st.store->group_shares(st.user))
+      if (group.empty() || g.group == group)
+        st.lib->remove(group_key(g.group, g.name));
+  };
+  auto group_command = [=](const std::vector<std::string>& args)
+    -> caf::result<pb::CommandReply> {
+    auto& st = self->state;
+    auto& verb = args[0];
+    pb::GroupRequest rq;
+    rq.set_op(verb);
+    auto usage = [&](const char* text) {
+      return make_reply(2, std::string{"usage: "} + text);
+    };
+    if (verb == "create_user" || verb == "login") {
+      if (args.size() != 3)
+        return usage("create_user|login USER PASSWORD");
+      rq.set_user(args[1]);
+      rq.set_password(args[2]);
+      if (verb == "create_user")
+        return group_call(rq, text_reply);
+      if (!st.token.empty())
+        return make_reply(1, "already logged in as " + st.user);
+      return group_call(rq, [=](pb::GroupReply& r) {
+        auto& st = self->state;
+        st.user = r.user();
+        st.token = r.token();
+        // Share again what this user shared before, if unchanged on disk.
+        std::string text = r.text() + "\n";
+        for (auto& g : st.store->group_shares(st.user)) {
+          std::string why, sha;
+          auto key = group_key(g.group, g.name);
+          if (!share_as(g.path, key, g.group, why, &sha)) {
+            text += "not shared, missing: " + g.group + "/" + g.name + " ("
+                    + why + ")\n";
+          } else if (sha != g.file_sha256) {
+            st.lib->remove(key);
+            text += "not shared, changed on disk: " + g.group + "/" + g.name
+                    + " (" + g.path + ")\n";
+          } else {
+            register_share(g.group, g.name);
+            text += "sharing again: " + g.group + "/" + g.name + "\n";
+          }
+        }
+        announce();
+        return make_reply(0, text);
+      });
+    }
+    if (st.token.empty())
+      return make_reply(1, "not logged in: login USER PASSWORD first");
+    if (verb == "logout") {
+      return group_call(rq, [=](pb::GroupReply& r) {
+        unshare_local("");
+        self->state.user.clear();
+        self->state.token.clear();
+        announce();
+        return make_reply(0, r.text());
+      });
+    }
+    if (verb == "list_groups") {
+      return group_call(rq, [](pb::GroupReply& r) {
+        std::string text = "GROUP                OWNER            MEMBERS  YOU\n";
+        std::vector<std::string> js;
+        for (auto& item : r.items()) {
+          std::istringstream in{item};
+          std::string g, owner, members, mine;
+          in >> g >> owner >> members >> mine;
+          char line[600];
+          snprintf(line, sizeof(line), "%-20s %-16s %7s  %s\n", g.c_str(),
+                   owner.c_str(), members.c_str(), mine.c_str());
+          text += line;
+          js.push_back(json_object{}
+                         .add("group", g)
+                         .add("owner", owner)
+                         .add("members", static_cast<uint64_t>(std::stoul(members)))
+                         .add("member", mine == "member")
+                         .str());
+        }
+        return make_reply(0, text, json_array(js));
+      });
+    }
+    if (verb == "create_group" || verb == "join_group" || verb == "leave_group"
+        || verb == "list_requests" || verb == "list_files") {
+      if (args.size() != 2)
+        return usage("create_group|join_group|leave_group|list_requests|"
+                     "list_files GROUP");
+      rq.set_group(args[1]);
+      if (verb == "list_requests" || verb == "list_files")
+        return group_call(rq, [](pb::GroupReply& r) {
+          std::string text;
+          std::vector<std::string> js;
+          for (auto& item : r.items()) {
+            text += item + "\n";
+            js.push_back(json_quote(item));
+          }
+          return make_reply(0, text, json_array(js));
+        });
+      if (verb == "leave_group")
+        return group_call(rq, [=](pb::GroupReply& r) {
+          auto& st = self->state;
+          unshare_local(args[1]);
+          st.store->remove_group_share(st.user, args[1], "");
+          announce();
+          return make_reply(0, r.text());
+        });
+      return group_call(rq, text_reply);
+    }
+    if (verb == "accept_request" || verb == "reject_request") {
+      if (args.size() != 3)
+        return usage("accept_request|reject_request GROUP USER");
+      rq.set_group(args[1]);
+      rq.set_user(args[2]);
+      return group_call(rq, text_reply);
+    }
+    if (verb == "upload_file") {
+      if (args.size() != 3)
+        return usage("upload_file PATH GROUP");
+      auto path = absolute(args[1]);
+      auto name = base_name(path);
+      auto group = args[2];
+      auto key = group_key(group, name);
+      std::string why, sha;
+      if (!share_as(path, key, group, why, &sha))
+        return make_reply(1, "cannot upload " + args[1] + ": " + why);
+      rq.set_op("share");
+      rq.set_group(group);
+      rq.set_name(name);
+      rq.set_peer_id(st.peer_id);
+      return group_call(
+        rq,
+        [=](pb::GroupReply& r) {
+          auto& st = self->state;
+          st.store->add_group_share({st.user, group, name, path, sha});
+          announce();
+          return make_reply(0, "uploaded " + name + " to " + group + " ("
+                                 + hex(sha).substr(0, 16) + "...)");
+        },
+        [=] { self->state.lib->remove(key); });
+    }
+    if (verb == "download_file") {
+      if (args.size() != 4)
+        return usage("download_file GROUP NAME DEST_DIR");
+      auto group = args[1];
+      auto name = args[2];
+      if (!make_dirs(args[3]))
+        return make_reply(1, "cannot create directory " + args[3]);
+      auto dest = absolute(args[3]);
+      auto key = group_key(group, name);
+      if (st.fetchers.count(key) > 0)
+        return make_reply(0, name + ": already downloading");
+      if (st.lib->contains(key))
+        return make_reply(0, name + ": already held by this peer");
+      rq.set_op("download");
+      rq.set_group(group);
+      rq.set_name(name);
+      return group_call(rq, [=](pb::GroupReply& r) {
+        auto& st = self->state;
+        download_record rec;
+        rec.name = key;
+        rec.dest_dir = dest;
+        rec.part_path = dest + "/." + name + ".part";
+        rec.state = "downloading";
+        st.store->put_download(rec);
+        spawn_fetcher(rec);
+        // A member who downloads shares at once, piece by piece.
+        st.store->add_group_share({st.user, group, name, dest + "/" + name,
+                                   r.info().manifest().file_sha256()});
+        register_share(group, name);
+        return make_reply(0, "downloading " + name + " from " + group + " to "
+                               + dest);
+      });
+    }
+    if (verb == "stop_share") { // stop_share GROUP NAME
+      auto key = group_key(args[1], args[2]);
+      rq.set_op("unshare");
+      rq.set_group(args[1]);
+      rq.set_name(args[2]);
+      return group_call(rq, [=](pb::GroupReply& r) {
+        auto& st = self->state;
+        st.lib->remove(key);
+        st.store->remove_group_share(st.user, args[1], args[2]);
+        announce();
+        return make_reply(0, r.text());
+      });
+    }
+    return make_reply(2, "unknown command '" + verb + "'");
+  };
+  auto cmd_show_downloads = [self] {
+    std::ostringstream text;
+    std::vector<std::string> js;
+    text << "GROUP            NAME                           DONE    STATE"
+            "        NOTE\n";
+    for (auto& [key, s] : self->state.downloads) {
+      std::string group = "-", name = key;
+      split_group_key(key, group, name);
+      double pct = s.state() == "complete" || s.size() == 0
+                     ? (s.state() == "complete" ? 100.0 : 0.0)
+                     : 100.0 * static_cast<double>(s.bytes_done())
+                         / static_cast<double>(s.size());
+      std::string note = s.reason();
+      for (auto& b : s.banned())
+        note += (note.empty() ? "banned " : "; banned ") + b;
+      char line[1024];
+      snprintf(line, sizeof(line), "%-16s %-30s %5.1f%%  %-12s %s\n",
+               group.c_str(), name.c_str(), pct, s.state().c_str(),
+               note.c_str());
+      text << line;
+      js.push_back(json_object{}
+                     .add("group", group)
+                     .add("name", name)
+                     .add("percent", pct)
+                     .add("state", s.state())
+                     .add("reason", note)
+                     .str());
+    }
+    return make_reply(0, text.str(), json_array(js));
+  };
   self->send(self, reconnect_atom::value);
   self->send(self, heartbeat_atom::value);
   self->send(self, flush_atom::value);
@@ -504,6 +785,16 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         announce();
         return make_reply(code, text);
       }
+      if (verb == "show_downloads")
+        return cmd_show_downloads();
+      if (verb == "create_user" || verb == "login" || verb == "logout"
+          || verb == "create_group" || verb == "join_group"
+          || verb == "leave_group" || verb == "list_requests"
+          || verb == "accept_request" || verb == "reject_request"
+          || verb == "list_groups" || verb == "list_files"
+          || verb == "upload_file" || verb == "download_file"
+          || (verb == "stop_share" && args.size() == 3))
+        return group_command(args);
       if (verb == "stop_share") {
         if (args.size() != 2)
           return make_reply(2, "usage: stop_share NAME");
@@ -537,7 +828,26 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       if (st.session != session_state::online)
         return make_error(errc::tracker_unavailable,
                           to_string(st.session));
-      return self->delegate(st.tracker, info_atom::value, q);
+      std::string group, name;
+      if (!split_group_key(q.name(), group, name))
+        return self->delegate(st.tracker, info_atom::value, q);
+      // A group's file: sources and a fresh ticket from the group manager.
+      if (st.token.empty())
+        return make_error(errc::not_logged_in, "log in to download " + name);
+      pb::GroupRequest rq;
+      rq.set_op("download");
+      rq.set_token(st.token);
+      rq.set_group(group);
+      rq.set_name(name);
+      auto rp = self->make_response_promise<pb::FileInfo>();
+      self->request(caf::actor_cast<group_actor>(st.tracker),
+                    std::chrono::milliseconds(st.opts.group_timeout_ms),
+                    group_atom::value, rq)
+        .then([rp](pb::GroupReply& r) mutable {
+                rp.deliver(std::move(*r.mutable_info()));
+              },
+              [rp](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
     },
     [=](have_atom, const std::string& name, uint32_t piece) {
       self->state.pending_haves[name].push_back(piece);

@@ -35,6 +35,7 @@ struct peer_options {
   uint32_t window = 8;
   uint32_t request_timeout_ms = 10000;
   bool one_shot = false;            // downloads fail instead of stalling
+  uint32_t group_timeout_ms = 30000; // group commands (Argon2id is slow)
   std::function<void()> on_quit;    // `quit` command
 };
 
@@ -54,6 +55,8 @@ struct peer_state {
   std::map<std::string, fetcher_actor> fetchers;
   std::map<std::string, pb::DownloadStatus> downloads;
   std::vector<std::string> rejected;   // last announce: refused by tracker
+  std::string user;                    // logged-in user, or ""
+  std::string token;                   // its session at the group manager
 
   void transition(session_state to, const std::string& why = {});
   static inline const char* name = "peer";

@@ -19,6 +19,9 @@ peer_store::peer_store(const std::string& path) : db_(path) {
            " manifest BLOB NOT NULL)");
   db_.exec("CREATE TABLE IF NOT EXISTS published (name TEXT PRIMARY KEY,"
            " path TEXT NOT NULL)");
+  db_.exec("CREATE TABLE IF NOT EXISTS group_shares (user TEXT NOT NULL,"
+           " grp TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,"
+           " sha256 BLOB NOT NULL, PRIMARY KEY (user, grp, name))");
   db_.exec("CREATE TABLE IF NOT EXISTS downloads (name TEXT PRIMARY KEY,"
            " dest_dir TEXT NOT NULL, part_path TEXT NOT NULL,"
            " state TEXT NOT NULL, manifest BLOB, bitfield BLOB NOT NULL)");
@@ -81,6 +84,41 @@ std::vector<std::pair<std::string, std::string>> peer_store::published() {
   auto st = db_.prepare("SELECT name, path FROM published ORDER BY name");
   while (st.step())
     out.emplace_back(st.text_at(0), st.text_at(1));
+  return out;
+}
+
+void peer_store::add_group_share(const group_share& s) {
+  db_.prepare("INSERT OR REPLACE INTO group_shares (user, grp, name, path,"
+              " sha256) VALUES (?,?,?,?,?)")
+    .bind(1, s.user)
+    .bind(2, s.group)
+    .bind(3, s.name)
+    .bind(4, s.path)
+    .bind_blob(5, s.file_sha256)
+    .run();
+}
+
+void peer_store::remove_group_share(const std::string& user,
+                                    const std::string& group,
+                                    const std::string& name) {
+  db_.prepare("DELETE FROM group_shares WHERE user = ? AND grp = ?"
+              " AND (name = ? OR ? = '')")
+    .bind(1, user)
+    .bind(2, group)
+    .bind(3, name)
+    .bind(4, name)
+    .run();
+}
+
+std::vector<peer_store::group_share>
+peer_store::group_shares(const std::string& user) {
+  std::vector<group_share> out;
+  auto st = db_.prepare("SELECT user, grp, name, path, sha256 FROM"
+                        " group_shares WHERE user = ? ORDER BY grp, name");
+  st.bind(1, user);
+  while (st.step())
+    out.push_back(group_share{st.text_at(0), st.text_at(1), st.text_at(2),
+                              st.text_at(3), st.blob_at(4)});
   return out;
 }
 

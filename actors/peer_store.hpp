@@ -39,6 +39,15 @@ public:
   void remove_published(const std::string& name);
   std::vector<std::pair<std::string, std::string>> published();
 
+  /// Files a user shares in groups: re-shared at the user's next login.
+  struct group_share {
+    std::string user, group, name, path, file_sha256;
+  };
+  void add_group_share(const group_share& s);
+  void remove_group_share(const std::string& user, const std::string& group,
+                          const std::string& name);
+  std::vector<group_share> group_shares(const std::string& user);
+
   void put_download(const download_record& rec);
   void set_download_manifest(const std::string& name, const pb::Manifest& m);
   void set_download_bitfield(const std::string& name, const std::string& bits);

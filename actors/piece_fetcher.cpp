@@ -254,6 +254,8 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
         req.set_name(st.opts.name);
         req.set_index(*p);
         req.set_file_sha256(st.manifest->file_sha256());
+        if (st.ticket.signature().size() > 0)
+          *req.mutable_ticket() = st.ticket;
         auto epoch = src.epoch;
         auto piece = *p;
         self->request(src.handle, st.opts.request_timeout, piece_atom::value,
@@ -327,11 +329,14 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
         st.bytes_done += piece_length(m, i);
     writer_options wo;
     wo.manifest = m;
-    wo.part_path = st.opts.dest_dir + "/." + m.name() + ".part";
-    wo.final_path = st.opts.dest_dir + "/" + m.name();
+    // A group file is stored under its name within the group.
+    std::string group, file_name = m.name();
+    split_group_key(m.name(), group, file_name);
+    wo.part_path = st.opts.dest_dir + "/." + file_name + ".part";
+    wo.final_path = st.opts.dest_dir + "/" + file_name;
     wo.state_db = st.opts.state_db;
     wo.have = have;
-    st.lib->put(local_file{m, wo.part_path, have});
+    st.lib->put(local_file{m, wo.part_path, have, group});
     st.writer = self->spawn<caf::detached + caf::linked + caf::monitored>(
       piece_writer, std::move(wo), st.lib);
     st.transition(download_state::downloading,
@@ -349,6 +354,8 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
     } else if (info.manifest().file_sha256() != st.manifest->file_sha256()) {
       return; // another version of the name is announced; keep ours
     }
+    if (info.has_ticket())
+      st.ticket = info.ticket();
     auto now = clock::now();
     for (auto& s : info.sources()) {
       if (s.peer_id() == st.opts.self_id)

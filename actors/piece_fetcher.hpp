@@ -28,7 +28,7 @@
 namespace actorrent {
 
 struct fetch_options {
-  std::string name;
+  std::string name;         // catalog name (a group key for group files)
   std::string dest_dir;
   std::string state_db;
   std::string self_id;      // this peer: never its own source
@@ -79,6 +79,7 @@ struct piece_fetcher_state {
   std::chrono::steady_clock::time_point rate_time;
   double rate_bps = 0;
   std::string final_path;
+  pb::SignedTicket ticket;     // group files: shown to every source
 
   /// Moves to `to`, logging the transition and its reason.
   void transition(download_state to, std::string why = {});

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/log.hpp"
+#include "actors/ticket.hpp"
 
 namespace actorrent {
 
@@ -36,6 +38,17 @@ piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
                                 why, code);
       if (!loc)
         return make_error(static_cast<errc>(code), why);
+      if (!loc->group.empty()) {
+        // A group's file: not a single piece without a valid ticket.
+        why = check_ticket(st.lib->tracker_key(), req.ticket(), loc->group,
+                           loc->file_name, loc->file_sha256,
+                           static_cast<int64_t>(std::time(nullptr)));
+        if (!why.empty()) {
+          LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
+                                                       << why);
+          return make_error(errc::denied, why);
+        }
+      }
       auto i = st.fds.find(loc->path);
       if (i == st.fds.end()) {
         int fd = ::open(loc->path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -44,6 +44,7 @@ tracker(tracker_actor::stateful_pointer<tracker_state> self,
   auto reply = [self] {
     pb::AnnounceReply r;
     r.set_heartbeat_ms(self->state.opts.heartbeat_ms);
+    r.set_public_key(self->state.opts.public_key);
     return r;
   };
   // Marks silent peers offline.
@@ -137,6 +138,9 @@ tracker(tracker_actor::stateful_pointer<tracker_state> self,
       std::string why;
       if (!valid_name(q.name(), why))
         return make_error(errc::bad_name, why);
+      if (is_group_key(q.name()))
+        return make_error(errc::denied, "files of a group are only shown to"
+                                        " its members (download_file)");
       return guarded<pb::FileInfo>([&]() -> caf::result<pb::FileInfo> {
         auto info = self->state.store->info(q.name());
         if (!info)

@@ -18,6 +18,7 @@ struct tracker_options {
   std::string db;
   uint32_t heartbeat_ms = 1000;
   uint32_t offline_ms = 2500;
+  std::string public_key;  // handed to peers: they check group tickets
 };
 
 struct tracker_state {

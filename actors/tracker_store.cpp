@@ -164,7 +164,7 @@ pb::FileList tracker_store::list() {
     "SELECT f.name, f.size, f.piece_size, length(f.piece_hashes) / 32,"
     " (SELECT count(*) FROM holdings h JOIN peers p USING (peer_id)"
     "   WHERE h.name = f.name AND p.online = 1)"
-    " FROM files f ORDER BY f.name");
+    " FROM files f WHERE f.name NOT LIKE 'g:%' ORDER BY f.name");
   while (st.step()) {
     auto& f = *out.add_files();
     f.set_name(st.text_at(0));

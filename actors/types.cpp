@@ -72,6 +72,10 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(CommandReply);
   ACTORRENT_ADD(DownloadStatus);
   ACTORRENT_ADD(DownloadList);
+  ACTORRENT_ADD(Ticket);
+  ACTORRENT_ADD(SignedTicket);
+  ACTORRENT_ADD(GroupRequest);
+  ACTORRENT_ADD(GroupReply);
 #undef ACTORRENT_ADD
 }
 

@@ -43,6 +43,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using group_atom = caf::atom_constant<caf::atom("group")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {

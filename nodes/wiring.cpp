@@ -8,6 +8,7 @@
 
 #include "actors/control.hpp"
 #include "actors/front.hpp"
+#include "actors/group_manager.hpp"
 #include "actors/piece_server.hpp"
 #include "actors/supervisor.hpp"
 
@@ -54,15 +55,26 @@ void stop_all(caf::actor_system& sys, const Hs&... hs) {
 std::string start_tracker(caf::actor_system& sys, tracker_options opts,
                           const std::string& host, uint16_t port,
                           uint16_t control_port, tracker_node& node) {
+  try {
+    opts.public_key = group_store{opts.db}.key().public_key;
+  } catch (std::exception& e) {
+    return std::string{"tracker.db: "} + e.what();
+  }
   child_spec spec{"tracker", [opts](caf::actor_system& sys) {
                     return ptr_of(sys.spawn<caf::detached>(tracker, opts));
                   }};
-  node.front = sys.spawn(front<tracker_actor>::run, spec.slot);
+  auto db = opts.db;
+  child_spec groups{"groups", [db](caf::actor_system& sys) {
+                      return ptr_of(sys.spawn<caf::detached>(group_manager, db,
+                                                             int64_t{3600}));
+                    }};
+  node.front = sys.spawn(front_pair<tracker_actor, group_actor>::run, spec.slot,
+                         groups.slot);
   node.port = port;
   if (auto err = publish(sys, node.front, node.port, host, "tracker.port");
       !err.empty())
     return err;
-  node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec},
+  node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec, groups},
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
                        std::shared_ptr<actor_slot>{});

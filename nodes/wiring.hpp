@@ -16,14 +16,14 @@ namespace caf { class actor_system; }
 namespace actorrent {
 
 struct tracker_node {
-  tracker_actor front;      // published on `port`
+  tracker_node_actor front; // published on `port`: tracker + group manager
   supervisor_actor sup;
   control_actor ctl;        // published on `control_port` (loopback)
   uint16_t port = 0;
   uint16_t control_port = 0;
 };
 
-/// Spawns a supervised tracker behind a published front. Ports of 0 pick a
+/// Spawns a supervised tracker and group manager behind a published front. Ports of 0 pick a
 /// free port (the chosen one is stored back). Returns an error message naming
 /// the address that could not be used, or an empty string.
 std::string start_tracker(caf::actor_system& sys, tracker_options opts,
