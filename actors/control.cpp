@@ -9,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/json.hpp"
+#include "actors/log.hpp"
 
 namespace actorrent {
 
@@ -92,6 +93,7 @@ control(control_actor::stateful_pointer<control_state> self,
                                + self->state.node_kind
                                + " node (or its command actor is restarting)");
       auto target = caf::actor_cast<control_actor>(ptr);
+      LOG_DEBUG("control", "command " << args[0] << " to " << ptr->id());
       self->request(target, std::chrono::minutes(10), command_atom::value, cmd)
         .then([rp](pb::CommandReply& r) mutable { rp.deliver(std::move(r)); },
               on_error);

@@ -8,6 +8,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -183,13 +184,11 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         return;
       }
   });
-  // The fetchers are linked: they end with the peer. A fetcher that fails
-  // does not take the peer along (the down handler records why).
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (auto& kvp : self->state.fetchers)
-      if (kvp.second.address() == msg.source)
-        return;
-    self->quit(msg.reason);
+  // The fetchers end with the peer (monitored, not linked: one that fails
+  // must not take the peer along; the down handler records why).
+  self->attach_functor([children = st.children] {
+    for (auto& addr : *children)
+      caf::anon_send_exit(addr, caf::exit_reason::user_shutdown);
   });
   auto spawn_fetcher = [self](const download_record& rec) {
     auto& st = self->state;
@@ -203,10 +202,10 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     fo.fail_when_stalled = st.opts.one_shot;
     fo.manifest = rec.manifest;
     fo.have = rec.bitfield;
-    auto f = self->spawn<caf::monitored + caf::linked>(piece_fetcher,
-                                                       std::move(fo),
+    auto f = self->spawn<caf::monitored>(piece_fetcher, std::move(fo),
                                          peer_actor{self}, st.lib);
     st.fetchers[rec.name] = f;
+    st.children->push_back(f.address());
     pb::DownloadStatus s;
     s.set_name(rec.name);
     s.set_dest(rec.dest_dir);
@@ -742,6 +741,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       if (args.empty())
         return make_reply(2, "no command given\n" + help);
       auto& verb = args[0];
+      LOG_DEBUG("peer", "command " << verb);
       if (verb == "help")
         return make_reply(0, help);
       if (verb == "status")

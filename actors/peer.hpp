@@ -53,6 +53,10 @@ struct peer_state {
   uint32_t heartbeat_ms = 1000;
   std::map<std::string, std::vector<uint32_t>> pending_haves;
   std::map<std::string, fetcher_actor> fetchers;
+  /// Every fetcher spawned; they end with the peer (shared with a cleanup
+  /// functor that outlives the state).
+  std::shared_ptr<std::vector<caf::actor_addr>> children
+    = std::make_shared<std::vector<caf::actor_addr>>();
   std::map<std::string, pb::DownloadStatus> downloads;
   std::vector<std::string> rejected;   // last announce: refused by tracker
   std::string user;                    // logged-in user, or ""

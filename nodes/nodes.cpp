@@ -308,13 +308,22 @@ int run_fetch(std::vector<std::string> args) {
     cmd.add_args(n);
   cmd.add_args("--to");
   cmd.add_args(to);
-  int rc = 1;
-  self->request(node.ctl, std::chrono::seconds(30), command_atom::value, cmd)
-    .receive([&](const pb::CommandReply& r) { rc = r.code(); },
-             [&](const caf::error& err) {
-               std::cerr << "error: " << render(err) << "\n";
-             });
+  int rc = -1;
+  // `fetch` is idempotent ("already downloading"): ask again if no answer.
+  for (int attempt = 0; attempt < 10 && rc == -1; ++attempt)
+    self->request(node.ctl, std::chrono::seconds(3), command_atom::value, cmd)
+      .receive([&](const pb::CommandReply& r) { rc = r.code(); },
+               [&](const caf::error& err) {
+                 LOG_DEBUG("fetch", "attempt " << attempt << ": "
+                                               << render(err));
+                 if (err != caf::sec::request_timeout) {
+                   std::cerr << "error: " << render(err) << "\n";
+                   rc = 1;
+                 }
+               });
   if (rc != 0) {
+    if (rc == -1)
+      std::cerr << "error: the peer did not take the download\n";
     stop(sys, node);
     exit_now(rc);
   }
