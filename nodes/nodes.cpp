@@ -311,7 +311,8 @@ int run_fetch(std::vector<std::string> args) {
   int rc = -1;
   // `fetch` is idempotent ("already downloading"): ask again if no answer.
   for (int attempt = 0; attempt < 10 && rc == -1; ++attempt)
-    self->request(node.ctl, std::chrono::seconds(3), command_atom::value, cmd)
+    self->request(node.ctl, std::chrono::milliseconds(250 << std::min(attempt, 4)),
+                  command_atom::value, cmd)
       .receive([&](const pb::CommandReply& r) { rc = r.code(); },
                [&](const caf::error& err) {
                  LOG_DEBUG("fetch", "attempt " << attempt << ": "
