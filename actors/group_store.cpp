@@ -142,6 +142,16 @@ bool group_store::has_request(const std::string& user,
   return st.step();
 }
 
+std::vector<std::string> group_store::column(const std::string& sql,
+                                             const std::string& arg) {
+  std::vector<std::string> out;
+  auto st = db_.prepare(sql);
+  st.bind(1, arg);
+  while (st.step())
+    out.push_back(st.text_at(0));
+  return out;
+}
+
 void group_store::create_group(const std::string& user,
                                const std::string& group) {
   check_name("group", group);
@@ -210,13 +220,7 @@ std::string group_store::leave_group(const std::string& user,
 std::vector<std::string> group_store::list_requests(const std::string& user,
                                                     const std::string& group) {
   require_owner(user, group);
-  std::vector<std::string> out;
-  auto st = db_.prepare("SELECT user FROM requests WHERE grp = ?"
-                        " ORDER BY user");
-  st.bind(1, group);
-  while (st.step())
-    out.push_back(st.text_at(0));
-  return out;
+  return column("SELECT user FROM requests WHERE grp = ? ORDER BY user", group);
 }
 
 void group_store::accept_request(const std::string& owner,
@@ -291,13 +295,8 @@ void group_store::unshare(const std::string& user, const std::string& group,
 std::vector<std::string> group_store::files(const std::string& user,
                                             const std::string& group) {
   require_member(user, group);
-  std::vector<std::string> out;
-  auto st = db_.prepare("SELECT DISTINCT name FROM shares WHERE grp = ?"
-                        " ORDER BY name");
-  st.bind(1, group);
-  while (st.step())
-    out.push_back(st.text_at(0));
-  return out;
+  return column("SELECT DISTINCT name FROM shares WHERE grp = ? ORDER BY name",
+                group);
 }
 
 std::vector<group_share> group_store::shares_of(const std::string& user) {

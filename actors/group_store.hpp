@@ -94,6 +94,9 @@ private:
   void require_member(const std::string& user, const std::string& group);
   void require_owner(const std::string& user, const std::string& group);
   bool has_request(const std::string& user, const std::string& group);
+  /// The first column of every row of `sql` with `?` bound to `arg`.
+  std::vector<std::string> column(const std::string& sql,
+                                  const std::string& arg);
   sql::database db_;
   signing_key key_;
 };

@@ -72,6 +72,18 @@ json_object& json_object::add_raw(const std::string& k, const std::string& raw) 
   return *this;
 }
 
+std::string human_bytes(double n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (n >= 1024 && i < 4) {
+    n /= 1024;
+    ++i;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), i == 0 ? "%.0f %s" : "%.1f %s", n, units[i]);
+  return buf;
+}
+
 std::string json_array(const std::vector<std::string>& raws) {
   std::string out = "[";
   for (size_t i = 0; i < raws.size(); ++i)

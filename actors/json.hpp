@@ -30,4 +30,7 @@ private:
 /// `[a,b,...]` of values that are already JSON.
 std::string json_array(const std::vector<std::string>& raws);
 
+/// "1.5 MiB" and the like.
+std::string human_bytes(double n);
+
 } // namespace actorrent

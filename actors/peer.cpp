@@ -25,29 +25,13 @@ constexpr auto tracker_timeout = std::chrono::seconds(5);
 constexpr auto min_backoff = std::chrono::milliseconds(250);
 constexpr auto max_backoff = std::chrono::seconds(5);
 
-std::string human_bytes(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int i = 0;
-  while (n >= 1024 && i < 4) {
-    n /= 1024;
-    ++i;
-  }
-  char buf[32];
-  snprintf(buf, sizeof(buf), i == 0 ? "%.0f %s" : "%.1f %s", n, units[i]);
-  return buf;
-}
-
 std::string download_json(const pb::DownloadStatus& s) {
   std::vector<std::string> banned, missing;
   for (auto& b : s.banned())
     banned.push_back(json_quote(b));
   for (auto m : s.missing())
     missing.push_back(std::to_string(m));
-  double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
-                            / static_cast<double>(s.size())
-                        : 0.0;
-  if (s.state() == "complete")
-    pct = 100.0;
+  auto pct = percent_done(s);
   return json_object{}
     .add("name", s.name())
     .add("dest", s.dest())
@@ -66,6 +50,14 @@ std::string download_json(const pb::DownloadStatus& s) {
 }
 
 } // namespace
+
+double percent_done(const pb::DownloadStatus& s) {
+  if (s.state() == "complete")
+    return 100.0;
+  return s.size() ? 100.0 * static_cast<double>(s.bytes_done())
+                      / static_cast<double>(s.size())
+                  : 0.0;
+}
 
 const char* to_string(session_state x) {
   static const char* names[] = {"disconnected", "connecting", "announcing",
@@ -402,11 +394,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     text << "NAME                             STATE          DONE     RATE"
             "        SOURCES  NOTE\n";
     for (auto& [name, s] : self->state.downloads) {
-      double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
-                                / static_cast<double>(s.size())
-                            : 0.0;
-      if (s.state() == "complete")
-        pct = 100.0;
+      auto pct = percent_done(s);
       std::string note = s.reason();
       for (auto& b : s.banned())
         note += (note.empty() ? "banned " : "; banned ") + b;
@@ -708,10 +696,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     for (auto& [key, s] : self->state.downloads) {
       std::string group = "-", name = key;
       split_group_key(key, group, name);
-      double pct = s.state() == "complete" || s.size() == 0
-                     ? (s.state() == "complete" ? 100.0 : 0.0)
-                     : 100.0 * static_cast<double>(s.bytes_done())
-                         / static_cast<double>(s.size());
+      auto pct = percent_done(s);
       std::string note = s.reason();
       for (auto& b : s.banned())
         note += (note.empty() ? "banned " : "; banned ") + b;

@@ -17,6 +17,7 @@
 
 #include "actors/config.hpp"
 #include "actors/control.hpp"
+#include "actors/json.hpp"
 #include "actors/library.hpp"
 #include "actors/log.hpp"
 #include "actors/peer.hpp"
@@ -78,6 +79,25 @@ void shell(caf::actor_system& sys, control_actor ctl) {
 }
 
 
+// Serves until SIGINT/SIGTERM, then stops the node's actors and exits. A node
+// that could not start (`err`) is a config error: exit code 2.
+template <class Node>
+[[noreturn]] void serve(caf::actor_system& sys, const sigset_t& signals,
+                        Node& node, const std::string& err,
+                        const std::string& listening) {
+  if (!err.empty()) {
+    std::cerr << "error: " << err << "\n";
+    stop(sys, node);
+    exit_now(2);
+  }
+  LOG_INFO("node", listening << ", control on 127.0.0.1:"
+                             << node.control_port);
+  wait_for_signal(signals);
+  LOG_INFO("node", "shutting down");
+  stop(sys, node);
+  exit_now(0);
+}
+
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
   if (!split_endpoint(cfg.peer_tracker, opts.tracker_host, opts.tracker_port)) {
@@ -130,21 +150,11 @@ int run_tracker(std::vector<std::string> args) {
   tracker_options opts{cfg.tracker_db, cfg.tracker_heartbeat_ms,
                        cfg.tracker_offline_ms};
   tracker_node node;
-  if (auto err = start_tracker(sys, opts, cfg.tracker_host, cfg.tracker_port,
-                               cfg.tracker_control_port, node);
-      !err.empty()) {
-    std::cerr << "error: " << err << "\n";
-    stop(sys, node);
-    exit_now(2);
-  }
-  LOG_INFO("node", "tracker listening on " << cfg.tracker_host << ":"
-                                           << node.port
-                                           << ", control on 127.0.0.1:"
-                                           << node.control_port);
-  wait_for_signal(signals);
-  LOG_INFO("node", "shutting down");
-  stop(sys, node);
-  exit_now(0);
+  auto err = start_tracker(sys, opts, cfg.tracker_host, cfg.tracker_port,
+                           cfg.tracker_control_port, node);
+  serve(sys, signals, node, err,
+        "tracker listening on " + cfg.tracker_host + ":"
+          + std::to_string(node.port));
 }
 
 int run_peer(std::vector<std::string> args) {
@@ -165,45 +175,20 @@ int run_peer(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
-  if (auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
-                            cfg.peer_upload_limit, node);
-      !err.empty()) {
-    std::cerr << "error: " << err << "\n";
-    stop(sys, node);
-    exit_now(2);
-  }
-  LOG_INFO("node", "peer listening on " << cfg.peer_host << ":" << node.port
-                                        << ", control on 127.0.0.1:"
-                                        << node.control_port);
-  std::thread shell_thread;
-  if (::isatty(STDIN_FILENO))
-    shell_thread = std::thread{[&] { shell(sys, node.ctl); }};
-  wait_for_signal(signals);
-  LOG_INFO("node", "shutting down");
-  stop(sys, node);
-  if (shell_thread.joinable())
-    shell_thread.detach();
-  exit_now(0);
+  auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
+                        cfg.peer_upload_limit, node);
+  // The interactive shell; the process ends (and with it the shell) when a
+  // signal or `quit` arrives.
+  if (err.empty() && ::isatty(STDIN_FILENO))
+    std::thread{[&] { shell(sys, node.ctl); }}.detach();
+  serve(sys, signals, node, err,
+        "peer listening on " + cfg.peer_host + ":" + std::to_string(node.port));
 }
 
 namespace {
 
-std::string human(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int i = 0;
-  while (n >= 1024 && i < 4) {
-    n /= 1024;
-    ++i;
-  }
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%.1f %s", n, units[i]);
-  return buf;
-}
-
 void print_progress(const pb::DownloadStatus& s, bool tty) {
-  double pct = s.size() ? 100.0 * static_cast<double>(s.bytes_done())
-                            / static_cast<double>(s.size())
-                        : 0.0;
+  auto pct = percent_done(s);
   double left = static_cast<double>(s.size() - std::min(s.size(), s.bytes_done()));
   std::string eta = s.rate_bps() > 1
                       ? std::to_string(static_cast<long>(left / s.rate_bps()))
@@ -216,16 +201,16 @@ void print_progress(const pb::DownloadStatus& s, bool tty) {
     bar.resize(static_cast<size_t>(width), '.');
     fprintf(stderr, "\r%s [%s] %5.1f%% %s/%s %s/s ETA %s, %u sources   ",
             s.name().c_str(), bar.c_str(), pct,
-            human(static_cast<double>(s.bytes_done())).c_str(),
-            human(static_cast<double>(s.size())).c_str(),
-            human(s.rate_bps()).c_str(), eta.c_str(), s.sources());
+            human_bytes(static_cast<double>(s.bytes_done())).c_str(),
+            human_bytes(static_cast<double>(s.size())).c_str(),
+            human_bytes(s.rate_bps()).c_str(), eta.c_str(), s.sources());
   } else {
     fprintf(stderr, "%s: %s %.1f%% (%llu of %llu bytes), %s/s, ETA %s, %u "
                     "sources\n",
             s.name().c_str(), s.state().c_str(), pct,
             static_cast<unsigned long long>(s.bytes_done()),
             static_cast<unsigned long long>(s.size()),
-            human(s.rate_bps()).c_str(), eta.c_str(), s.sources());
+            human_bytes(s.rate_bps()).c_str(), eta.c_str(), s.sources());
   }
   fflush(stderr);
 }
