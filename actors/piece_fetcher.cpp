@@ -422,7 +422,7 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
       // Until the manifest is known, ask again soon.
       auto delay = self->state.manifest
                      ? self->state.opts.refresh_interval
-                     : std::chrono::milliseconds(100);
+                     : std::chrono::milliseconds(20);
       self->delayed_send(self, delay, refresh_atom::value);
     },
     [=](tick_atom) {

@@ -49,8 +49,10 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   if (si == sources_.end())
     return std::nullopt;
   auto& holds = si->second;
-  // Rarest first among pieces nobody fetches yet; reservoir sampling breaks
-  // ties uniformly at random.
+  // Rarest first among pieces nobody fetches yet. Ties are broken at random
+  // among the first `tie_span` tied pieces in file order: downloads stay
+  // diverse, yet mostly in order, so that the whole-file SHA-256 can be
+  // computed while the pieces arrive.
   std::optional<uint32_t> best;
   uint32_t best_avail = 0;
   uint64_t ties = 0;
@@ -61,7 +63,7 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
       best = p;
       best_avail = avail_[p];
       ties = 1;
-    } else if (avail_[p] == best_avail) {
+    } else if (avail_[p] == best_avail && ties < tie_span) {
       if (std::uniform_int_distribution<uint64_t>{0, ties++}(rng_) == 0)
         best = p;
     }

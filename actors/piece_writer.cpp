@@ -114,7 +114,6 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
           return make_error(errc::hash_mismatch,
                             "whole-file SHA-256 of " + m.name()
                               + " does not match its manifest");
-        ::fsync(st.fd);
         if (std::rename(st.opts.part_path.c_str(),
                         st.opts.final_path.c_str()) != 0)
           return make_error(errc::io_failure,
