@@ -402,21 +402,31 @@ int run_ctl(std::vector<std::string> args) {
   }
   caf::scoped_actor self{sys};
   int rc = 1;
-  self->request(*ctl, std::chrono::minutes(10), command_atom::value, cmd)
-    .receive(
-      [&](const pb::CommandReply& r) {
-        rc = r.code();
-        auto& out = rc == 0 ? std::cout : std::cerr;
-        if (json)
-          std::cout << r.json() << "\n";
-        else
-          out << r.text() << (r.text().empty() || r.text().back() == '\n'
-                                ? ""
-                                : "\n");
-      },
-      [&](const caf::error& err) {
-        std::cerr << "error: " << node << ": " << render(err) << "\n";
-      });
+  // The node may die while it works on the command: a pending request to a
+  // dead node is never failed in CAF 0.17, so watch the node too.
+  self->monitor(*ctl);
+  self->send(*ctl, command_atom::value, cmd);
+  self->receive(
+    [&](const pb::CommandReply& r) {
+      rc = r.code();
+      auto& out = rc == 0 ? std::cout : std::cerr;
+      if (json)
+        std::cout << r.json() << "\n";
+      else
+        out << r.text() << (r.text().empty() || r.text().back() == '\n'
+                              ? ""
+                              : "\n");
+    },
+    [&](const caf::error& err) {
+      std::cerr << "error: " << node << ": " << render(err) << "\n";
+    },
+    [&](const caf::down_msg& dm) {
+      std::cerr << "error: node " << node << " went away: "
+                << render(dm.reason) << "\n";
+    },
+    caf::after(std::chrono::minutes(2)) >> [&] {
+      std::cerr << "error: " << node << " did not answer within 2 minutes\n";
+    });
   return rc;
 }
 

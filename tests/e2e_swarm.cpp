@@ -248,3 +248,34 @@ BOOST_AUTO_TEST_CASE(one_shot_fetch_names_missing_pieces_and_exits_1) {
     },
     15s));
 }
+
+BOOST_AUTO_TEST_CASE(hung_peer_is_marked_offline_and_ctl_to_a_hung_node_fails) {
+  swarm s;
+  s.start_tracker();
+  test::write_random_file(s.share_dir("a") + "/x.bin", 512 * 1024, 2);
+  s.start_peer("a");
+  s.start_peer("b");
+  BOOST_REQUIRE(test::wait_until([&] { return s.sources("b", "x.bin", 1); },
+                                 10s));
+  // SIGSTOP: the socket stays open, only the heartbeats stop (2.5 s).
+  ::kill(s.peers["a"]->pid(), SIGSTOP);
+  auto stopped = std::chrono::steady_clock::now();
+  BOOST_TEST(test::wait_until(
+    [&] {
+      auto r = s.ctl("b", {"--json", "info", "x.bin"});
+      return r.code == 0 && json_strings(r.out, "peer_id").empty();
+    },
+    6s));
+  BOOST_TEST_MESSAGE("offline after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - stopped)
+                          .count()
+                     << " ms");
+  auto r = s.ctl("a", {"status"});
+  BOOST_TEST(r.code == 1, r.out);
+  BOOST_TEST(r.out.find(s.ports["a"].ctl()) != std::string::npos, r.out);
+  ::kill(s.peers["a"]->pid(), SIGCONT);
+  // It comes back: its next heartbeat is answered with unknown_peer and it
+  // announces again.
+  BOOST_TEST(test::wait_until([&] { return s.sources("b", "x.bin", 1); }, 10s));
+}
