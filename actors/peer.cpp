@@ -15,6 +15,7 @@
 #include "actors/control.hpp"
 #include "actors/json.hpp"
 #include "actors/log.hpp"
+#include "actors/peer_replies.hpp"
 #include "actors/piece_fetcher.hpp"
 
 namespace actorrent {
@@ -25,39 +26,7 @@ constexpr auto tracker_timeout = std::chrono::seconds(5);
 constexpr auto min_backoff = std::chrono::milliseconds(250);
 constexpr auto max_backoff = std::chrono::seconds(5);
 
-std::string download_json(const pb::DownloadStatus& s) {
-  std::vector<std::string> banned, missing;
-  for (auto& b : s.banned())
-    banned.push_back(json_quote(b));
-  for (auto m : s.missing())
-    missing.push_back(std::to_string(m));
-  auto pct = percent_done(s);
-  return json_object{}
-    .add("name", s.name())
-    .add("dest", s.dest())
-    .add("state", s.state())
-    .add("percent", pct)
-    .add("size", s.size())
-    .add("bytes_done", s.bytes_done())
-    .add("pieces_done", s.pieces_done())
-    .add("pieces_total", s.pieces_total())
-    .add("sources", s.sources())
-    .add("rate_bps", s.rate_bps())
-    .add("reason", s.reason())
-    .add_raw("banned", json_array(banned))
-    .add_raw("missing", json_array(missing))
-    .str();
-}
-
 } // namespace
-
-double percent_done(const pb::DownloadStatus& s) {
-  if (s.state() == "complete")
-    return 100.0;
-  return s.size() ? 100.0 * static_cast<double>(s.bytes_done())
-                      / static_cast<double>(s.size())
-                  : 0.0;
-}
 
 const char* to_string(session_state x) {
   static const char* names[] = {"disconnected", "connecting", "announcing",
@@ -270,26 +239,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     self->request(self->state.tracker, tracker_timeout, list_atom::value, q)
       .then(
         [rp](const pb::FileList& xs) mutable {
-          std::ostringstream text;
-          std::vector<std::string> js;
-          text << "NAME                             SIZE        PIECES  SOURCES"
-                  "  COMPLETE\n";
-          for (auto& f : xs.files()) {
-            char line[512];
-            snprintf(line, sizeof(line), "%-32s %-11s %6u  %7u  %8u\n",
-                     f.name().c_str(),
-                     human_bytes(static_cast<double>(f.size())).c_str(),
-                     f.pieces(), f.online_sources(), f.complete_sources());
-            text << line;
-            js.push_back(json_object{}
-                           .add("name", f.name())
-                           .add("size", f.size())
-                           .add("pieces", f.pieces())
-                           .add("online_sources", f.online_sources())
-                           .add("complete_sources", f.complete_sources())
-                           .str());
-          }
-          rp.deliver(make_reply(0, text.str(), json_array(js)));
+          rp.deliver(file_list_reply(xs));
         },
         [rp](const caf::error& err) mutable {
           rp.deliver(make_reply(1, render(err)));
@@ -301,37 +251,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     self->request(self->state.tracker, tracker_timeout, info_atom::value, q)
       .then(
         [rp](const pb::FileInfo& info) mutable {
-          auto& m = info.manifest();
-          std::ostringstream text;
-          text << "name:       " << m.name() << "\n"
-               << "size:       " << m.size() << " bytes ("
-               << human_bytes(static_cast<double>(m.size())) << ")\n"
-               << "pieces:     " << m.piece_sha256_size() << " x "
-               << m.piece_size() << " bytes\n"
-               << "sha256:     " << hex(m.file_sha256()) << "\n"
-               << "sources:    " << info.sources_size() << " online\n";
-          std::vector<std::string> js;
-          for (auto& s : info.sources()) {
-            text << "  " << s.peer_id() << " at " << s.host() << ":"
-                 << s.port() << ", " << s.pieces_held() << "/"
-                 << m.piece_sha256_size() << " pieces\n";
-            js.push_back(json_object{}
-                           .add("peer_id", s.peer_id())
-                           .add("host", s.host())
-                           .add("port", s.port())
-                           .add("pieces_held", s.pieces_held())
-                           .str());
-          }
-          rp.deliver(make_reply(
-            0, text.str(),
-            json_object{}
-              .add("name", m.name())
-              .add("size", m.size())
-              .add("piece_size", m.piece_size())
-              .add("pieces", static_cast<uint32_t>(m.piece_sha256_size()))
-              .add("sha256", hex(m.file_sha256()))
-              .add_raw("sources", json_array(js))
-              .str()));
+          rp.deliver(file_info_reply(info));
         },
         [rp](const caf::error& err) mutable {
           rp.deliver(make_reply(1, render(err)));
@@ -388,25 +308,6 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     }
     return make_reply(code, text);
   };
-  auto cmd_downloads = [self] {
-    std::ostringstream text;
-    std::vector<std::string> js;
-    text << "NAME                             STATE          DONE     RATE"
-            "        SOURCES  NOTE\n";
-    for (auto& [name, s] : self->state.downloads) {
-      auto pct = percent_done(s);
-      std::string note = s.reason();
-      for (auto& b : s.banned())
-        note += (note.empty() ? "banned " : "; banned ") + b;
-      char line[1024];
-      snprintf(line, sizeof(line), "%-32s %-13s %5.1f%%  %9s/s  %7u  %s\n",
-               name.c_str(), s.state().c_str(), pct,
-               human_bytes(s.rate_bps()).c_str(), s.sources(), note.c_str());
-      text << line;
-      js.push_back(download_json(s));
-    }
-    return make_reply(0, text.str(), json_array(js));
-  };
   auto cmd_status = [self] {
     auto& st = self->state;
     size_t active = 0;
@@ -438,23 +339,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         .add("bytes_received", st.lib->bytes_received.load())
         .str());
   };
-  auto help = std::string{
-    "commands:\n"
-    "  publish FILE...          share files (hashed once, kept across restarts)\n"
-    "  list                     files the tracker knows\n"
-    "  info NAME                manifest and online sources of a file\n"
-    "  fetch NAME... [--to DIR] download files (in the background)\n"
-    "  downloads                progress of each download\n"
-    "  stop_share NAME          stop sharing a file\n"
-    "groups (a session at the tracker; files only members see and fetch):\n"
-    "  create_user USER PASSWORD | login USER PASSWORD | logout\n"
-    "  create_group GROUP | join_group GROUP | leave_group GROUP | list_groups\n"
-    "  list_requests GROUP | accept_request GROUP USER | reject_request GROUP USER\n"
-    "  list_files GROUP | upload_file PATH GROUP | stop_share GROUP NAME\n"
-    "  download_file GROUP NAME DEST_DIR | show_downloads\n"
-    "  status                   this peer: tracker session, bytes served/received\n"
-    "  actors | kill [--hard] NAME | restart NAME   supervision (ctl)\n"
-    "  quit                     leave the tracker and stop this peer\n"};
+  auto help = std::string{peer_help};
   // -- group commands -------------------------------------------------------------
   using group_ok = std::function<pb::CommandReply(pb::GroupReply&)>;
   // Sends one request to the group manager; `on_ok` runs in this actor.
@@ -561,26 +446,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       });
     }
     if (verb == "list_groups") {
-      return group_call(rq, [](pb::GroupReply& r) {
-        std::string text = "GROUP                OWNER            MEMBERS  YOU\n";
-        std::vector<std::string> js;
-        for (auto& item : r.items()) {
-          std::istringstream in{item};
-          std::string g, owner, members, mine;
-          in >> g >> owner >> members >> mine;
-          char line[600];
-          snprintf(line, sizeof(line), "%-20s %-16s %7s  %s\n", g.c_str(),
-                   owner.c_str(), members.c_str(), mine.c_str());
-          text += line;
-          js.push_back(json_object{}
-                         .add("group", g)
-                         .add("owner", owner)
-                         .add("members", static_cast<uint64_t>(std::stoul(members)))
-                         .add("member", mine == "member")
-                         .str());
-        }
-        return make_reply(0, text, json_array(js));
-      });
+      return group_call(rq, [](pb::GroupReply& r) { return groups_reply(r); });
     }
     if (verb == "create_group" || verb == "join_group" || verb == "leave_group"
         || verb == "list_requests" || verb == "list_files") {
@@ -589,15 +455,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
                      "list_files GROUP");
       rq.set_group(args[1]);
       if (verb == "list_requests" || verb == "list_files")
-        return group_call(rq, [](pb::GroupReply& r) {
-          std::string text;
-          std::vector<std::string> js;
-          for (auto& item : r.items()) {
-            text += item + "\n";
-            js.push_back(json_quote(item));
-          }
-          return make_reply(0, text, json_array(js));
-        });
+        return group_call(rq, [](pb::GroupReply& r) { return items_reply(r); });
       if (verb == "leave_group")
         return group_call(rq, [=](pb::GroupReply& r) {
           auto& st = self->state;
@@ -688,33 +546,6 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     }
     return make_reply(2, "unknown command '" + verb + "'");
   };
-  auto cmd_show_downloads = [self] {
-    std::ostringstream text;
-    std::vector<std::string> js;
-    text << "GROUP            NAME                           DONE    STATE"
-            "        NOTE\n";
-    for (auto& [key, s] : self->state.downloads) {
-      std::string group = "-", name = key;
-      split_group_key(key, group, name);
-      auto pct = percent_done(s);
-      std::string note = s.reason();
-      for (auto& b : s.banned())
-        note += (note.empty() ? "banned " : "; banned ") + b;
-      char line[1024];
-      snprintf(line, sizeof(line), "%-16s %-30s %5.1f%%  %-12s %s\n",
-               group.c_str(), name.c_str(), pct, s.state().c_str(),
-               note.c_str());
-      text << line;
-      js.push_back(json_object{}
-                     .add("group", group)
-                     .add("name", name)
-                     .add("percent", pct)
-                     .add("state", s.state())
-                     .add("reason", note)
-                     .str());
-    }
-    return make_reply(0, text.str(), json_array(js));
-  };
   self->send(self, reconnect_atom::value);
   self->send(self, heartbeat_atom::value);
   self->send(self, flush_atom::value);
@@ -732,7 +563,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       if (verb == "status")
         return cmd_status();
       if (verb == "downloads")
-        return cmd_downloads();
+        return downloads_reply(st.downloads);
       if (verb == "fetch")
         return cmd_fetch(args);
       if (verb == "list" || verb == "info") {
@@ -771,7 +602,7 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         return make_reply(code, text);
       }
       if (verb == "show_downloads")
-        return cmd_show_downloads();
+        return show_downloads_reply(st.downloads);
       if (verb == "create_user" || verb == "login" || verb == "logout"
           || verb == "create_group" || verb == "join_group"
           || verb == "leave_group" || verb == "list_requests"

@@ -42,8 +42,6 @@ struct peer_options {
 enum class session_state { disconnected, connecting, announcing, online };
 const char* to_string(session_state x);
 
-/// How much of a download is verified, in percent.
-double percent_done(const pb::DownloadStatus& s);
 
 struct peer_state {
   peer_options opts;

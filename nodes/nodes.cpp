@@ -21,6 +21,7 @@
 #include "actors/library.hpp"
 #include "actors/log.hpp"
 #include "actors/peer.hpp"
+#include "actors/peer_replies.hpp"
 #include "actors/piece_server.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/tracker.hpp"
