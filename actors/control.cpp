@@ -36,13 +36,20 @@ control(control_actor::stateful_pointer<control_state> self,
   return {
     [=](command_atom, const pb::Command& cmd)
       -> caf::result<pb::CommandReply> {
+      // Once a response promise exists, CAF 0.17 drops a value returned by
+      // the handler: every path answers through the promise.
       auto rp = self->make_response_promise<pb::CommandReply>();
+      auto answer = [rp](pb::CommandReply r) mutable {
+        rp.deliver(std::move(r));
+        return rp;
+      };
       std::vector<std::string> args(cmd.args().begin(), cmd.args().end());
       auto on_error = [rp](const caf::error& err) mutable {
         rp.deliver(make_reply(1, render(err)));
       };
+      LOG_DEBUG("control", "received " << (args.empty() ? "" : args[0]));
       if (args.empty())
-        return make_reply(2, "no command given");
+        return answer(make_reply(2, "no command given"));
       if (args[0] == "actors") {
         self->request(self->state.sup, timeout, list_atom::value)
           .then(
@@ -71,7 +78,8 @@ control(control_actor::stateful_pointer<control_state> self,
       if (args[0] == "kill" || args[0] == "restart") {
         bool hard = args.size() == 3 && args[1] == "--hard";
         if (args.size() != (hard ? 3u : 2u) || (args[0] == "restart" && hard))
-          return make_reply(2, "usage: kill [--hard] NAME | restart NAME");
+          return answer(
+            make_reply(2, "usage: kill [--hard] NAME | restart NAME"));
         auto name = args.back();
         auto ok = [rp, name, verb = args[0], hard](caf::ok_atom) mutable {
           rp.deliver(make_reply(0, verb == "restart" ? "restarted " + name
@@ -89,9 +97,10 @@ control(control_actor::stateful_pointer<control_state> self,
       }
       auto ptr = commands ? commands->get() : nullptr;
       if (!ptr)
-        return make_reply(1, "unknown command '" + args[0] + "' for a "
-                               + self->state.node_kind
-                               + " node (or its command actor is restarting)");
+        return answer(make_reply(1, "unknown command '" + args[0] + "' for a "
+                                      + self->state.node_kind
+                                      + " node (or its command actor is"
+                                        " restarting)"));
       auto target = caf::actor_cast<control_actor>(ptr);
       LOG_DEBUG("control", "command " << args[0] << " to " << ptr->id());
       self->request(target, std::chrono::minutes(10), command_atom::value, cmd)

@@ -46,6 +46,17 @@ void wait_for_signal(const sigset_t& set) {
   sigwait(&set, &sig);
 }
 
+// Polls `pred` every 10 ms for at most 10 s.
+template <class Pred>
+bool wait_for(Pred pred) {
+  for (int i = 0; i < 1000; ++i) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 [[noreturn]] void exit_now(int rc) {
   fflush(stdout);
   fflush(stderr);
@@ -294,23 +305,24 @@ int run_fetch(std::vector<std::string> args) {
     cmd.add_args(n);
   cmd.add_args("--to");
   cmd.add_args(to);
-  int rc = -1;
-  // `fetch` is idempotent ("already downloading"): ask again if no answer.
-  for (int attempt = 0; attempt < 10 && rc == -1; ++attempt)
-    self->request(node.ctl, std::chrono::milliseconds(250 << std::min(attempt, 4)),
-                  command_atom::value, cmd)
-      .receive([&](const pb::CommandReply& r) { rc = r.code(); },
-               [&](const caf::error& err) {
-                 LOG_DEBUG("fetch", "attempt " << attempt << ": "
-                                               << render(err));
-                 if (err != caf::sec::request_timeout) {
-                   std::cerr << "error: " << render(err) << "\n";
-                   rc = 1;
-                 }
-               });
+  int rc = 1;
+  // The peer agent starts right after the node is wired: wait for it.
+  if (!wait_for([&] { return node.peer_slot->get() != nullptr; })) {
+    std::cerr << "error: the peer did not start\n";
+    stop(sys, node);
+    exit_now(1);
+  }
+  self->request(node.ctl, std::chrono::seconds(30), command_atom::value, cmd)
+    .receive([&](const pb::CommandReply& r) {
+               rc = r.code();
+               if (rc != 0)
+                 std::cerr << r.text();
+             },
+             [&](const caf::error& err) {
+               std::cerr << "error: " << render(err) << "\n";
+               rc = 1;
+             });
   if (rc != 0) {
-    if (rc == -1)
-      std::cerr << "error: the peer did not take the download\n";
     stop(sys, node);
     exit_now(rc);
   }

@@ -146,7 +146,17 @@ BOOST_AUTO_TEST_CASE(ctl_kill_of_tracker_actor_is_restarted_and_peers_go_on) {
   test::write_random_file(s.share_dir("a") + "/one.bin", 2 * 1024 * 1024, 1);
   s.start_peer("a");
   s.start_peer("b");
-  auto r = s.ctl(s.tracker_ports, {"kill", "tracker"});
+  // Commands the control actor refuses are answered at once.
+  auto r = s.ctl(s.tracker_ports, {"status"});
+  BOOST_TEST(r.code == 1, r.out);
+  BOOST_TEST(r.out.find("unknown command 'status' for a tracker node")
+             != std::string::npos, r.out);
+  r = s.ctl(s.tracker_ports, {"kill"});
+  BOOST_TEST(r.code == 2, r.out);
+  r = s.ctl(s.tracker_ports, {"kill", "nobody"});
+  BOOST_TEST(r.code == 1, r.out);
+  BOOST_TEST(r.out.find("no_such_actor: nobody") != std::string::npos, r.out);
+  r = s.ctl(s.tracker_ports, {"kill", "tracker"});
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.out);
   BOOST_REQUIRE(test::wait_until(
     [&] {
