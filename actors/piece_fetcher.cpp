@@ -79,7 +79,6 @@ piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
   st.peer = std::move(peer);
   st.lib = std::move(lib);
   st.rate_time = clock::now();
-  auto self_name = st.opts.name;
   auto report = [self] { self->send(self->state.peer, status_atom::value,
                                     self->state.status()); };
   // Ends the download; its writer (linked) ends with it.

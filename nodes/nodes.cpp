@@ -159,8 +159,10 @@ int run_tracker(std::vector<std::string> args) {
   auto signals = block_signals();
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
-  tracker_options opts{cfg.tracker_db, cfg.tracker_heartbeat_ms,
-                       cfg.tracker_offline_ms};
+  tracker_options opts;
+  opts.db = cfg.tracker_db;
+  opts.heartbeat_ms = cfg.tracker_heartbeat_ms;
+  opts.offline_ms = cfg.tracker_offline_ms;
   tracker_node node;
   auto err = start_tracker(sys, opts, cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node);
