@@ -158,10 +158,6 @@ void peer_store::set_download_state(const std::string& name,
     .run();
 }
 
-void peer_store::remove_download(const std::string& name) {
-  db_.prepare("DELETE FROM downloads WHERE name = ?").bind(1, name).run();
-}
-
 std::vector<download_record> peer_store::downloads() {
   std::vector<download_record> out;
   auto st = db_.prepare("SELECT name, dest_dir, part_path, state, manifest,"
@@ -229,9 +225,13 @@ pb::Manifest manifest_of(peer_store& store, const std::string& path,
   int64_t mtime = 0;
   if (!file_stat(path, size, mtime))
     throw std::runtime_error("not a readable regular file: " + path);
+  // The same file shared under another name (publicly and in a group) is
+  // not hashed again: only the name differs.
   if (auto m = store.cached_manifest(path, size, mtime);
-      m && m->name() == name && m->piece_size() == piece_size)
+      m && m->piece_size() == piece_size) {
+    m->set_name(name);
     return *m;
+  }
   auto m = build_manifest(path, name, piece_size);
   store.cache_manifest(path, size, mtime, m);
   return m;

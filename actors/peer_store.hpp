@@ -52,7 +52,6 @@ public:
   void set_download_manifest(const std::string& name, const pb::Manifest& m);
   void set_download_bitfield(const std::string& name, const std::string& bits);
   void set_download_state(const std::string& name, const std::string& state);
-  void remove_download(const std::string& name);
   std::vector<download_record> downloads();
 
 private:

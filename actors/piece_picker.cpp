@@ -39,10 +39,6 @@ std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
   return lost;
 }
 
-bool piece_picker::has_source(const source_id& id) const {
-  return sources_.count(id) > 0;
-}
-
 std::optional<uint32_t> piece_picker::pick(const source_id& id,
                                            time_point now) {
   auto si = sources_.find(id);

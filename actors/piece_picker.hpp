@@ -28,7 +28,6 @@ public:
   /// Forgets a source; its requests in flight become pickable again.
   /// Returns the pieces that were in flight at it.
   std::vector<uint32_t> remove_source(const source_id& id);
-  bool has_source(const source_id& id) const;
 
   using time_point = std::chrono::steady_clock::time_point;
 

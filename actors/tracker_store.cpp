@@ -99,12 +99,15 @@ std::vector<std::string> tracker_store::announce(const pb::Announce& msg) {
 }
 
 bool tracker_store::have(const pb::Have& msg, std::string& why) {
-  auto m = manifest(msg.name());
-  if (!m) {
+  auto count = db_.prepare("SELECT length(piece_hashes) / 32 FROM files"
+                           " WHERE name = ?");
+  count.bind(1, msg.name());
+  if (!count.step()) {
     why = "unknown file " + msg.name();
     return false;
   }
-  auto n = static_cast<uint32_t>(m->piece_sha256_size());
+  auto n = static_cast<uint32_t>(count.int_at(0));
+  count.reset();
   for (auto p : msg.pieces())
     if (p >= n) {
       why = "piece " + std::to_string(p) + " out of range for " + msg.name();

@@ -289,3 +289,35 @@ BOOST_AUTO_TEST_CASE(hung_peer_is_marked_offline_and_ctl_to_a_hung_node_fails) {
   // announces again.
   BOOST_TEST(test::wait_until([&] { return s.sources("b", "x.bin", 1); }, 10s));
 }
+
+BOOST_AUTO_TEST_CASE(ctl_kill_of_peer_agent_mid_download_resumes) {
+  swarm s;
+  s.start_tracker();
+  constexpr size_t size = 12 * 1024 * 1024;
+  test::write_random_file(s.share_dir("src") + "/v.bin", size, 21);
+  s.start_peer("src", {"--peer.upload-limit=4000000"});
+  s.start_peer("d");
+  BOOST_REQUIRE(test::wait_until([&] { return s.sources("d", "v.bin", 1); },
+                                 10s));
+  BOOST_REQUIRE(s.ctl("d", {"fetch", "v.bin"}).code == 0);
+  double pct = 0;
+  BOOST_REQUIRE(test::wait_until(
+    [&] {
+      s.download_state("d", "v.bin", &pct);
+      return pct >= 25;
+    },
+    30s));
+  // The agent dies; its fetcher ends with it; the supervisor starts a new
+  // agent, which resumes the download from the state database.
+  auto r = s.ctl("d", {"kill", "peer"});
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.out);
+  BOOST_REQUIRE(test::wait_until(
+    [&] { return s.download_state("d", "v.bin") == "complete"; }, 60s));
+  auto actors = s.ctl("d", {"actors"}).out;
+  BOOST_TEST(actors.find("peer        running            1") != std::string::npos,
+             actors);
+  BOOST_TEST(file_of(s.dir / "d-downloads/v.bin")
+             == file_of(s.dir / "src-share/v.bin"));
+  // At most the window (8) in flight at the kill, plus one being written.
+  BOOST_TEST(s.bytes_served("src") <= static_cast<int64_t>(size + 9 * piece));
+}

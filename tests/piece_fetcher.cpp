@@ -19,7 +19,10 @@ struct swarm_fixture : test::threaded_fixture {
   std::vector<std::unique_ptr<peer_node>> peers;
 
   swarm_fixture() {
-    tracker_options opts{dir / "tracker.db", 200, 1000};
+    tracker_options opts;
+    opts.db = dir / "tracker.db";
+    opts.heartbeat_ms = 200;
+    opts.offline_ms = 1000;
     BOOST_REQUIRE_EQUAL(start_tracker(sys, opts, "127.0.0.1", 0, 0, tracker),
                         "");
   }
