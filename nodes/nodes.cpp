@@ -334,6 +334,7 @@ int run_fetch(std::vector<std::string> args) {
   auto connect_limit = std::chrono::seconds(15);
   std::string failure;
   bool complete = false;
+  bool ever_online = false;
   while (!complete && failure.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto peer_ptr = node.peer_slot->get();
@@ -345,9 +346,8 @@ int run_fetch(std::vector<std::string> args) {
       .receive([&](pb::DownloadList& xs) { list = std::move(xs); },
                [&](const caf::error&) {});
     auto now = std::chrono::steady_clock::now();
-    if (list.tracker_session() != "online" && now - started > connect_limit
-        && list.downloads_size() > 0
-        && list.downloads(0).state() == "fetching_info")
+    ever_online = ever_online || list.tracker_session() == "online";
+    if (!ever_online && now - started > connect_limit)
       failure = "tracker " + cfg.peer_tracker + " not reachable";
     complete = list.downloads_size() > 0;
     for (auto& s : list.downloads()) {

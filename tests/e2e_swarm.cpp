@@ -225,6 +225,13 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_clear_errors_and_the_node_keeps_serving) {
                      30s);
   BOOST_TEST(f.code == 1, f.out);
   BOOST_TEST(f.out.find("does not know nosuchfile") != std::string::npos, f.out);
+  // A tracker that is not there: the one-shot fetch names it and exits 1.
+  f = test::run({"fetch", "--tracker",
+                 "127.0.0.1:" + std::to_string(test::free_port()), "ok.bin",
+                 "--to", s.dir / "nowhere"},
+                60s);
+  BOOST_TEST(f.code == 1, f.out);
+  BOOST_TEST(f.out.find("not reachable") != std::string::npos, f.out);
   // Still serving.
   f = test::run({"fetch", "--tracker",
                  "127.0.0.1:" + std::to_string(s.tracker_ports.port), "ok.bin",
