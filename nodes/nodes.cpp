@@ -15,16 +15,16 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/config.hpp"
-#include "actors/control.hpp"
-#include "actors/json.hpp"
-#include "actors/library.hpp"
-#include "actors/log.hpp"
-#include "actors/peer.hpp"
-#include "actors/peer_replies.hpp"
-#include "actors/piece_server.hpp"
-#include "actors/supervisor.hpp"
-#include "actors/tracker.hpp"
+#include "nodes/config.hpp"
+#include "actors/node/control.hpp"
+#include "actors/core/json.hpp"
+#include "actors/peer/library.hpp"
+#include "actors/core/log.hpp"
+#include "actors/peer/peer.hpp"
+#include "nodes/peer_replies.hpp"
+#include "actors/transfer/piece_server.hpp"
+#include "actors/node/supervisor.hpp"
+#include "actors/tracker/tracker.hpp"
 #include "nodes/wiring.hpp"
 
 namespace actorrent {

@@ -6,11 +6,11 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/control.hpp"
-#include "actors/front.hpp"
-#include "actors/group_manager.hpp"
-#include "actors/piece_server.hpp"
-#include "actors/supervisor.hpp"
+#include "actors/node/control.hpp"
+#include "actors/node/front.hpp"
+#include "actors/tracker/group_manager.hpp"
+#include "actors/transfer/piece_server.hpp"
+#include "actors/node/supervisor.hpp"
 
 namespace actorrent {
 

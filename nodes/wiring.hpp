@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "actors/actor_slot.hpp"
+#include "actors/node/actor_slot.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/library.hpp"
-#include "actors/peer.hpp"
-#include "actors/tracker.hpp"
+#include "actors/peer/library.hpp"
+#include "actors/peer/peer.hpp"
+#include "actors/tracker/tracker.hpp"
 
 namespace caf { class actor_system; }
 

@@ -28,7 +28,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/config.hpp"
+#include "nodes/config.hpp"
 
 namespace actorrent::test {
 

@@ -1,0 +1,254 @@
+#include "actors/core/manifest.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include <openssl/evp.h>
+
+namespace actorrent {
+
+namespace {
+
+struct fd_guard {
+  int fd;
+  ~fd_guard() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+} // namespace
+
+std::string sha256(const void* data, size_t size) {
+  unsigned char out[32];
+  unsigned len = 0;
+  EVP_Digest(data, size, out, &len, EVP_sha256(), nullptr);
+  return std::string{reinterpret_cast<char*>(out), 32};
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 0xF];
+  }
+  return out;
+}
+
+bool valid_name(const std::string& name, std::string& why) {
+  if (name.empty()) {
+    why = "empty name";
+    return false;
+  }
+  if (name.size() > max_name_length) {
+    why = "name longer than 255 bytes";
+    return false;
+  }
+  if (name == "." || name == ".." || name.find("..") != std::string::npos) {
+    why = "name contains '..': " + name;
+    return false;
+  }
+  for (unsigned char c : name) {
+    if (c == '/' || c == '\\') {
+      why = "name contains a path separator: " + name;
+      return false;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      why = "name contains a NUL or control character";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string group_key(const std::string& group, const std::string& name) {
+  return "g:" + group + ":" + name;
+}
+
+bool is_group_key(const std::string& name) {
+  return name.rfind("g:", 0) == 0;
+}
+
+bool split_group_key(const std::string& key, std::string& group,
+                     std::string& name) {
+  if (!is_group_key(key))
+    return false;
+  auto colon = key.find(':', 2);
+  if (colon == std::string::npos)
+    return false;
+  group = key.substr(2, colon - 2);
+  name = key.substr(colon + 1);
+  return true;
+}
+
+uint32_t piece_count(uint64_t size, uint32_t piece_size) {
+  return static_cast<uint32_t>((size + piece_size - 1) / piece_size);
+}
+
+uint32_t piece_length(const pb::Manifest& m, uint32_t index) {
+  uint64_t begin = uint64_t{index} * m.piece_size();
+  return static_cast<uint32_t>(
+    std::min<uint64_t>(m.piece_size(), m.size() - begin));
+}
+
+pb::Manifest build_manifest(const std::string& path, const std::string& name,
+                            uint32_t piece_size) {
+  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0)
+    throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_piece_size(piece_size);
+  sha256_stream whole;
+  sha256_stream piece;
+  std::unique_ptr<char[]> buf{new char[piece_size]};
+  uint64_t total = 0;
+  for (;;) {
+    size_t got = 0;
+    while (got < piece_size) {
+      auto n = ::read(f.fd, buf.get() + got, piece_size - got);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
+      }
+      if (n == 0)
+        break;
+      got += static_cast<size_t>(n);
+    }
+    if (got == 0)
+      break;
+    whole.update(buf.get(), got);
+    piece.update(buf.get(), got);
+    m.add_piece_sha256(piece.finish());
+    total += got;
+    if (got < piece_size)
+      break;
+  }
+  m.set_size(total);
+  m.set_file_sha256(whole.finish());
+  return m;
+}
+
+std::string sha256_file(const std::string& path) {
+  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0)
+    throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+  sha256_stream ctx;
+  constexpr size_t chunk = 1 << 20;
+  std::unique_ptr<char[]> buf{new char[chunk]};
+  for (;;) {
+    auto n = ::read(f.fd, buf.get(), chunk);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
+    }
+    if (n == 0)
+      break;
+    ctx.update(buf.get(), static_cast<size_t>(n));
+  }
+  return ctx.finish();
+}
+
+sha256_stream::sha256_stream() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+
+sha256_stream::~sha256_stream() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
+
+void sha256_stream::update(const void* data, size_t size) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
+}
+
+std::string sha256_stream::finish() {
+  unsigned char out[32];
+  unsigned len = 0;
+  auto ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  EVP_DigestFinal_ex(ctx, out, &len);
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  return std::string{reinterpret_cast<char*>(out), 32};
+}
+
+bool valid_manifest(const pb::Manifest& m, std::string& why) {
+  if (!valid_name(m.name(), why))
+    return false;
+  if (m.piece_size() < min_piece_size || m.piece_size() > max_piece_size) {
+    why = "piece size out of range: " + std::to_string(m.piece_size());
+    return false;
+  }
+  if (m.size() > (uint64_t{1} << 44)) {
+    why = "file too large: " + std::to_string(m.size());
+    return false;
+  }
+  if (static_cast<uint64_t>(m.piece_sha256_size())
+      != piece_count(m.size(), m.piece_size())) {
+    why = "manifest of " + m.name() + " lists "
+          + std::to_string(m.piece_sha256_size()) + " piece hashes, expected "
+          + std::to_string(piece_count(m.size(), m.piece_size()));
+    return false;
+  }
+  for (auto& h : m.piece_sha256())
+    if (h.size() != 32) {
+      why = "piece hash of " + m.name() + " is not 32 bytes";
+      return false;
+    }
+  if (m.file_sha256().size() != 32) {
+    why = "file hash of " + m.name() + " is not 32 bytes";
+    return false;
+  }
+  return true;
+}
+
+bitfield::bitfield(uint32_t size, bool all)
+  : size_(size), bytes_((size + 7) / 8, all ? '\xFF' : '\0') {
+  if (all && size % 8 != 0)
+    bytes_.back() = static_cast<char>(0xFF << (8 - size % 8));
+}
+
+bitfield::bitfield(uint32_t size, const std::string& bytes)
+  : size_(size), bytes_((size + 7) / 8, '\0') {
+  std::memcpy(bytes_.data(), bytes.data(), std::min(bytes.size(), bytes_.size()));
+  if (size % 8 != 0 && !bytes_.empty())
+    bytes_.back() = static_cast<char>(static_cast<unsigned char>(bytes_.back())
+                                      & (0xFF << (8 - size % 8)));
+}
+
+bool bitfield::test(uint32_t i) const {
+  return i < size_ && (static_cast<unsigned char>(bytes_[i / 8]) >> (7 - i % 8)) & 1;
+}
+
+void bitfield::set(uint32_t i) {
+  if (i < size_)
+    bytes_[i / 8] = static_cast<char>(bytes_[i / 8] | (0x80 >> (i % 8)));
+}
+
+void bitfield::reset(uint32_t i) {
+  if (i < size_)
+    bytes_[i / 8] = static_cast<char>(bytes_[i / 8] & ~(0x80 >> (i % 8)));
+}
+
+uint32_t bitfield::count() const {
+  uint32_t n = 0;
+  for (unsigned char c : bytes_)
+    n += static_cast<uint32_t>(__builtin_popcount(c));
+  return n;
+}
+
+std::vector<uint32_t> bitfield::missing() const {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < size_; ++i)
+    if (!test(i))
+      out.push_back(i);
+  return out;
+}
+
+} // namespace actorrent

@@ -1,0 +1,98 @@
+#include "actors/core/ticket.hpp"
+
+#include <stdexcept>
+
+#include <sodium.h>
+
+#include "actors/core/manifest.hpp"
+
+namespace actorrent {
+
+namespace {
+
+void init_sodium() {
+  if (sodium_init() < 0)
+    throw std::runtime_error("libsodium failed to initialize");
+}
+
+} // namespace
+
+signing_key signing_key::generate() {
+  init_sodium();
+  signing_key k;
+  k.public_key.resize(crypto_sign_PUBLICKEYBYTES);
+  k.secret_key.resize(crypto_sign_SECRETKEYBYTES);
+  crypto_sign_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()),
+                      reinterpret_cast<unsigned char*>(k.secret_key.data()));
+  return k;
+}
+
+pb::SignedTicket sign_ticket(const signing_key& key, const pb::Ticket& t) {
+  init_sodium();
+  pb::SignedTicket out;
+  out.set_ticket(t.SerializeAsString());
+  std::string sig(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(out.ticket().data()),
+                       out.ticket().size(),
+                       reinterpret_cast<const unsigned char*>(
+                         key.secret_key.data()));
+  out.set_signature(std::move(sig));
+  return out;
+}
+
+std::string check_ticket(const std::string& public_key,
+                         const pb::SignedTicket& st, const std::string& group,
+                         const std::string& name,
+                         const std::string& file_sha256, int64_t now_unix) {
+  init_sodium();
+  if (public_key.size() != crypto_sign_PUBLICKEYBYTES)
+    return "no tracker key to check tickets with";
+  if (st.signature().size() != crypto_sign_BYTES)
+    return "ticket missing or without signature";
+  if (crypto_sign_verify_detached(
+        reinterpret_cast<const unsigned char*>(st.signature().data()),
+        reinterpret_cast<const unsigned char*>(st.ticket().data()),
+        st.ticket().size(),
+        reinterpret_cast<const unsigned char*>(public_key.data()))
+      != 0)
+    return "ticket signature does not verify (forged or tampered)";
+  pb::Ticket t;
+  if (!t.ParseFromString(st.ticket()))
+    return "malformed ticket";
+  if (t.group() != group || t.name() != name)
+    return "ticket is for another file (" + t.group() + "/" + t.name() + ")";
+  if (t.file_sha256() != file_sha256)
+    return "ticket is for another version of " + name;
+  if (t.expires_unix() < now_unix)
+    return "ticket expired";
+  return {};
+}
+
+std::string hash_password(const std::string& password) {
+  init_sodium();
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(),
+                            crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                            crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                            crypto_pwhash_ALG_ARGON2ID13)
+      != 0)
+    throw std::runtime_error("out of memory hashing a password");
+  return out;
+}
+
+bool verify_password(const std::string& hash, const std::string& password) {
+  init_sodium();
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(),
+                                  password.size())
+         == 0;
+}
+
+std::string random_token() {
+  init_sodium();
+  std::string raw(32, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return hex(raw);
+}
+
+} // namespace actorrent

@@ -1,0 +1,76 @@
+// A peer's own SQLite state: its stable id, the hash cache (path, size,
+// mtime -> manifest), files it publishes from outside its share directory,
+// and every download with its verified pieces (for resume).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/store/sqlite.hpp"
+#include "messages/actorrent.pb.h"
+
+namespace actorrent {
+
+struct download_record {
+  std::string name;
+  std::string dest_dir;
+  std::string part_path;
+  std::string state;       // downloading, complete, failed
+  std::optional<pb::Manifest> manifest;  // unknown until the tracker answered
+  std::string bitfield;    // verified pieces
+};
+
+class peer_store {
+public:
+  explicit peer_store(const std::string& path);
+
+  /// The peer's id, created once and kept across restarts.
+  std::string peer_id();
+
+  /// Manifest of `path` when size and mtime still match the cached entry.
+  std::optional<pb::Manifest> cached_manifest(const std::string& path,
+                                              uint64_t size, int64_t mtime_ns);
+  void cache_manifest(const std::string& path, uint64_t size, int64_t mtime_ns,
+                      const pb::Manifest& m);
+
+  /// Files shared from outside the share directory: name -> path.
+  void add_published(const std::string& name, const std::string& path);
+  void remove_published(const std::string& name);
+  std::vector<std::pair<std::string, std::string>> published();
+
+  /// Files a user shares in groups: re-shared at the user's next login.
+  struct group_share {
+    std::string user, group, name, path, file_sha256;
+  };
+  void add_group_share(const group_share& s);
+  void remove_group_share(const std::string& user, const std::string& group,
+                          const std::string& name);
+  std::vector<group_share> group_shares(const std::string& user);
+
+  void put_download(const download_record& rec);
+  void set_download_manifest(const std::string& name, const pb::Manifest& m);
+  void set_download_bitfield(const std::string& name, const std::string& bits);
+  void set_download_state(const std::string& name, const std::string& state);
+  std::vector<download_record> downloads();
+
+private:
+  sql::database db_;
+};
+
+/// Modification time of a file in nanoseconds and its size; false if missing.
+bool file_stat(const std::string& path, uint64_t& size, int64_t& mtime_ns);
+
+/// Canonical absolute path (the path itself when it does not exist).
+std::string absolute(const std::string& path);
+/// Last component of a path.
+std::string base_name(const std::string& path);
+/// mkdir -p; false when a component cannot be created.
+bool make_dirs(const std::string& dir);
+
+/// Manifest of a file, from the cache when size and mtime match, otherwise
+/// computed and cached.
+pb::Manifest manifest_of(peer_store& store, const std::string& path,
+                         const std::string& name, uint32_t piece_size);
+
+} // namespace actorrent

@@ -1,0 +1,132 @@
+#include "actors/transfer/piece_picker.hpp"
+
+namespace actorrent {
+
+piece_picker::piece_picker(bitfield have, uint64_t seed)
+  : have_(std::move(have)), avail_(have_.size(), 0), rng_(seed) {
+  // nop
+}
+
+void piece_picker::set_source(const source_id& id, const bitfield& holds) {
+  bitfield b{have_.size(), holds.bytes()};
+  auto& cur = sources_[id];
+  for (uint32_t p = 0; p < have_.size(); ++p) {
+    if (cur.test(p))
+      --avail_[p];
+    if (b.test(p))
+      ++avail_[p];
+  }
+  cur = std::move(b);
+}
+
+std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
+  std::vector<uint32_t> lost;
+  auto i = sources_.find(id);
+  if (i == sources_.end())
+    return lost;
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    if (i->second.test(p))
+      --avail_[p];
+  sources_.erase(i);
+  for (auto j = in_flight_.begin(); j != in_flight_.end();) {
+    if (j->second.erase(id) > 0)
+      lost.push_back(j->first);
+    if (j->second.empty())
+      j = in_flight_.erase(j);
+    else
+      ++j;
+  }
+  return lost;
+}
+
+std::optional<uint32_t> piece_picker::pick(const source_id& id,
+                                           time_point now) {
+  auto si = sources_.find(id);
+  if (si == sources_.end())
+    return std::nullopt;
+  auto& holds = si->second;
+  // Rarest first among pieces nobody fetches yet. Ties are broken at random
+  // among the first `tie_span` tied pieces in file order: downloads stay
+  // diverse, yet mostly in order, so that the whole-file SHA-256 can be
+  // computed while the pieces arrive.
+  std::optional<uint32_t> best;
+  uint32_t best_avail = 0;
+  uint64_t ties = 0;
+  for (uint32_t p = 0; p < have_.size(); ++p) {
+    if (have_.test(p) || !holds.test(p) || in_flight_.count(p) > 0)
+      continue;
+    if (!best || avail_[p] < best_avail) {
+      best = p;
+      best_avail = avail_[p];
+      ties = 1;
+    } else if (avail_[p] == best_avail && ties < tie_span) {
+      if (std::uniform_int_distribution<uint64_t>{0, ties++}(rng_) == 0)
+        best = p;
+    }
+  }
+  if (best)
+    return best;
+  // Endgame: every missing piece this source holds is in flight elsewhere.
+  // Duplicate the one with the fewest requests so a slow source cannot hold
+  // up the end of the download.
+  size_t fewest = max_duplicates;
+  for (auto& [p, ids] : in_flight_) {
+    if (!holds.test(p) || ids.count(id) > 0 || ids.size() >= fewest
+        || now - first_request_[p] < endgame_delay)
+      continue;
+    fewest = ids.size();
+    best = p;
+  }
+  return best;
+}
+
+void piece_picker::requested(uint32_t piece, const source_id& id,
+                             time_point now) {
+  auto& ids = in_flight_[piece];
+  if (ids.empty())
+    first_request_[piece] = now;
+  ids.insert(id);
+}
+
+void piece_picker::failed(uint32_t piece, const source_id& id) {
+  auto i = in_flight_.find(piece);
+  if (i == in_flight_.end())
+    return;
+  i->second.erase(id);
+  if (i->second.empty())
+    in_flight_.erase(i);
+}
+
+std::vector<piece_picker::source_id> piece_picker::done(uint32_t piece) {
+  have_.set(piece);
+  std::vector<source_id> others;
+  if (auto i = in_flight_.find(piece); i != in_flight_.end()) {
+    others.assign(i->second.begin(), i->second.end());
+    in_flight_.erase(i);
+  }
+  return others;
+}
+
+size_t piece_picker::in_flight(const source_id& id) const {
+  size_t n = 0;
+  for (auto& kvp : in_flight_)
+    n += kvp.second.count(id);
+  return n;
+}
+
+bool piece_picker::endgame() const {
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    if (!have_.test(p) && in_flight_.count(p) == 0)
+      return false;
+  return !complete();
+}
+
+std::vector<uint32_t> piece_picker::unavailable() const {
+  std::vector<uint32_t> out;
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    if (!have_.test(p) && avail_[p] == 0)
+      out.push_back(p);
+  return out;
+}
+
+} // namespace actorrent

@@ -1,0 +1,70 @@
+// Piece selection for one download: rarest first with random tie-breaks,
+// then endgame (request pieces already in flight elsewhere from idle
+// sources). Pure logic; the piece fetcher owns one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/core/manifest.hpp"
+
+namespace actorrent {
+
+class piece_picker {
+public:
+  using source_id = std::string;
+
+  /// `have`: pieces already verified locally.
+  piece_picker(bitfield have, uint64_t seed);
+
+  /// Adds a source or replaces what it holds.
+  void set_source(const source_id& id, const bitfield& holds);
+  /// Forgets a source; its requests in flight become pickable again.
+  /// Returns the pieces that were in flight at it.
+  std::vector<uint32_t> remove_source(const source_id& id);
+
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// Next piece to request from `id`, or nothing when it has none we need.
+  /// In endgame, only pieces requested elsewhere at least `endgame_delay`
+  /// before `now` are requested a second time.
+  std::optional<uint32_t> pick(const source_id& id, time_point now);
+
+  void requested(uint32_t piece, const source_id& id, time_point now);
+  /// A request failed or returned a bad piece: `id` no longer has it in flight.
+  void failed(uint32_t piece, const source_id& id);
+  /// A piece was verified and written; returns sources still fetching it.
+  std::vector<source_id> done(uint32_t piece);
+
+  bool have(uint32_t piece) const { return have_.test(piece); }
+  const bitfield& have() const { return have_; }
+  bool complete() const { return have_.all(); }
+  size_t in_flight(const source_id& id) const;
+  bool endgame() const;
+  /// Missing pieces that no current source holds.
+  std::vector<uint32_t> unavailable() const;
+  /// How many sources hold piece i.
+  uint32_t availability(uint32_t i) const { return avail_[i]; }
+
+  /// At most this many sources fetch the same piece in endgame.
+  static constexpr size_t max_duplicates = 2;
+  /// Random tie-breaks choose among this many equally rare pieces.
+  static constexpr uint64_t tie_span = 64;
+  std::chrono::milliseconds endgame_delay{500};
+
+private:
+  bitfield have_;
+  std::vector<uint32_t> avail_;
+  std::map<source_id, bitfield> sources_;
+  std::map<uint32_t, std::set<source_id>> in_flight_;
+  std::map<uint32_t, time_point> first_request_;
+  std::mt19937_64 rng_;
+};
+
+} // namespace actorrent

@@ -1,0 +1,253 @@
+#include "nodes/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <caf/config_option_set.hpp>
+
+#include "actors/core/log.hpp"
+#include "actors/types.hpp"
+
+namespace actorrent {
+
+node_config::node_config() {
+  register_types(*this);
+  set("middleman.app-identifiers",
+      std::vector<std::string>{protocol_version});
+  // Heartbeats are off by default in CAF 0.17: a hung node would never be
+  // noticed. With them on, a silent connection ends after 3 s.
+  set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+  set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(3)});
+  set("scheduler.max-threads", 2);
+  set("logger.verbosity", caf::atom("quiet"));
+  set("logger.console", caf::atom("none"));
+  opt_group{custom_options_, "tracker"}
+    .add(tracker_host, "host", "address the tracker listens on")
+    .add(tracker_port, "port", "port of the tracker actor")
+    .add(tracker_control_port, "control-port",
+         "port of the control actor (ctl --node 127.0.0.1:PORT), loopback only")
+    .add(tracker_db, "db", "SQLite database file of the catalog")
+    .add(tracker_heartbeat_ms, "heartbeat-ms", "peers send a heartbeat this often")
+    .add(tracker_offline_ms, "offline-ms",
+         "a peer silent this long is marked offline");
+  opt_group{custom_options_, "peer"}
+    .add(peer_tracker, "tracker", "host:port of the tracker")
+    .add(peer_host, "host", "address the piece server listens on and announces")
+    .add(peer_port, "port", "port of the piece server (0: any free port)")
+    .add(peer_control_port, "control-port",
+         "port of the control actor, loopback only (0: any free port)")
+    .add(peer_share_dir, "share-dir", "every file in it is shared")
+    .add(peer_download_dir, "download-dir", "where fetched files go")
+    .add(peer_state_db, "state-db", "SQLite file: hash cache and downloads")
+    .add(peer_piece_size, "piece-size", "piece size of files this peer shares")
+    .add(peer_window, "window", "piece requests in flight per source")
+    .add(peer_request_timeout_ms, "request-timeout-ms",
+         "a piece request not answered in this time fails over")
+    .add(peer_upload_limit, "upload-limit",
+         "bytes per second this peer serves at most (0: no limit)");
+  opt_group{custom_options_, "log"}.add(log_level, "level",
+                                        "debug, info, warn or error");
+}
+
+std::vector<std::string> categories_of(const std::string& kind) {
+  // `fetch` is a peer that downloads and exits: it takes the peer's keys.
+  if (kind == "tracker")
+    return {"tracker", "log", "middleman", "scheduler"};
+  return {"peer", "log", "middleman", "scheduler"};
+}
+
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+} // namespace
+
+std::vector<std::string>
+ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
+            const std::string& file, const std::string& text,
+            std::string& error) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  std::string line;
+  std::string section;
+  int lineno = 0;
+  auto fail = [&](const std::string& msg) {
+    error = file + ":" + std::to_string(lineno) + ": " + msg;
+    return std::vector<std::string>{};
+  };
+  while (std::getline(in, line)) {
+    ++lineno;
+    auto l = trim(line);
+    if (l.empty() || l[0] == ';' || l[0] == '#')
+      continue;
+    if (l[0] == '[') {
+      if (l.back() != ']')
+        return fail("malformed section header '" + l + "'");
+      section = trim(l.substr(1, l.size() - 2));
+      if (std::find(categories.begin(), categories.end(), section)
+          == categories.end())
+        return fail("unknown section [" + section + "]");
+      continue;
+    }
+    auto eq = l.find('=');
+    if (eq == std::string::npos)
+      return fail("expected key=value, got '" + l + "'");
+    auto key = trim(l.substr(0, eq));
+    auto value = trim(l.substr(eq + 1));
+    if (section.empty())
+      return fail("key '" + key + "' outside of a [section]");
+    auto full = section + "." + key;
+    auto opt = cfg.options().qualified_name_lookup(section, key);
+    if (opt == nullptr)
+      return fail("unknown key '" + full + "'");
+    std::string type{opt->type_name().data(), opt->type_name().size()};
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"'
+        && type == "string")
+      value = value.substr(1, value.size() - 2);
+    if (type != "string") {
+      if (auto parsed = opt->parse(value); !parsed)
+        return fail("malformed value '" + value + "' for key '" + full
+                    + "' (expected " + type + ")");
+    }
+    out.push_back("--" + full + "=" + value);
+  }
+  return out;
+}
+
+bool split_endpoint(const std::string& text, std::string& host,
+                    uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return false;
+  host = text.substr(0, colon);
+  auto p = text.substr(colon + 1);
+  if (!std::all_of(p.begin(), p.end(), ::isdigit) || p.size() > 5)
+    return false;
+  auto n = std::stoul(p);
+  if (n == 0 || n > 65535)
+    return false;
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+void print_help(const node_config& cfg, const std::string& kind) {
+  std::cout << "usage: actorrent " << kind
+            << " [--config FILE] [--CATEGORY.KEY=VALUE...]\n\n"
+               "Keys may be set in the config file ([CATEGORY] then KEY=VALUE)\n"
+               "or on the command line, which wins. Unknown keys are errors.\n\n";
+  auto cats = categories_of(kind);
+  for (auto& cat : {cats[0], cats[1]})
+    for (auto& opt : cfg.options()) {
+      if (std::string{opt.category().data(), opt.category().size()} != cat)
+        continue;
+      std::string name = "--" + cat + "."
+                         + std::string{opt.long_name().data(),
+                                       opt.long_name().size()}
+                         + "=<"
+                         + std::string{opt.type_name().data(),
+                                       opt.type_name().size()}
+                         + ">";
+      std::cout << "  " << name << std::string(name.size() < 34 ? 34 - name.size() : 1, ' ')
+                << std::string{opt.description().data(),
+                               opt.description().size()};
+      if (auto v = opt.get())
+        std::cout << " (default: " << caf::to_string(*v) << ")";
+      std::cout << "\n";
+    }
+  std::cout << "\nAlso: [middleman] and [scheduler] keys of CAF, e.g.\n"
+               "  --middleman.heartbeat-interval=500ms\n";
+}
+
+int load_config(node_config& cfg, const std::string& kind,
+                std::vector<std::string> args, bool& done) {
+  done = false;
+  for (auto& a : args)
+    if (a == "-h" || a == "--help") {
+      print_help(cfg, kind);
+      done = true;
+      return 0;
+    }
+  std::vector<std::string> file_args;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string path;
+    if (args[i] == "--config") {
+      if (i + 1 == args.size()) {
+        std::cerr << "error: --config needs a file name\n";
+        return 2;
+      }
+      path = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
+    } else {
+      rest.push_back(args[i]);
+      continue;
+    }
+    std::ifstream f{path};
+    if (!f) {
+      std::cerr << "error: cannot read config file " << path << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string err;
+    auto xs = ini_to_args(cfg, categories_of(kind), path, ss.str(), err);
+    if (!err.empty()) {
+      std::cerr << "error: " << err << "\n";
+      return 2;
+    }
+    file_args.insert(file_args.end(), xs.begin(), xs.end());
+  }
+  // Options of the other node kinds are refused on the command line too.
+  auto allowed = categories_of(kind);
+  for (auto& a : rest) {
+    if (a.rfind("--", 0) != 0 || a.find('.') == std::string::npos)
+      continue;
+    auto cat = a.substr(2, a.find('.') - 2);
+    if (std::find(allowed.begin(), allowed.end(), cat) == allowed.end()
+        && cat.find('=') == std::string::npos) {
+      std::cerr << "error: option " << a << " does not apply to `actorrent "
+                << kind << "`\n";
+      return 2;
+    }
+  }
+  file_args.insert(file_args.end(), rest.begin(), rest.end());
+  std::istringstream no_file;
+  if (auto err = cfg.parse(file_args, no_file)) {
+    std::cerr << "error: " << cfg.render(err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed) {
+    done = true;
+    return 0;
+  }
+  if (!cfg.remainder.empty()) {
+    std::cerr << "error: unexpected argument '" << cfg.remainder.front()
+              << "'\n";
+    return 2;
+  }
+  log::level lvl;
+  if (!log::parse_level(cfg.log_level, lvl)) {
+    std::cerr << "error: log.level: expected debug, info, warn or error, got '"
+              << cfg.log_level << "'\n";
+    return 2;
+  }
+  // Log lines name the node by its address when it has a fixed one.
+  std::string node = kind;
+  if (kind == "tracker")
+    node += "@" + cfg.tracker_host + ":" + std::to_string(cfg.tracker_port);
+  else if (kind == "peer" && cfg.peer_port != 0)
+    node += "@" + cfg.peer_host + ":" + std::to_string(cfg.peer_port);
+  log::setup(node, lvl);
+  return 0;
+}
+
+} // namespace actorrent

@@ -1,0 +1,107 @@
+// A tracker and peers as real processes on loopback, driven through ctl.
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "actors/store/peer_store.hpp"
+#include "tests/fixtures.hpp"
+
+namespace actorrent::test {
+
+using namespace std::chrono_literals;
+
+constexpr uint32_t piece = 256 * 1024;
+
+struct node_ports {
+  uint16_t port = test::free_port();
+  uint16_t control = test::free_port();
+  std::string ctl() const { return "127.0.0.1:" + std::to_string(control); }
+};
+
+struct swarm {
+  test::temp_dir dir;
+  node_ports tracker_ports;
+  std::unique_ptr<test::process> tracker;
+  std::map<std::string, node_ports> ports;
+  std::map<std::string, std::unique_ptr<test::process>> peers;
+
+  void start_tracker() {
+    tracker = std::make_unique<test::process>(
+      std::vector<std::string>{
+        "tracker", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/tracker.ini",
+        "--tracker.port=" + std::to_string(tracker_ports.port),
+        "--tracker.control-port=" + std::to_string(tracker_ports.control),
+        "--tracker.db=" + (dir / "tracker.db")},
+      dir / "tracker.log");
+    BOOST_REQUIRE(test::wait_until(
+      [&] { return ctl(tracker_ports, {"actors"}).code == 0; }, 10s));
+  }
+
+  std::string share_dir(const std::string& name) {
+    make_dirs(dir / (name + "-share"));
+    return dir / (name + "-share");
+  }
+
+  void start_peer(const std::string& name,
+                  std::vector<std::string> extra = {}) {
+    auto& p = ports[name];
+    std::vector<std::string> args{
+      "peer", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/peer.ini",
+      "--peer.tracker=127.0.0.1:" + std::to_string(tracker_ports.port),
+      "--peer.port=" + std::to_string(p.port),
+      "--peer.control-port=" + std::to_string(p.control),
+      "--peer.share-dir=" + share_dir(name),
+      "--peer.download-dir=" + (dir / (name + "-downloads")),
+      "--peer.state-db=" + (dir / (name + ".db")),
+      "--peer.piece-size=" + std::to_string(piece)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    peers[name] = std::make_unique<test::process>(args, dir / (name + ".log"));
+    BOOST_REQUIRE(test::wait_until(
+      [&] {
+        auto r = ctl(p, {"--json", "status"});
+        return r.code == 0 && r.out.find("\"tracker\":\"online\"")
+                                != std::string::npos;
+      },
+      15s));
+  }
+
+  test::run_result ctl(const node_ports& p, std::vector<std::string> args) {
+    std::vector<std::string> full{"ctl", "--node", p.ctl()};
+    full.insert(full.end(), args.begin(), args.end());
+    return test::run(full, 30s);
+  }
+
+  test::run_result ctl(const std::string& peer, std::vector<std::string> args) {
+    return ctl(ports[peer], std::move(args));
+  }
+
+  int64_t bytes_served(const std::string& peer) {
+    return json_int(ctl(peer, {"--json", "status"}).out, "bytes_served");
+  }
+
+  // State of `name` in a peer's downloads, and its percentage.
+  std::string download_state(const std::string& peer, const std::string& name,
+                             double* percent = nullptr) {
+    auto out = ctl(peer, {"--json", "downloads"}).out;
+    auto pos = out.find("\"name\":\"" + name + "\"");
+    if (pos == std::string::npos)
+      return "none";
+    auto obj = out.substr(pos, out.find('}', pos) - pos);
+    if (percent)
+      *percent = std::stod(obj.substr(obj.find("\"percent\":") + 10));
+    auto states = json_strings(obj, "state");
+    return states.empty() ? "none" : states[0];
+  }
+
+  bool sources(const std::string& peer, const std::string& name, size_t n) {
+    auto r = ctl(peer, {"--json", "info", name});
+    return r.code == 0 && json_strings(r.out, "peer_id").size() >= n;
+  }
+};
+
+inline std::string file_of(const std::string& path) {
+  return test::read_file(path);
+}
+
+} // namespace actorrent::test

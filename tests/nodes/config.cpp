@@ -1,0 +1,104 @@
+#define BOOST_TEST_MODULE config
+#include <boost/test/unit_test.hpp>
+
+#include "nodes/config.hpp"
+#include "tests/fixtures.hpp"
+
+using namespace actorrent;
+
+namespace {
+
+std::vector<std::string> parse(const std::string& text, std::string& error) {
+  node_config cfg;
+  return ini_to_args(cfg, categories_of("peer"), "peer.ini", text, error);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(valid_file_becomes_overridable_options) {
+  std::string err;
+  auto args = parse("; comment\n[peer]\nport = 7001\ntracker = \"h:1\"\n"
+                    "[log]\nlevel=debug\n",
+                    err);
+  BOOST_TEST(err.empty(), err);
+  BOOST_TEST((args == std::vector<std::string>{"--peer.port=7001",
+                                               "--peer.tracker=h:1",
+                                               "--log.level=debug"}));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_names_file_line_and_key) {
+  std::string err;
+  parse("[peer]\nport = 7001\nshare_dir = x\n", err);
+  BOOST_TEST(err == "peer.ini:3: unknown key 'peer.share_dir'");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_value_names_the_key) {
+  std::string err;
+  parse("[peer]\nport = seventy\n", err);
+  BOOST_TEST(err.find("peer.ini:2: malformed value 'seventy' for key "
+                      "'peer.port'")
+             == 0u, err);
+}
+
+BOOST_AUTO_TEST_CASE(sections_of_other_node_kinds_are_refused) {
+  std::string err;
+  parse("[tracker]\nport = 1\n", err);
+  BOOST_TEST(err == "peer.ini:1: unknown section [tracker]");
+  parse("port = 1\n", err);
+  BOOST_TEST(err.find("outside of a [section]") != std::string::npos);
+  parse("[peer]\njust words\n", err);
+  BOOST_TEST(err.find("peer.ini:2: expected key=value") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(endpoints) {
+  std::string host;
+  uint16_t port = 0;
+  BOOST_TEST(split_endpoint("127.0.0.1:6881", host, port));
+  BOOST_TEST(host == "127.0.0.1");
+  BOOST_TEST(port == 6881);
+  BOOST_TEST(!split_endpoint("127.0.0.1", host, port));
+  BOOST_TEST(!split_endpoint("h:99999", host, port));
+  BOOST_TEST(!split_endpoint("h:x1", host, port));
+}
+
+// The real executable: exit code 2 and a message naming file, line, key.
+BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
+  test::temp_dir dir;
+  std::ofstream{dir / "bad.ini"} << "[tracker]\nport = 1\nprot = 2\n";
+  auto r = test::run({"tracker", "--config", dir / "bad.ini"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("bad.ini:3: unknown key 'tracker.prot'")
+             != std::string::npos, r.out);
+  r = test::run({"tracker", "--config", dir / "missing.ini"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("cannot read config file") != std::string::npos);
+  r = test::run({"peer", "--peer.port=notaport"});
+  BOOST_TEST(r.code == 2, r.out);
+  r = test::run({"frobnicate"});
+  BOOST_TEST(r.code == 2);
+  r = test::run({"tracker", "--help"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out.find("tracker.db") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(port_in_use_is_a_config_error) {
+  test::temp_dir dir;
+  auto port = std::to_string(test::free_port());
+  auto cport = std::to_string(test::free_port());
+  test::process first{{"tracker", "--tracker.port=" + port,
+                       "--tracker.control-port=" + cport,
+                       "--tracker.db=" + (dir / "a.db")},
+                      dir / "first.log"};
+  BOOST_REQUIRE(test::wait_until(
+    [&] {
+      return test::read_file(dir / "first.log").find("listening")
+             != std::string::npos;
+    },
+    std::chrono::seconds(10)));
+  auto r = test::run({"tracker", "--tracker.port=" + port,
+                      "--tracker.control-port=" + std::to_string(test::free_port()),
+                      "--tracker.db=" + (dir / "b.db")},
+                     std::chrono::seconds(20));
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("127.0.0.1:" + port) != std::string::npos, r.out);
+}

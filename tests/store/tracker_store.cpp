@@ -1,0 +1,113 @@
+#define BOOST_TEST_MODULE tracker_store
+#include <boost/test/unit_test.hpp>
+
+#include "actors/core/manifest.hpp"
+#include "actors/store/tracker_store.hpp"
+#include "tests/fixtures.hpp"
+
+using namespace actorrent;
+
+namespace {
+
+pb::Manifest manifest_of(const std::string& name, uint32_t pieces, char fill) {
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_piece_size(16384);
+  m.set_size(uint64_t{pieces} * 16384);
+  for (uint32_t i = 0; i < pieces; ++i)
+    m.add_piece_sha256(std::string(32, fill));
+  m.set_file_sha256(std::string(32, fill));
+  return m;
+}
+
+pb::Announce announce(const std::string& peer, uint32_t port,
+                      const pb::Manifest& m, const bitfield& have) {
+  pb::Announce a;
+  a.set_peer_id(peer);
+  a.set_host("127.0.0.1");
+  a.set_port(port);
+  *a.add_files() = m;
+  auto& h = *a.add_holdings();
+  h.set_name(m.name());
+  h.set_bitfield(have.bytes());
+  return a;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(reopened_database_loses_nothing) {
+  test::temp_dir dir;
+  auto m = manifest_of("a.iso", 10, 'x');
+  {
+    tracker_store st{dir / "t.db"};
+    BOOST_TEST(st.announce(announce("p1", 7001, m, bitfield{10, true})).empty());
+    BOOST_TEST(st.announce(announce("p2", 7002, m, bitfield{10})).empty());
+    pb::Have h;
+    h.set_peer_id("p2");
+    h.set_name("a.iso");
+    h.add_pieces(3);
+    h.add_pieces(4);
+    std::string why;
+    BOOST_TEST(st.have(h, why), why);
+  }
+  tracker_store st{dir / "t.db"};
+  auto got = st.manifest("a.iso");
+  BOOST_REQUIRE(got);
+  BOOST_TEST(got->SerializeAsString() == m.SerializeAsString());
+  auto info = st.info("a.iso");
+  BOOST_REQUIRE(info);
+  BOOST_TEST(info->sources_size() == 2);
+  for (auto& s : info->sources())
+    BOOST_TEST(s.pieces_held() == (s.peer_id() == "p1" ? 10u : 2u));
+  // After a restart nobody is online until they announce again.
+  st.set_all_offline();
+  BOOST_TEST(st.info("a.iso")->sources_size() == 0);
+  BOOST_TEST(st.known_peer("p1"));
+  BOOST_TEST(st.list().files_size() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(conflicting_and_invalid_manifests_are_refused) {
+  test::temp_dir dir;
+  tracker_store st{dir / "t.db"};
+  st.announce(announce("p1", 7001, manifest_of("a", 2, 'x'), bitfield{2, true}));
+  auto rejected = st.announce(
+    announce("p2", 7002, manifest_of("a", 2, 'y'), bitfield{2, true}));
+  BOOST_REQUIRE(rejected.size() == 1u);
+  BOOST_TEST(rejected[0].find("different file") != std::string::npos);
+  auto bad = manifest_of("../etc", 2, 'x');
+  rejected = st.announce(announce("p3", 7003, bad, bitfield{2, true}));
+  BOOST_TEST(rejected.size() == 1u);
+  BOOST_TEST(!st.manifest("../etc"));
+  // p2 holds nothing of "a": its announce did not overwrite p1's manifest.
+  BOOST_TEST(st.info("a")->sources_size() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(have_out_of_range_or_unknown_is_an_error) {
+  test::temp_dir dir;
+  tracker_store st{dir / "t.db"};
+  st.announce(announce("p1", 7001, manifest_of("a", 2, 'x'), bitfield{2}));
+  pb::Have h;
+  h.set_peer_id("p1");
+  h.set_name("a");
+  h.add_pieces(2);
+  std::string why;
+  BOOST_TEST(!st.have(h, why));
+  BOOST_TEST(why.find("out of range") != std::string::npos);
+  h.set_name("b");
+  BOOST_TEST(!st.have(h, why));
+  BOOST_TEST(why.find("unknown file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(offline_peers_and_left_files_are_not_sources) {
+  test::temp_dir dir;
+  tracker_store st{dir / "t.db"};
+  auto m = manifest_of("a", 2, 'x');
+  st.announce(announce("p1", 7001, m, bitfield{2, true}));
+  st.announce(announce("p2", 7002, m, bitfield{2, true}));
+  st.set_online("p1", false);
+  BOOST_TEST(st.info("a")->sources_size() == 1);
+  st.leave("p2", "a");
+  BOOST_TEST(st.info("a")->sources_size() == 0);
+  auto list = st.list();
+  BOOST_TEST(list.files(0).online_sources() == 0u);
+}
