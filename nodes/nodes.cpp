@@ -164,7 +164,7 @@ int run_tracker(std::vector<std::string> args) {
   opts.heartbeat_ms = cfg.tracker_heartbeat_ms;
   opts.offline_ms = cfg.tracker_offline_ms;
   tracker_node node;
-  auto err = start_tracker(sys, opts, cfg.tracker_host, cfg.tracker_port,
+  auto err = start_tracker(sys, make_node_environment(sys), opts, cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node);
   serve(sys, signals, node, err,
         "tracker listening on " + cfg.tracker_host + ":"
@@ -189,7 +189,7 @@ int run_peer(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
-  auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
+  auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
                         cfg.peer_upload_limit, node);
   // The interactive shell; the process ends (and with it the shell) when a
   // signal or `quit` arrives.
@@ -293,7 +293,7 @@ int run_fetch(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
-  if (auto err = start_peer(sys, opts, cfg.peer_port, cfg.peer_control_port,
+  if (auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
                             cfg.peer_upload_limit, node);
       !err.empty()) {
     std::cerr << "error: " << err << "\n";

@@ -22,13 +22,11 @@ caf::strong_actor_ptr ptr_of(const Handle& h) {
 }
 
 template <class Handle>
-std::string publish(caf::actor_system& sys, const Handle& h, uint16_t& port,
-                    const std::string& host, const char* key) {
-  auto res = sys.middleman().publish(h, port, host.c_str(), true);
-  if (!res)
-    return "cannot listen on " + host + ":" + std::to_string(port) + " ("
-           + key + "): " + sys.render(res.error()) + " (port already in use?)";
-  port = *res;
+std::string publish(caf::actor_system& sys, directory& dir, const Handle& h,
+                    uint16_t& port, const std::string& host, const char* key) {
+  auto err = dir.publish(sys, h, host, port);
+  if (!err.empty())
+    return err + " (" + key + "; port already in use?)";
   return {};
 }
 
@@ -52,7 +50,8 @@ void stop_all(caf::actor_system& sys, const Hs&... hs) {
 
 } // namespace
 
-std::string start_tracker(caf::actor_system& sys, tracker_options opts,
+std::string start_tracker(caf::actor_system& sys, const environment& env,
+                          tracker_options opts,
                           const std::string& host, uint16_t port,
                           uint16_t control_port, tracker_node& node) {
   try {
@@ -71,7 +70,7 @@ std::string start_tracker(caf::actor_system& sys, tracker_options opts,
   node.front = sys.spawn(front_pair<tracker_actor, group_actor>::run, spec.slot,
                          groups.slot);
   node.port = port;
-  if (auto err = publish(sys, node.front, node.port, host, "tracker.port");
+  if (auto err = publish(sys, *env.dir, node.front, node.port, host, "tracker.port");
       !err.empty())
     return err;
   node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec, groups},
@@ -79,7 +78,7 @@ std::string start_tracker(caf::actor_system& sys, tracker_options opts,
   node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
                        std::shared_ptr<actor_slot>{});
   node.control_port = control_port;
-  return publish(sys, node.ctl, node.control_port, "127.0.0.1",
+  return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
                  "tracker.control-port");
 }
 
@@ -87,7 +86,8 @@ void stop(caf::actor_system& sys, tracker_node& node) {
   stop_all(sys, node.front, node.sup, node.ctl);
 }
 
-std::string start_peer(caf::actor_system& sys, peer_options opts,
+std::string start_peer(caf::actor_system& sys, const environment& env,
+                       peer_options opts,
                        uint16_t port, uint16_t control_port,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
@@ -97,7 +97,7 @@ std::string start_peer(caf::actor_system& sys, peer_options opts,
                     }};
   node.front = sys.spawn(front<piece_server_actor>::run, server.slot);
   node.port = port;
-  if (auto err = publish(sys, node.front, node.port, opts.host, "peer.port");
+  if (auto err = publish(sys, *env.dir, node.front, node.port, opts.host, "peer.port");
       !err.empty())
     return err;
   opts.port = node.port;
@@ -109,7 +109,7 @@ std::string start_peer(caf::actor_system& sys, peer_options opts,
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"peer"}, agent.slot);
   node.control_port = control_port;
-  return publish(sys, node.ctl, node.control_port, "127.0.0.1",
+  return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
                  "peer.control-port");
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/node/actor_slot.hpp"
+#include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/peer/peer.hpp"
@@ -26,7 +27,8 @@ struct tracker_node {
 /// Spawns a supervised tracker and group manager behind a published front. Ports of 0 pick a
 /// free port (the chosen one is stored back). Returns an error message naming
 /// the address that could not be used, or an empty string.
-std::string start_tracker(caf::actor_system& sys, tracker_options opts,
+std::string start_tracker(caf::actor_system& sys, const environment& env,
+                          tracker_options opts,
                           const std::string& host, uint16_t port,
                           uint16_t control_port, tracker_node& node);
 void stop(caf::actor_system& sys, tracker_node& node);
@@ -43,7 +45,8 @@ struct peer_node {
 
 /// Spawns a supervised piece server and peer agent; the piece server's front
 /// is published on opts.host:port, which is what the peer announces.
-std::string start_peer(caf::actor_system& sys, peer_options opts,
+std::string start_peer(caf::actor_system& sys, const environment& env,
+                       peer_options opts,
                        uint16_t port, uint16_t control_port,
                        uint64_t upload_limit, peer_node& node);
 void stop(caf::actor_system& sys, peer_node& node);

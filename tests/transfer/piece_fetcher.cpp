@@ -15,6 +15,7 @@ namespace {
 // A tracker and peers as actors of one process, wired as real nodes are.
 struct swarm_fixture : test::threaded_fixture {
   test::temp_dir dir;
+  environment env = make_node_environment(sys);
   tracker_node tracker;
   std::vector<std::unique_ptr<peer_node>> peers;
 
@@ -23,7 +24,7 @@ struct swarm_fixture : test::threaded_fixture {
     opts.db = dir / "tracker.db";
     opts.heartbeat_ms = 200;
     opts.offline_ms = 1000;
-    BOOST_REQUIRE_EQUAL(start_tracker(sys, opts, "127.0.0.1", 0, 0, tracker),
+    BOOST_REQUIRE_EQUAL(start_tracker(sys, env, opts, "127.0.0.1", 0, 0, tracker),
                         "");
   }
 
@@ -45,7 +46,7 @@ struct swarm_fixture : test::threaded_fixture {
     opts.request_timeout_ms = 3000;
     make_dirs(opts.share_dir);
     peers.push_back(std::make_unique<peer_node>());
-    BOOST_REQUIRE_EQUAL(start_peer(sys, opts, 0, 0, upload_limit,
+    BOOST_REQUIRE_EQUAL(start_peer(sys, env, opts, 0, 0, upload_limit,
                                    *peers.back()),
                         "");
     return *peers.back();

@@ -1,0 +1,295 @@
+#include "actors/core/file_io.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+namespace actorrent {
+
+file_io::~file_io() = default;
+
+namespace {
+
+std::string sys_error(const std::string& what, const std::string& path) {
+  return std::string{"cannot "} + what + " " + path + ": " + strerror(errno);
+}
+
+// The file system, with a cache of open descriptors (pieces of one file are
+// read and written many times).
+class disk_io : public file_io {
+public:
+  ~disk_io() override {
+    for (auto& kvp : fds_)
+      ::close(kvp.second);
+  }
+
+  std::string read(const std::string& path, uint64_t offset, char* buf,
+                   size_t len) override {
+    int fd = open_fd(path, false);
+    if (fd < 0)
+      return sys_error("open", path);
+    size_t got = 0;
+    while (got < len) {
+      auto n = ::pread(fd, buf + got, len - got,
+                       static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        forget(path);
+        return n < 0 ? sys_error("read", path) : "short read of " + path;
+      }
+      got += static_cast<size_t>(n);
+    }
+    return {};
+  }
+
+  std::string write(const std::string& path, uint64_t offset, const char* buf,
+                    size_t len) override {
+    int fd = open_fd(path, true);
+    if (fd < 0)
+      return sys_error("open", path);
+    size_t done = 0;
+    while (done < len) {
+      auto n = ::pwrite(fd, buf + done, len - done,
+                        static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return sys_error("write", path);
+      done += static_cast<size_t>(n);
+    }
+    return {};
+  }
+
+  std::string allocate(const std::string& path, uint64_t size) override {
+    int fd = open_fd(path, true);
+    if (fd < 0)
+      return sys_error("open", path);
+    if (size > 0 && ::posix_fallocate(fd, 0, static_cast<off_t>(size)) != 0
+        && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+      return sys_error("allocate", path);
+    return {};
+  }
+
+  std::string rename(const std::string& from, const std::string& to) override {
+    if (std::rename(from.c_str(), to.c_str()) != 0)
+      return sys_error("rename to " + to + ":", from);
+    forget(from);
+    forget(to);
+    return {};
+  }
+
+  bool stat(const std::string& path, uint64_t& size, int64_t& mtime) override {
+    struct ::stat sb;
+    if (::stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode))
+      return false;
+    size = static_cast<uint64_t>(sb.st_size);
+    mtime = static_cast<int64_t>(sb.st_mtime);
+    return true;
+  }
+
+  bool list(const std::string& dir, std::vector<std::string>& names) override {
+    auto d = ::opendir(dir.c_str());
+    if (!d)
+      return false;
+    while (auto ent = ::readdir(d)) {
+      std::string name = ent->d_name;
+      uint64_t size;
+      int64_t mtime;
+      if (!name.empty() && name[0] != '.' && stat(dir + "/" + name, size, mtime))
+        names.push_back(name);
+    }
+    ::closedir(d);
+    return true;
+  }
+
+  bool make_dirs(const std::string& dir) override {
+    if (dir.empty())
+      return false;
+    std::string cur;
+    for (size_t i = 0; i <= dir.size(); ++i) {
+      if (i == dir.size() || dir[i] == '/') {
+        if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+          return false;
+      }
+      if (i < dir.size())
+        cur += dir[i];
+    }
+    struct ::stat sb;
+    return ::stat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+  }
+
+  void forget(const std::string& path) override {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    for (auto i = fds_.lower_bound({path, false});
+         i != fds_.end() && i->first.first == path;) {
+      ::close(i->second);
+      i = fds_.erase(i);
+    }
+  }
+
+private:
+  int open_fd(const std::string& path, bool writable) {
+    std::pair<std::string, bool> key{path, writable};
+    {
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      auto i = fds_.find(key);
+      if (i != fds_.end())
+        return i->second;
+    }
+    int flags = writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0)
+      return fd;
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    auto [i, added] = fds_.emplace(key, fd);
+    if (!added)
+      ::close(fd);
+    return i->second;
+  }
+
+  std::shared_mutex mtx_;
+  std::map<std::pair<std::string, bool>, int> fds_;
+};
+
+} // namespace
+
+std::shared_ptr<file_io> make_disk_io() {
+  return std::make_shared<disk_io>();
+}
+
+// -- memory_io ----------------------------------------------------------------
+
+struct memory_io::impl {
+  struct file {
+    std::string bytes;          // stored content
+    uint64_t size = 0;          // generated files: their size
+    content_generator gen;      // set: bytes come from here
+  };
+  std::mutex mtx;
+  std::map<std::string, file> files;
+  std::map<std::string, bool> dirs;
+};
+
+memory_io::memory_io() : d_(std::make_unique<impl>()) {}
+memory_io::~memory_io() = default;
+
+std::string memory_io::read(const std::string& path, uint64_t offset,
+                            char* buf, size_t len) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto i = d_->files.find(path);
+  if (i == d_->files.end())
+    return "cannot open " + path + ": no such file";
+  auto& f = i->second;
+  auto size = f.gen ? f.size : f.bytes.size();
+  if (offset + len > size)
+    return "short read of " + path;
+  if (f.gen)
+    f.gen(path, offset, buf, len);
+  else
+    std::memcpy(buf, f.bytes.data() + offset, len);
+  return {};
+}
+
+std::string memory_io::write(const std::string& path, uint64_t offset,
+                             const char* buf, size_t len) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto& f = d_->files[path];
+  if (f.gen)
+    return "cannot write " + path + ": read-only";
+  if (f.bytes.size() < offset + len)
+    f.bytes.resize(offset + len);
+  std::memcpy(&f.bytes[offset], buf, len);
+  return {};
+}
+
+std::string memory_io::allocate(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto& f = d_->files[path];
+  if (f.gen)
+    return "cannot allocate " + path + ": read-only";
+  if (f.bytes.size() < size)
+    f.bytes.resize(size);
+  return {};
+}
+
+std::string memory_io::rename(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto i = d_->files.find(from);
+  if (i == d_->files.end())
+    return "cannot rename " + from + ": no such file";
+  auto f = std::move(i->second);
+  d_->files.erase(i);
+  d_->files[to] = std::move(f);
+  return {};
+}
+
+bool memory_io::stat(const std::string& path, uint64_t& size, int64_t& mtime) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto i = d_->files.find(path);
+  if (i == d_->files.end())
+    return false;
+  size = i->second.gen ? i->second.size : i->second.bytes.size();
+  mtime = 0;
+  return true;
+}
+
+bool memory_io::list(const std::string& dir, std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto prefix = dir + "/";
+  bool found = d_->dirs.count(dir) > 0;
+  for (auto& kvp : d_->files) {
+    if (kvp.first.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    found = true;
+    auto rest = kvp.first.substr(prefix.size());
+    if (!rest.empty() && rest[0] != '.' && rest.find('/') == std::string::npos)
+      names.push_back(rest);
+  }
+  return found;
+}
+
+bool memory_io::make_dirs(const std::string& dir) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  d_->dirs[dir] = true;
+  return true;
+}
+
+void memory_io::forget(const std::string&) {
+  // nothing is cached
+}
+
+void memory_io::put(const std::string& path, std::string bytes) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  d_->files[path] = impl::file{std::move(bytes), 0, nullptr};
+}
+
+void memory_io::add_generated(const std::string& path, uint64_t size,
+                              content_generator gen) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  d_->files[path] = impl::file{{}, size, std::move(gen)};
+}
+
+bool memory_io::get(const std::string& path, std::string& bytes) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  auto i = d_->files.find(path);
+  if (i == d_->files.end())
+    return false;
+  if (i->second.gen) {
+    bytes.resize(i->second.size);
+    i->second.gen(path, 0, bytes.data(), bytes.size());
+  } else {
+    bytes = i->second.bytes;
+  }
+  return true;
+}
+
+} // namespace actorrent
