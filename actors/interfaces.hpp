@@ -78,7 +78,11 @@ using peer_actor = caf::typed_actor<
   caf::replies_to<command_atom, pb::Command>::with<pb::CommandReply>,
   /// A fetcher asks for a file's manifest and sources (through the tracker).
   caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
-  /// A fetcher reports pieces it has verified; the peer batches them.
+  /// A fetcher knows its download's manifest: the peer records it in its
+  /// state database (the only owner of that database) so a restart resumes.
+  caf::reacts_to<manifest_atom, pb::Manifest>,
+  /// A fetcher reports a piece it has verified and written: the peer records
+  /// it (batched, one transaction per flush) and tells the tracker.
   caf::reacts_to<have_atom, std::string, uint32_t>,
   /// A fetcher reports its progress.
   caf::reacts_to<status_atom, pb::DownloadStatus>,

@@ -44,6 +44,7 @@ using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
+using manifest_atom = caf::atom_constant<caf::atom("manifest")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {

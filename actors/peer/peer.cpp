@@ -665,6 +665,14 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
               [rp](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
+    [=](manifest_atom, const pb::Manifest& m) {
+      try {
+        self->state.store->set_download_manifest(m.name(), m);
+      } catch (std::exception& e) {
+        LOG_ERROR("peer", "cannot record the manifest of " << m.name() << ": "
+                                                           << e.what());
+      }
+    },
     [=](have_atom, const std::string& name, uint32_t piece) {
       self->state.pending_haves[name].push_back(piece);
     },
