@@ -54,11 +54,19 @@ using piece_server_actor = caf::typed_actor<
   caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
                                                       std::vector<char>>>;
 
-/// Answers operator commands (published on a node's control port).
+/// Answers operators (published on a node's control port, loopback only).
+/// The shell and `actorrent ctl` parse command lines into these requests and
+/// format the replies (nodes/commands.*).
 using control_actor = caf::typed_actor<
-  /// One command line: `actors`, `kill [--hard] NAME`, `restart NAME`, or a
-  /// command of the node itself (a peer's `fetch`, `status`, ...).
-  caf::replies_to<command_atom, pb::Command>::with<pb::CommandReply>>;
+  /// `actors`: every supervised actor with its state and restart count.
+  caf::replies_to<list_atom>::with<pb::ActorList>,
+  /// `kill [--hard] NAME`: ends an actor abnormally (restarted) or for good.
+  caf::replies_to<kill_atom, std::string, bool>::with<caf::ok_atom>,
+  /// `restart NAME`: ends an actor if it runs and starts it again at once.
+  caf::replies_to<restart_atom, std::string>::with<caf::ok_atom>,
+  /// A peer command, handed to the node's peer agent. Fails with
+  /// no_such_actor on a node without one (a tracker) or while it restarts.
+  caf::replies_to<command_atom, pb::PeerRequest>::with<pb::PeerReply>>;
 
 /// Restarts a node's server actors (local to its node).
 using supervisor_actor = caf::typed_actor<
@@ -74,8 +82,9 @@ using supervisor_actor = caf::typed_actor<
 /// A peer's own agent: keeps the tracker session, runs downloads, answers
 /// the peer's commands (local to its node).
 using peer_actor = caf::typed_actor<
-  /// One command line of the peer shell (`fetch`, `list`, `downloads`, ...).
-  caf::replies_to<command_atom, pb::Command>::with<pb::CommandReply>,
+  /// One peer command (`fetch`, `list`, `downloads`, group commands, ...):
+  /// pb::PeerRequest holds exactly one operation with its arguments.
+  caf::replies_to<command_atom, pb::PeerRequest>::with<pb::PeerReply>,
   /// A fetcher asks for a file's manifest and sources (through the tracker).
   caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
   /// A fetcher knows its download's manifest: the peer records it in its

@@ -28,6 +28,11 @@ caf::error make_error(errc x, std::string context) {
           caf::make_message(std::move(context))};
 }
 
+bool is(const caf::error& err, errc x) {
+  return err.category() == caf::atom("actorrent")
+         && err.code() == static_cast<uint8_t>(x);
+}
+
 std::string render(const caf::error& err) {
   if (!err)
     return "no error";
@@ -68,8 +73,10 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(PieceHeader);
   ACTORRENT_ADD(ActorStatus);
   ACTORRENT_ADD(ActorList);
-  ACTORRENT_ADD(Command);
-  ACTORRENT_ADD(CommandReply);
+  ACTORRENT_ADD(PeerRequest);
+  ACTORRENT_ADD(PeerReply);
+  ACTORRENT_ADD(PeerStatus);
+  ACTORRENT_ADD(SourceStatus);
   ACTORRENT_ADD(DownloadStatus);
   ACTORRENT_ADD(DownloadList);
   ACTORRENT_ADD(Ticket);

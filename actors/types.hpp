@@ -22,7 +22,7 @@ namespace caf { class actor_system_config; }
 namespace actorrent {
 
 /// Protocol version: nodes with different identifiers refuse to connect.
-constexpr const char* protocol_version = "actorrent.v1";
+constexpr const char* protocol_version = "actorrent.v2";
 
 // -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
@@ -68,6 +68,9 @@ const char* to_string(errc x);
 
 caf::error make_error(errc x);
 caf::error make_error(errc x, std::string context);
+
+/// True when `err` is actorrent's error `x`.
+bool is(const caf::error& err, errc x);
 
 /// Renders an error for users: "unknown_file: foo.iso" or CAF's own text.
 std::string render(const caf::error& err);

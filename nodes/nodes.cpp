@@ -21,10 +21,11 @@
 #include "actors/peer/library.hpp"
 #include "actors/core/log.hpp"
 #include "actors/peer/peer.hpp"
-#include "nodes/peer_replies.hpp"
 #include "actors/transfer/piece_server.hpp"
 #include "actors/node/supervisor.hpp"
 #include "actors/tracker/tracker.hpp"
+#include "nodes/commands.hpp"
+#include "nodes/replies.hpp"
 #include "nodes/wiring.hpp"
 
 namespace actorrent {
@@ -71,25 +72,22 @@ void shell(caf::actor_system& sys, control_actor ctl) {
   std::string line;
   std::cout << "actorrent> " << std::flush;
   while (std::getline(std::cin, line)) {
-    pb::Command cmd;
+    std::vector<std::string> args;
     std::istringstream in{line};
     std::string word;
     while (in >> word)
-      cmd.add_args(word);
-    if (cmd.args_size() > 0) {
-      self->request(ctl, std::chrono::minutes(10), command_atom::value, cmd)
-        .receive([](const pb::CommandReply& r) { std::cout << r.text(); },
-                 [&](const caf::error& err) {
-                   std::cout << "error: " << render(err) << "\n";
-                 });
-      if (cmd.args(0) == "quit")
+      args.push_back(word);
+    if (!args.empty()) {
+      auto out = run_command(self, ctl, parse_command(args),
+                             std::chrono::seconds(600));
+      std::cout << out.text;
+      if (args[0] == "quit" && out.code == 0)
         return;
     }
     std::cout << "actorrent> " << std::flush;
   }
   ::kill(::getpid(), SIGTERM);
 }
-
 
 // Serves until SIGINT/SIGTERM, then stops the node's actors and exits. A node
 // that could not start (`err`) is a config error: exit code 2.
@@ -112,7 +110,8 @@ template <class Node>
 
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
-  if (!split_endpoint(cfg.peer_tracker, opts.tracker_host, opts.tracker_port)) {
+  endpoint tracker;
+  if (!split_endpoint(cfg.peer_tracker, tracker.host, tracker.port)) {
     std::cerr << "error: peer.tracker: expected host:port, got '"
               << cfg.peer_tracker << "'\n";
     return 2;
@@ -127,6 +126,7 @@ int peer_options_from(const node_config& cfg, peer_options& opts) {
     std::cerr << "error: peer.window: must be at least 1\n";
     return 2;
   }
+  opts.trackers = {tracker};
   opts.host = cfg.peer_host;
   opts.share_dir = cfg.peer_share_dir;
   opts.download_dir = cfg.peer_download_dir;
@@ -221,7 +221,7 @@ void print_progress(const pb::DownloadStatus& s, bool tty) {
   } else {
     fprintf(stderr, "%s: %s %.1f%% (%llu of %llu bytes), %s/s, ETA %s, %u "
                     "sources\n",
-            s.name().c_str(), s.state().c_str(), pct,
+            s.name().c_str(), to_string(s.state()), pct,
             static_cast<unsigned long long>(s.bytes_done()),
             static_cast<unsigned long long>(s.size()),
             human_bytes(s.rate_bps()).c_str(), eta.c_str(), s.sources());
@@ -301,32 +301,23 @@ int run_fetch(std::vector<std::string> args) {
     exit_now(2);
   }
   caf::scoped_actor self{sys};
-  pb::Command cmd;
-  cmd.add_args("fetch");
+  parsed_command cmd;
+  cmd.kind = parsed_command::peer;
+  auto& f = *cmd.request.mutable_fetch();
   for (auto& n : names)
-    cmd.add_args(n);
-  cmd.add_args("--to");
-  cmd.add_args(to);
-  int rc = 1;
+    f.add_names(n);
+  f.set_dest(to);
   // The peer agent starts right after the node is wired: wait for it.
   if (!wait_for([&] { return node.peer_slot->get() != nullptr; })) {
     std::cerr << "error: the peer did not start\n";
     stop(sys, node);
     exit_now(1);
   }
-  self->request(node.ctl, std::chrono::seconds(30), command_atom::value, cmd)
-    .receive([&](const pb::CommandReply& r) {
-               rc = r.code();
-               if (rc != 0)
-                 std::cerr << r.text();
-             },
-             [&](const caf::error& err) {
-               std::cerr << "error: " << render(err) << "\n";
-               rc = 1;
-             });
-  if (rc != 0) {
+  auto started_fetch = run_command(self, node.ctl, cmd, std::chrono::seconds(30));
+  if (started_fetch.code != 0) {
+    std::cerr << started_fetch.text;
     stop(sys, node);
-    exit_now(rc);
+    exit_now(started_fetch.code);
   }
   bool tty = ::isatty(STDERR_FILENO);
   auto started = std::chrono::steady_clock::now();
@@ -346,18 +337,18 @@ int run_fetch(std::vector<std::string> args) {
       .receive([&](pb::DownloadList& xs) { list = std::move(xs); },
                [&](const caf::error&) {});
     auto now = std::chrono::steady_clock::now();
-    ever_online = ever_online || list.tracker_session() == "online";
+    ever_online = ever_online || list.session() == pb::SESSION_ONLINE;
     if (!ever_online && now - started > connect_limit)
       failure = "tracker " + cfg.peer_tracker + " not reachable";
     complete = list.downloads_size() > 0;
     for (auto& s : list.downloads()) {
       if (std::find(names.begin(), names.end(), s.name()) == names.end())
         continue;
-      if (s.state() == "failed")
+      if (s.state() == pb::FAILED)
         failure = s.name() + ": " + s.reason();
-      complete = complete && s.state() == "complete";
+      complete = complete && s.state() == pb::COMPLETE;
       if (tty || now - last_line > std::chrono::seconds(1)
-          || s.state() == "complete")
+          || s.state() == pb::COMPLETE)
         print_progress(s, tty);
     }
     if (!tty && now - last_line > std::chrono::seconds(1))
@@ -378,31 +369,32 @@ int run_fetch(std::vector<std::string> args) {
 int run_ctl(std::vector<std::string> args) {
   bool json = false;
   std::string node;
-  pb::Command cmd;
+  std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (cmd.args_size() == 0 && args[i] == "--json")
+    if (words.empty() && args[i] == "--json")
       json = true;
-    else if (cmd.args_size() == 0 && args[i] == "--node" && i + 1 < args.size())
+    else if (words.empty() && args[i] == "--node" && i + 1 < args.size())
       node = args[++i];
-    else if (cmd.args_size() == 0 && args[i].rfind("--node=", 0) == 0)
+    else if (words.empty() && args[i].rfind("--node=", 0) == 0)
       node = args[i].substr(7);
-    else if (cmd.args_size() == 0 && (args[i] == "-h" || args[i] == "--help")) {
-      std::cout
-        << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n\n"
-           "Sends one command to a node's control port.\n"
-           "Every node:  actors | kill NAME | kill --hard NAME | restart NAME\n"
-           "A peer also: publish FILE... | list | info NAME |\n"
-           "             fetch NAME... [--to DIR] | downloads |\n"
-           "             stop_share NAME | status | quit\n"
-           "--json prints machine-readable output. Exit code: the command's.\n";
+    else if (words.empty() && (args[i] == "-h" || args[i] == "--help")) {
+      std::cout << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n\n"
+                   "Sends one command to a node's control port. --json prints\n"
+                   "machine-readable output. Exit code: the command's.\n\n"
+                << command_help;
       return 0;
     } else
-      cmd.add_args(args[i]);
+      words.push_back(args[i]);
   }
   std::string host;
   uint16_t port = 0;
-  if (cmd.args_size() == 0 || !split_endpoint(node, host, port)) {
+  if (words.empty() || !split_endpoint(node, host, port)) {
     std::cerr << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n";
+    return 2;
+  }
+  auto cmd = parse_command(words);
+  if (cmd.kind == parsed_command::invalid) {
+    std::cerr << cmd.usage << "\n";
     return 2;
   }
   node_config cfg;
@@ -416,33 +408,14 @@ int run_ctl(std::vector<std::string> args) {
     return 1;
   }
   caf::scoped_actor self{sys};
-  int rc = 1;
-  // The node may die while it works on the command: a pending request to a
-  // dead node is never failed in CAF 0.17, so watch the node too.
-  self->monitor(*ctl);
-  self->send(*ctl, command_atom::value, cmd);
-  self->receive(
-    [&](const pb::CommandReply& r) {
-      rc = r.code();
-      auto& out = rc == 0 ? std::cout : std::cerr;
-      if (json)
-        std::cout << r.json() << "\n";
-      else
-        out << r.text() << (r.text().empty() || r.text().back() == '\n'
-                              ? ""
-                              : "\n");
-    },
-    [&](const caf::error& err) {
-      std::cerr << "error: " << node << ": " << render(err) << "\n";
-    },
-    [&](const caf::down_msg& dm) {
-      std::cerr << "error: node " << node << " went away: "
-                << render(dm.reason) << "\n";
-    },
-    caf::after(std::chrono::minutes(2)) >> [&] {
-      std::cerr << "error: " << node << " did not answer within 2 minutes\n";
-    });
-  return rc;
+  auto out = run_command(self, *ctl, cmd, std::chrono::seconds(120));
+  if (json)
+    std::cout << out.json << "\n";
+  else if (out.code == 0)
+    std::cout << out.text;
+  else
+    std::cerr << (out.code == 1 ? "error: " + node + ": " : "") << out.text;
+  return out.code;
 }
 
 } // namespace actorrent

@@ -101,8 +101,9 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
       !err.empty())
     return err;
   opts.port = node.port;
-  child_spec agent{"peer", [opts, lib](caf::actor_system& sys) {
-                     return ptr_of(sys.spawn<caf::detached>(peer, opts, lib));
+  child_spec agent{"peer", [opts, env, lib](caf::actor_system& sys) {
+                     return ptr_of(spawn_blocking(sys, env.blocking, peer,
+                                                  opts, env, lib));
                    }};
   node.peer_slot = agent.slot;
   node.sup = sys.spawn(supervisor, std::vector<child_spec>{server, agent},

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 
+#include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
 
 #include "actors/core/directory.hpp"
@@ -45,6 +46,15 @@ auto spawn_blocking(Parent* parent, blocking_mode mode, F fun, Ts&&... xs) {
     return parent->template spawn<Os + caf::detached>(fun,
                                                       std::forward<Ts>(xs)...);
   return parent->template spawn<Os>(fun, std::forward<Ts>(xs)...);
+}
+
+/// The same, spawned from the actor system (a node's wiring).
+template <caf::spawn_options Os = caf::no_spawn_options, class F, class... Ts>
+auto spawn_blocking(caf::actor_system& sys, blocking_mode mode, F fun,
+                    Ts&&... xs) {
+  if (mode == blocking_mode::detached)
+    return sys.spawn<Os + caf::detached>(fun, std::forward<Ts>(xs)...);
+  return sys.spawn<Os>(fun, std::forward<Ts>(xs)...);
 }
 
 /// A seed derived from a base seed and a name (the same name, the same seed).

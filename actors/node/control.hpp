@@ -1,24 +1,23 @@
 // A node's control actor, published on its control port (loopback): answers
-// `actors`, `kill [--hard] NAME` and `restart NAME` through the supervisor and
-// hands every other command to the node's command actor (e.g. the peer), read
-// from its slot.
+// `actors`, `kill` and `restart` through the node's supervisor and hands peer
+// commands to the node's peer agent, read from its slot. It parses and
+// formats nothing: the shell and `ctl` do (nodes/commands.*).
 #pragma once
 
 #include <memory>
+#include <string>
 
-#include "actors/node/actor_slot.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/node/actor_slot.hpp"
 
 namespace actorrent {
 
 struct control_state {
   supervisor_actor sup;
   std::string node_kind;
+  std::shared_ptr<actor_slot> commands;
   static inline const char* name = "control";
 };
-
-/// Builds a reply with exit code, text and JSON.
-pb::CommandReply make_reply(int code, std::string text, std::string json = {});
 
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,

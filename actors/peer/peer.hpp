@@ -1,31 +1,36 @@
 // A peer's agent: shares the files of its library, keeps its session with the
-// tracker, runs one piece fetcher per download and answers the peer's
-// commands (shell and `ctl`). Runs detached: it hashes files and writes its
-// SQLite state.
+// tracker, runs one piece fetcher per download, takes part in groups and
+// answers the peer's commands (shell and `ctl`, typed: pb::PeerRequest). It
+// is the only owner of the peer's state database. Runs as a blocking actor
+// (detached in a node): it hashes files and writes SQLite.
 //
-// Tracker session states (transitions are logged):
-//   disconnected -> connecting -> announcing -> online
-//   online -> announcing       (tracker lost our session: restarted)
-//   connecting/announcing/online -> disconnected
-//                              (connection down, request timed out;
-//                               reconnect with backoff 250 ms .. 5 s)
+// The agent is split along its responsibilities, each a part of its state
+// with methods; its handlers are one line each:
+//   tracker_client   the session with a tracker (state machine, failover)
+//   sharing          what the peer shares: share dir, published files
+//   download_manager fetchers, download progress, resume records
+//   groups_client    accounts, groups and group files
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/peer/downloads.hpp"
+#include "actors/peer/groups_client.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/peer/sharing.hpp"
+#include "actors/peer/tracker_client.hpp"
 #include "actors/store/peer_store.hpp"
 
 namespace actorrent {
 
 struct peer_options {
-  std::string tracker_host = "127.0.0.1";
-  uint16_t tracker_port = 6881;
+  /// Trackers in order of preference: the client fails over to the next.
+  std::vector<endpoint> trackers = {{"127.0.0.1", 6881}};
   std::string host = "127.0.0.1";   // announced address of the piece server
   uint16_t port = 0;                // announced port of the piece server
   std::string share_dir;            // empty: shares nothing on its own
@@ -39,35 +44,44 @@ struct peer_options {
   std::function<void()> on_quit;    // `quit` command
 };
 
-enum class session_state { disconnected, connecting, announcing, online };
-const char* to_string(session_state x);
-
-
 struct peer_state {
+  peer_state(peer_self self);
+
   peer_options opts;
+  environment env;
   std::shared_ptr<library> lib;
   std::unique_ptr<peer_store> store;
   std::string peer_id;
-  session_state session = session_state::disconnected;
-  tracker_actor tracker;
-  caf::timespan backoff;
-  uint32_t heartbeat_ms = 1000;
-  std::map<std::string, std::vector<uint32_t>> pending_haves;
-  std::map<std::string, fetcher_actor> fetchers;
-  /// Every fetcher spawned; they end with the peer (shared with a cleanup
-  /// functor that outlives the state).
-  std::shared_ptr<std::vector<caf::actor_addr>> children
-    = std::make_shared<std::vector<caf::actor_addr>>();
-  std::map<std::string, pb::DownloadStatus> downloads;
-  std::vector<std::string> rejected;   // last announce: refused by tracker
-  std::string user;                    // logged-in user, or ""
-  std::string token;                   // its session at the group manager
+  tracker_client tracker;
+  sharing shares;
+  download_manager downloads;
+  groups_client groups;
 
-  void transition(session_state to, const std::string& why = {});
+  /// Opens the state database, loads what the peer holds, starts the
+  /// tracker session. Quits the actor when the database cannot be opened.
+  void start();
+  /// Answers one command.
+  caf::result<pb::PeerReply> command(const pb::PeerRequest& rq);
+  /// A file's manifest and sources for a fetcher: from the tracker, or from
+  /// the group manager with a ticket for a group's file.
+  caf::result<pb::FileInfo> file_info(const pb::FileQuery& q);
+  void on_down(const caf::down_msg& dm);
+  /// The peer's status (the `status` command).
+  pb::PeerStatus status() const;
+  /// Leaves the tracker and asks the node to stop.
+  pb::PeerReply quit();
   static inline const char* name = "peer";
+
+private:
+  caf::result<pb::PeerReply> ask_list();
+  caf::result<pb::PeerReply> ask_info(const std::string& name);
+  peer_self self_;
 };
 
-peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
-                               peer_options opts, std::shared_ptr<library> lib);
+peer_actor::behavior_type peer(peer_self self, peer_options opts,
+                               environment env, std::shared_ptr<library> lib);
+
+/// A reply with one line and a code (0 ok, 1 failed).
+pb::PeerReply make_reply(int code, std::string line = {});
 
 } // namespace actorrent

@@ -44,7 +44,7 @@ pb::DownloadStatus piece_fetcher_state::status() const {
   pb::DownloadStatus s;
   s.set_name(opts.name);
   s.set_dest(final_path.empty() ? opts.dest_dir : final_path);
-  s.set_state(to_string(state));
+  s.set_state(static_cast<pb::DownloadState>(state));
   s.set_reason(reason);
   s.set_bytes_received(bytes_received);
   s.set_rate_bps(rate_bps);

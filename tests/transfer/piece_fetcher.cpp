@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 
 #include "actors/core/manifest.hpp"
+#include "nodes/commands.hpp"
 #include "nodes/wiring.hpp"
 #include "tests/fixtures.hpp"
 
@@ -37,7 +38,7 @@ struct swarm_fixture : test::threaded_fixture {
   peer_node& add_peer(const std::string& name, uint64_t upload_limit,
                       uint32_t piece_size = 64 * 1024) {
     peer_options opts;
-    opts.tracker_port = tracker.port;
+    opts.trackers = {{"127.0.0.1", tracker.port}};
     opts.share_dir = dir / (name + "-share");
     opts.download_dir = dir / (name + "-downloads");
     opts.state_db = dir / (name + ".db");
@@ -52,15 +53,8 @@ struct swarm_fixture : test::threaded_fixture {
     return *peers.back();
   }
 
-  pb::CommandReply command(peer_node& p, std::vector<std::string> args) {
-    pb::Command cmd;
-    for (auto& a : args)
-      cmd.add_args(a);
-    pb::CommandReply out;
-    self->request(p.ctl, 10s, command_atom::value, cmd)
-      .receive([&](pb::CommandReply& r) { out = std::move(r); },
-               [&](const caf::error& err) { out.set_text(render(err)); });
-    return out;
+  command_output command(peer_node& p, std::vector<std::string> args) {
+    return run_command(self, p.ctl, parse_command(args), 10s);
   }
 
   pb::DownloadStatus download(peer_node& p, const std::string& name) {
@@ -81,8 +75,8 @@ struct swarm_fixture : test::threaded_fixture {
 
   bool sources_online(peer_node& p, const std::string& name, int n) {
     auto r = command(p, {"info", name});
-    return r.code() == 0 && test::json_int(r.json(), "pieces_held") >= 0
-           && std::count(r.json().begin(), r.json().end(), '{') - 1 >= n;
+    return r.code == 0 && test::json_int(r.json, "pieces_held") >= 0
+           && std::count(r.json.begin(), r.json.end(), '{') - 1 >= n;
   }
 };
 
@@ -104,17 +98,17 @@ BOOST_AUTO_TEST_CASE(fails_over_when_a_source_dies) {
   BOOST_REQUIRE(test::wait_until([&] { return sources_online(d, "data.bin", 2); },
                                  10s));
   auto r = command(d, {"fetch", "data.bin"});
-  BOOST_REQUIRE_MESSAGE(r.code() == 0, r.text());
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.text);
   BOOST_REQUIRE(test::wait_until(
     [&] { return download(d, "data.bin").bytes_done() >= size / 5; }, 20s));
   auto before = download(d, "data.bin");
-  BOOST_TEST(before.state() == "downloading");
+  BOOST_TEST(before.state() == pb::DOWNLOADING);
   BOOST_TEST(before.sources() == 2u);
   // Source a dies: its front, supervisor and piece server end abruptly.
   caf::anon_send_exit(a.front, caf::exit_reason::kill);
   caf::anon_send_exit(a.sup, caf::exit_reason::kill);
   BOOST_REQUIRE(test::wait_until(
-    [&] { return download(d, "data.bin").state() == "complete"; }, 30s));
+    [&] { return download(d, "data.bin").state() == pb::COMPLETE; }, 30s));
   BOOST_TEST(test::read_file(dir / "d-downloads/data.bin")
              == test::read_file(dir / "b-share/data.bin"));
   BOOST_TEST(b.lib->bytes_served > size / 2);
@@ -135,9 +129,9 @@ BOOST_AUTO_TEST_CASE(bans_a_source_of_bad_pieces) {
   BOOST_REQUIRE(test::wait_until([&] { return sources_online(d, "x.bin", 2); },
                                  10s));
   test::write_random_file(dir / "bad-share/x.bin", size, 8); // rot
-  BOOST_REQUIRE(command(d, {"fetch", "x.bin"}).code() == 0);
+  BOOST_REQUIRE(command(d, {"fetch", "x.bin"}).code == 0);
   BOOST_REQUIRE(test::wait_until(
-    [&] { return download(d, "x.bin").state() == "complete"; }, 30s));
+    [&] { return download(d, "x.bin").state() == pb::COMPLETE; }, 30s));
   auto s = download(d, "x.bin");
   BOOST_REQUIRE(s.banned_size() == 1);
   BOOST_TEST(s.banned(0).find("failed their SHA-256") != std::string::npos);

@@ -1,0 +1,211 @@
+#include "actors/peer/downloads.hpp"
+
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/log.hpp"
+#include "actors/peer/peer.hpp"
+#include "actors/transfer/piece_fetcher.hpp"
+
+namespace actorrent {
+
+bool finished(const pb::DownloadStatus& s) {
+  return s.state() == pb::COMPLETE || s.state() == pb::FAILED;
+}
+
+download_manager::download_manager(peer_self self)
+  : self_(self),
+    children_(std::make_shared<std::vector<caf::actor_addr>>()) {
+  // The fetchers end with the peer (monitored, not linked: one that fails
+  // must not take the peer along; on_down records why).
+  self_->attach_functor([children = children_] {
+    for (auto& addr : *children)
+      caf::anon_send_exit(addr, caf::exit_reason::user_shutdown);
+  });
+}
+
+download_manager::~download_manager() = default;
+
+void download_manager::load() {
+  auto& st = self_->state;
+  for (auto& rec : st.store->downloads()) {
+    if (rec.manifest)
+      verified_[rec.name]
+        = bitfield{static_cast<uint32_t>(rec.manifest->piece_sha256_size()),
+                   rec.bitfield};
+    if (rec.state == "downloading") {
+      LOG_INFO("peer", "resuming download of " << rec.name);
+      spawn(rec);
+    } else if (rec.state == "complete" && !is_group_key(rec.name)) {
+      // A group's file is shared again when its user logs in.
+      std::string why;
+      if (!st.shares.share(rec.dest_dir + "/" + rec.name, rec.name, "", why))
+        LOG_WARN("peer", "no longer sharing download " << rec.name << ": "
+                                                       << why);
+      auto& s = statuses_[rec.name];
+      s.set_name(rec.name);
+      s.set_dest(rec.dest_dir + "/" + rec.name);
+      s.set_state(pb::COMPLETE);
+      if (rec.manifest) {
+        s.set_size(rec.manifest->size());
+        s.set_bytes_done(rec.manifest->size());
+      }
+    }
+  }
+}
+
+void download_manager::spawn(const download_record& rec) {
+  auto& st = self_->state;
+  fetch_options fo;
+  fo.name = rec.name;
+  fo.dest_dir = rec.dest_dir;
+  fo.state_db = st.opts.state_db;
+  fo.self_id = st.peer_id;
+  fo.window = st.opts.window;
+  fo.request_timeout = std::chrono::milliseconds(st.opts.request_timeout_ms);
+  fo.fail_when_stalled = st.opts.one_shot;
+  fo.manifest = rec.manifest;
+  fo.have = rec.bitfield;
+  auto f = self_->spawn<caf::monitored>(piece_fetcher, std::move(fo),
+                                        peer_actor{self_}, st.lib);
+  fetchers_[rec.name] = f;
+  children_->push_back(f.address());
+  pb::DownloadStatus s;
+  s.set_name(rec.name);
+  s.set_dest(rec.dest_dir);
+  s.set_state(pb::FETCHING_INFO);
+  statuses_[rec.name] = s;
+}
+
+bool download_manager::active(const std::string& key) const {
+  return fetchers_.count(key) > 0;
+}
+
+std::string download_manager::start(const std::string& key,
+                                    const std::string& dest) {
+  auto& st = self_->state;
+  std::string group, name = key;
+  split_group_key(key, group, name);
+  download_record rec;
+  rec.name = key;
+  rec.dest_dir = dest;
+  rec.part_path = part_path(dest, name);
+  rec.state = "downloading";
+  try {
+    st.store->put_download(rec);
+  } catch (std::exception& e) {
+    return e.what();
+  }
+  verified_.erase(key);
+  spawn(rec);
+  return {};
+}
+
+pb::PeerReply download_manager::fetch(const pb::FetchFiles& rq) {
+  auto& st = self_->state;
+  auto dest = rq.dest().empty() ? st.opts.download_dir : rq.dest();
+  if (!st.env.io->make_dirs(dest))
+    return make_reply(1, "cannot create directory " + dest);
+  dest = absolute(dest);
+  auto out = make_reply(0);
+  for (auto& name : rq.names()) {
+    std::string why;
+    if (!valid_name(name, why)) {
+      out.add_lines("refused: " + why);
+      out.set_code(1);
+    } else if (active(name)) {
+      out.add_lines(name + ": already downloading");
+    } else if (st.lib->contains(name)) {
+      out.add_lines(name + ": already held by this peer");
+    } else if (auto err = start(name, dest); !err.empty()) {
+      out.add_lines(name + ": " + err);
+      out.set_code(1);
+    } else {
+      out.add_lines("fetching " + name + " to " + dest);
+    }
+  }
+  return out;
+}
+
+void download_manager::on_manifest(const pb::Manifest& m) {
+  auto n = static_cast<uint32_t>(m.piece_sha256_size());
+  auto i = verified_.find(m.name());
+  if (i == verified_.end() || i->second.size() != n)
+    verified_[m.name()] = bitfield{n};
+  try {
+    self_->state.store->set_download_manifest(m.name(), m);
+  } catch (std::exception& e) {
+    LOG_ERROR("peer", "cannot record the manifest of " << m.name() << ": "
+                                                       << e.what());
+  }
+}
+
+void download_manager::on_have(const std::string& name, uint32_t piece) {
+  auto i = verified_.find(name);
+  if (i != verified_.end() && piece < i->second.size()) {
+    i->second.set(piece);
+    dirty_.insert(name);
+  }
+  self_->state.tracker.have(name, piece);
+}
+
+void download_manager::flush() {
+  auto& store = *self_->state.store;
+  for (auto& name : dirty_) {
+    try {
+      store.set_download_bitfield(name, verified_[name].bytes());
+    } catch (std::exception& e) {
+      LOG_ERROR("peer", "cannot record pieces of " << name << ": "
+                                                   << e.what());
+    }
+  }
+  dirty_.clear();
+}
+
+void download_manager::on_status(const pb::DownloadStatus& s) {
+  auto& old = statuses_[s.name()];
+  bool completed = s.state() == pb::COMPLETE && old.state() != pb::COMPLETE;
+  old = s;
+  if (!completed)
+    return;
+  flush();
+  try {
+    self_->state.store->set_download_state(s.name(), "complete");
+  } catch (std::exception& e) {
+    LOG_ERROR("peer", "cannot record " << s.name() << " as complete: "
+                                       << e.what());
+  }
+}
+
+bool download_manager::on_down(const caf::down_msg& dm) {
+  for (auto i = fetchers_.begin(); i != fetchers_.end(); ++i) {
+    if (i->second.address() != dm.source)
+      continue;
+    auto& s = statuses_[i->first];
+    if (dm.reason && !finished(s)) {
+      s.set_state(pb::FAILED);
+      s.set_reason(render(dm.reason));
+    }
+    fetchers_.erase(i);
+    return true;
+  }
+  return false;
+}
+
+pb::DownloadList download_manager::list() const {
+  pb::DownloadList out;
+  out.set_session(self_->state.tracker.session());
+  for (auto& kvp : statuses_)
+    *out.add_downloads() = kvp.second;
+  return out;
+}
+
+size_t download_manager::count_active() const {
+  size_t n = 0;
+  for (auto& kvp : statuses_)
+    n += finished(kvp.second) ? 0 : 1;
+  return n;
+}
+
+} // namespace actorrent

@@ -1,0 +1,64 @@
+// A peer's downloads: one piece fetcher each (monitored, never linked), the
+// progress they report, and the resume records in the state database (the
+// manifest and the verified pieces, written in one batch per flush).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/core/manifest.hpp"
+#include "actors/peer/self.hpp"
+
+namespace actorrent {
+
+struct download_record;
+
+class download_manager {
+public:
+  explicit download_manager(peer_self self);
+  ~download_manager();
+
+  /// Resumes unfinished downloads, lists finished ones.
+  void load();
+
+  /// `fetch NAME... [--to DIR]`
+  pb::PeerReply fetch(const pb::FetchFiles& rq);
+  /// Starts downloading catalog name `key` (a group key for a group's file)
+  /// into `dest`; "" or why not.
+  std::string start(const std::string& key, const std::string& dest);
+  bool active(const std::string& key) const;
+
+  // -- what fetchers report ------------------------------------------------------
+  void on_manifest(const pb::Manifest& m);
+  void on_have(const std::string& name, uint32_t piece);
+  void on_status(const pb::DownloadStatus& s);
+  /// True when the down message was about a fetcher.
+  bool on_down(const caf::down_msg& dm);
+  /// Writes the verified pieces reported since the last flush.
+  void flush();
+
+  pb::DownloadList list() const;
+  size_t count_active() const;
+
+private:
+  void spawn(const download_record& rec);
+
+  peer_self self_;
+  std::map<std::string, fetcher_actor> fetchers_;
+  /// Every fetcher spawned: they end with the peer (shared with a cleanup
+  /// functor that outlives the state).
+  std::shared_ptr<std::vector<caf::actor_addr>> children_;
+  std::map<std::string, pb::DownloadStatus> statuses_;
+  /// Verified pieces per download, and the downloads changed since the
+  /// last flush.
+  std::map<std::string, bitfield> verified_;
+  std::set<std::string> dirty_;
+};
+
+/// True when the download ended (complete or failed).
+bool finished(const pb::DownloadStatus& s);
+
+} // namespace actorrent

@@ -1,0 +1,58 @@
+// The peer's side of groups: its user's session at the group manager, the
+// group commands, and what logging in, leaving and downloading mean for what
+// this peer shares (a user's group files are shared again at login, if
+// unchanged on disk, and withdrawn at logout).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "actors/peer/self.hpp"
+
+namespace actorrent {
+
+class groups_client {
+public:
+  explicit groups_client(peer_self self);
+
+  using reply = caf::result<pb::PeerReply>;
+
+  reply create_user(const pb::Credentials& c);
+  reply login(const pb::Credentials& c);
+  reply logout();
+  reply create_group(const std::string& group);
+  reply join_group(const std::string& group);
+  reply leave_group(const std::string& group);
+  reply list_requests(const std::string& group);
+  reply decide(const pb::GroupUserArg& rq, bool accept);
+  reply list_groups();
+  reply list_files(const std::string& group);
+  reply upload_file(const pb::GroupFileArg& rq);
+  reply download_file(const pb::GroupFileArg& rq);
+  reply stop_share(const pb::GroupFileArg& rq);
+
+  /// Sources and a fresh ticket of a group file, for a fetcher.
+  caf::result<pb::FileInfo> info(const std::string& group,
+                                 const std::string& name);
+
+  const std::string& user() const { return user_; }
+
+private:
+  /// Sends a group request with this session's token; `on_ok` turns the
+  /// answer into the command's reply, `on_fail` undoes local changes.
+  reply call(pb::GroupRequest rq,
+             std::function<pb::PeerReply(pb::GroupReply&)> on_ok,
+             std::function<void()> on_fail = nullptr);
+  reply call_text(pb::GroupRequest rq);
+  /// Shares again what the user shared before, if unchanged on disk.
+  void reshare(pb::PeerReply& out);
+  /// Stops sharing this user's files of `group` here (all when empty).
+  void unshare_local(const std::string& group);
+  void register_share(const std::string& group, const std::string& name);
+
+  peer_self self_;
+  std::string user_;   // logged-in user, or ""
+  std::string token_;  // its session at the group manager
+};
+
+} // namespace actorrent

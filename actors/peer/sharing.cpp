@@ -1,0 +1,98 @@
+#include "actors/peer/sharing.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/json.hpp"
+#include "actors/core/log.hpp"
+#include "actors/peer/peer.hpp"
+
+namespace actorrent {
+
+sharing::sharing(peer_self self) : self_(self) {
+}
+
+bool sharing::share(const std::string& path, const std::string& name,
+                    const std::string& group, std::string& why,
+                    std::string* sha) {
+  auto& st = self_->state;
+  if (!valid_name(name, why))
+    return false;
+  try {
+    auto m = manifest_of(*st.store, path, name, st.opts.piece_size);
+    auto n = static_cast<uint32_t>(m.piece_sha256_size());
+    if (sha)
+      *sha = m.file_sha256();
+    st.lib->put(local_file{std::move(m), path, bitfield{n, true}, group});
+    return true;
+  } catch (std::exception& e) {
+    why = e.what();
+    return false;
+  }
+}
+
+void sharing::load_share_dir() {
+  auto& st = self_->state;
+  std::vector<std::string> names;
+  if (!st.env.io->list(st.opts.share_dir, names)) {
+    LOG_WARN("peer", "cannot read share directory " << st.opts.share_dir);
+    return;
+  }
+  for (auto& name : names) {
+    auto path = absolute(st.opts.share_dir + "/" + name);
+    std::string why;
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    st.env.io->stat(path, size, mtime);
+    if (share(path, name, "", why))
+      LOG_INFO("peer", "sharing " << name << " ("
+                                  << human_bytes(static_cast<double>(size))
+                                  << ")");
+    else
+      LOG_WARN("peer", "not sharing " << path << ": " << why);
+  }
+}
+
+void sharing::load() {
+  auto& st = self_->state;
+  if (!st.opts.share_dir.empty())
+    load_share_dir();
+  for (auto& [name, path] : st.store->published()) {
+    std::string why;
+    if (!share(path, name, "", why))
+      LOG_WARN("peer", "no longer sharing " << name << ": " << why);
+  }
+}
+
+pb::PeerReply sharing::publish(const pb::PathList& paths) {
+  auto& st = self_->state;
+  auto out = make_reply(0);
+  for (auto& arg : paths.paths()) {
+    auto path = absolute(arg);
+    auto name = base_name(path);
+    std::string why;
+    if (st.lib->contains(name)) {
+      out.add_lines(name + ": already shared");
+      out.set_code(1);
+    } else if (share(path, name, "", why)) {
+      st.store->add_published(name, path);
+      out.add_lines("published " + name);
+    } else {
+      out.add_lines("cannot publish " + arg + ": " + why);
+      out.set_code(1);
+    }
+  }
+  st.tracker.announce();
+  return out;
+}
+
+pb::PeerReply sharing::stop_share(const std::string& name) {
+  auto& st = self_->state;
+  if (!st.lib->remove(name))
+    return make_reply(1, "not shared: " + name);
+  st.store->remove_published(name);
+  st.tracker.leave(name);
+  return make_reply(0, "stopped sharing " + name);
+}
+
+} // namespace actorrent

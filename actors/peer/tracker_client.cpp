@@ -1,0 +1,210 @@
+#include "actors/peer/tracker_client.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/log.hpp"
+#include "actors/peer/peer.hpp"
+
+namespace actorrent {
+
+namespace {
+
+constexpr auto tracker_timeout = std::chrono::seconds(5);
+constexpr auto min_backoff = std::chrono::milliseconds(250);
+constexpr auto max_backoff = std::chrono::seconds(5);
+constexpr auto flush_interval = std::chrono::milliseconds(100);
+
+} // namespace
+
+const char* to_string(pb::SessionState x) {
+  switch (x) {
+    case pb::SESSION_CONNECTING:
+      return "connecting";
+    case pb::SESSION_ANNOUNCING:
+      return "announcing";
+    case pb::SESSION_ONLINE:
+      return "online";
+    default:
+      return "disconnected";
+  }
+}
+
+tracker_client::tracker_client(peer_self self)
+  : self_(self), backoff_(min_backoff) {
+}
+
+void tracker_client::start(std::vector<endpoint> trackers) {
+  trackers_ = std::move(trackers);
+  self_->send(self_, reconnect_atom::value);
+  self_->send(self_, heartbeat_atom::value);
+  self_->send(self_, flush_atom::value);
+}
+
+const endpoint& tracker_client::current() const {
+  static const endpoint none;
+  return trackers_.empty() ? none : trackers_[index_];
+}
+
+caf::error tracker_client::unavailable() const {
+  if (online())
+    return caf::none;
+  return make_error(errc::tracker_unavailable,
+                    "no connection to the tracker at " + current().str() + " ("
+                      + to_string(session_) + ")");
+}
+
+void tracker_client::transition(pb::SessionState to, const std::string& why) {
+  if (to == session_)
+    return;
+  LOG_INFO("peer", "tracker session " << to_string(session_) << " -> "
+                                      << to_string(to)
+                                      << (why.empty() ? "" : " (" + why + ")"));
+  session_ = to;
+}
+
+void tracker_client::lose(const std::string& why) {
+  if (session_ == pb::SESSION_DISCONNECTED)
+    return;
+  if (handle_)
+    self_->demonitor(handle_.address());
+  handle_ = nullptr;
+  transition(pb::SESSION_DISCONNECTED, why);
+  if (trackers_.size() > 1) {
+    index_ = (index_ + 1) % trackers_.size();
+    ++switches_;
+    LOG_INFO("peer", "next tracker: " << current().str());
+  }
+  self_->delayed_send(self_, backoff_, reconnect_atom::value);
+  backoff_ = std::min<caf::timespan>(backoff_ * 2, max_backoff);
+}
+
+void tracker_client::reconnect() {
+  if (session_ != pb::SESSION_DISCONNECTED || trackers_.empty())
+    return;
+  transition(pb::SESSION_CONNECTING);
+  auto target = current();
+  self_
+    ->request(self_->state.env.dir->connector(), tracker_timeout,
+              caf::connect_atom::value, target.host, target.port)
+    .then(
+      [this, target](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                     const std::set<std::string>& ifs) {
+        if (!ptr || !self_->system().assignable<tracker_actor>(ifs)) {
+          lose("not a tracker at " + target.str());
+          return;
+        }
+        handle_ = caf::actor_cast<tracker_actor>(std::move(ptr));
+        self_->monitor(handle_);
+        announce();
+      },
+      [this, target](const caf::error& err) {
+        LOG_WARN("peer", "tracker " << target.str() << " not reachable: "
+                                    << render(err) << "; retrying in "
+                                    << std::chrono::duration_cast<
+                                         std::chrono::milliseconds>(backoff_)
+                                         .count()
+                                    << " ms");
+        lose("cannot connect");
+      });
+}
+
+void tracker_client::announce() {
+  if (!handle_)
+    return;
+  transition(pb::SESSION_ANNOUNCING);
+  auto& st = self_->state;
+  pb::Announce msg;
+  msg.set_peer_id(st.peer_id);
+  msg.set_host(st.opts.host);
+  msg.set_port(st.opts.port);
+  for (auto& f : st.lib->snapshot()) {
+    *msg.add_files() = f.manifest;
+    auto& h = *msg.add_holdings();
+    h.set_name(f.manifest.name());
+    h.set_bitfield(f.have.bytes());
+  }
+  pending_haves_.clear();
+  self_->request(handle_, tracker_timeout, announce_atom::value, msg)
+    .then([this](const pb::AnnounceReply& r) { on_announced(r); },
+          [this](const caf::error& err) {
+            lose("announce failed: " + render(err));
+          });
+}
+
+void tracker_client::on_announced(const pb::AnnounceReply& r) {
+  heartbeat_ms_ = std::max<uint32_t>(100, r.heartbeat_ms());
+  self_->state.lib->set_tracker_key(r.public_key());
+  refused_.assign(r.rejected().begin(), r.rejected().end());
+  for (auto& x : refused_)
+    LOG_WARN("peer", "tracker refused " << x);
+  backoff_ = min_backoff;
+  transition(pb::SESSION_ONLINE);
+}
+
+void tracker_client::on_error(const char* what, const caf::error& err) {
+  if (!online())
+    return;
+  if (is(err, errc::unknown_peer)) {
+    LOG_INFO("peer", "tracker lost our session: announcing");
+    announce();
+  } else if (err == caf::sec::request_timeout) {
+    lose(std::string{what} + " timed out");
+  } else {
+    LOG_WARN("peer", what << ": " << render(err));
+  }
+}
+
+bool tracker_client::on_down(const caf::down_msg& dm) {
+  if (!handle_ || dm.source != handle_.address())
+    return false;
+  LOG_WARN("peer", "connection to tracker " << current().str() << " lost");
+  lose("connection lost");
+  return true;
+}
+
+void tracker_client::heartbeat() {
+  self_->delayed_send(self_, std::chrono::milliseconds(heartbeat_ms_),
+                      heartbeat_atom::value);
+  if (!online())
+    return;
+  pb::Heartbeat hb;
+  hb.set_peer_id(self_->state.peer_id);
+  self_->request(handle_, tracker_timeout, heartbeat_atom::value, hb)
+    .then([](const pb::AnnounceReply&) {},
+          [this](const caf::error& err) { on_error("heartbeat", err); });
+}
+
+void tracker_client::have(const std::string& name, uint32_t piece) {
+  pending_haves_[name].push_back(piece);
+}
+
+void tracker_client::flush() {
+  self_->delayed_send(self_, flush_interval, flush_atom::value);
+  if (!online() || pending_haves_.empty())
+    return;
+  for (auto& [name, pieces] : pending_haves_) {
+    pb::Have msg;
+    msg.set_peer_id(self_->state.peer_id);
+    msg.set_name(name);
+    for (auto p : pieces)
+      msg.add_pieces(p);
+    self_->request(handle_, tracker_timeout, have_atom::value, msg)
+      .then([](caf::ok_atom) {},
+            [this](const caf::error& err) { on_error("have", err); });
+  }
+  pending_haves_.clear();
+}
+
+void tracker_client::leave(const std::string& name) {
+  if (!handle_)
+    return;
+  pb::Leave msg;
+  msg.set_peer_id(self_->state.peer_id);
+  msg.set_name(name);
+  self_->request(handle_, tracker_timeout, leave_atom::value, msg)
+    .then([](caf::ok_atom) {}, [](const caf::error&) {});
+}
+
+} // namespace actorrent

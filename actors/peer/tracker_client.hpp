@@ -1,0 +1,84 @@
+// The peer's session with a tracker, as an explicit state machine. It tries
+// the configured trackers in order and fails over to the next one when the
+// session is lost (connection down, a request timed out, not a tracker).
+//
+// States (transitions are logged):
+//   disconnected -> connecting -> announcing -> online
+//   online -> announcing       (the tracker lost our session: restarted)
+//   connecting/announcing/online -> disconnected
+//                              (connection down, request timed out;
+//                               next tracker, reconnect with backoff
+//                               250 ms .. 5 s)
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+
+#include "actors/peer/self.hpp"
+
+namespace actorrent {
+
+struct endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+
+class tracker_client {
+public:
+  explicit tracker_client(peer_self self);
+
+  /// Starts connecting, heartbeats and have batches.
+  void start(std::vector<endpoint> trackers);
+
+  // -- timers and events ------------------------------------------------------
+  void reconnect();
+  void heartbeat();
+  void flush();
+  /// True when the down message was about the tracker.
+  bool on_down(const caf::down_msg& dm);
+
+  // -- what the peer tells the tracker ----------------------------------------
+  /// Announces everything the peer holds (after a change of what it shares).
+  void announce();
+  /// A verified piece, sent in the next batch.
+  void have(const std::string& name, uint32_t piece);
+  /// Stops sharing one file, or leaves altogether (empty name).
+  void leave(const std::string& name);
+
+  // -- state -------------------------------------------------------------------
+  pb::SessionState session() const { return session_; }
+  bool online() const { return session_ == pb::SESSION_ONLINE; }
+  /// The tracker in use (or being tried).
+  const endpoint& current() const;
+  /// Why a command needing the tracker cannot run now; none when online.
+  caf::error unavailable() const;
+  const tracker_actor& handle() const { return handle_; }
+  const std::vector<std::string>& refused() const { return refused_; }
+  uint32_t switches() const { return switches_; }
+
+private:
+  void transition(pb::SessionState to, const std::string& why = {});
+  /// The session is gone: try the next tracker after the backoff.
+  void lose(const std::string& why);
+  void on_announced(const pb::AnnounceReply& r);
+  void on_error(const char* what, const caf::error& err);
+
+  peer_self self_;
+  std::vector<endpoint> trackers_;
+  size_t index_ = 0;
+  uint32_t switches_ = 0;
+  pb::SessionState session_ = pb::SESSION_DISCONNECTED;
+  tracker_actor handle_;
+  caf::timespan backoff_;
+  uint32_t heartbeat_ms_ = 1000;
+  std::map<std::string, std::vector<uint32_t>> pending_haves_;
+  std::vector<std::string> refused_;
+};
+
+const char* to_string(pb::SessionState x);
+
+} // namespace actorrent
