@@ -47,24 +47,6 @@ void wait_for_signal(const sigset_t& set) {
   sigwait(&set, &sig);
 }
 
-// Polls `pred` every 10 ms for at most 10 s.
-template <class Pred>
-bool wait_for(Pred pred) {
-  for (int i = 0; i < 1000; ++i) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-[[noreturn]] void exit_now(int rc) {
-  fflush(stdout);
-  fflush(stderr);
-  std::cout.flush();
-  ::_exit(rc);
-}
-
 // The interactive shell of a node: reads command lines from stdin and sends
 // them to the control actor.
 void shell(caf::actor_system& sys, control_actor ctl) {
@@ -108,6 +90,25 @@ template <class Node>
   exit_now(0);
 }
 
+
+} // namespace
+
+bool wait_for(const std::function<bool()>& pred) {
+  for (int i = 0; i < 1000; ++i) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+[[noreturn]] void exit_now(int rc) {
+  fflush(stdout);
+  fflush(stderr);
+  std::cout.flush();
+  ::_exit(rc);
+}
+
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
   endpoint tracker;
@@ -142,8 +143,6 @@ int peer_options_from(const node_config& cfg, peer_options& opts) {
   }
   return 0;
 }
-
-} // namespace
 
 int run_tracker(std::vector<std::string> args) {
   node_config cfg;
@@ -197,173 +196,6 @@ int run_peer(std::vector<std::string> args) {
     std::thread{[&] { shell(sys, node.ctl); }}.detach();
   serve(sys, signals, node, err,
         "peer listening on " + cfg.peer_host + ":" + std::to_string(node.port));
-}
-
-namespace {
-
-void print_progress(const pb::DownloadStatus& s, bool tty) {
-  auto pct = percent_done(s);
-  double left = static_cast<double>(s.size() - std::min(s.size(), s.bytes_done()));
-  std::string eta = s.rate_bps() > 1
-                      ? std::to_string(static_cast<long>(left / s.rate_bps()))
-                          + "s"
-                      : "?";
-  if (tty) {
-    int width = 30;
-    int filled = static_cast<int>(pct / 100.0 * width);
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(static_cast<size_t>(width), '.');
-    fprintf(stderr, "\r%s [%s] %5.1f%% %s/%s %s/s ETA %s, %u sources   ",
-            s.name().c_str(), bar.c_str(), pct,
-            human_bytes(static_cast<double>(s.bytes_done())).c_str(),
-            human_bytes(static_cast<double>(s.size())).c_str(),
-            human_bytes(s.rate_bps()).c_str(), eta.c_str(), s.sources());
-  } else {
-    fprintf(stderr, "%s: %s %.1f%% (%llu of %llu bytes), %s/s, ETA %s, %u "
-                    "sources\n",
-            s.name().c_str(), to_string(s.state()), pct,
-            static_cast<unsigned long long>(s.bytes_done()),
-            static_cast<unsigned long long>(s.size()),
-            human_bytes(s.rate_bps()).c_str(), eta.c_str(), s.sources());
-  }
-  fflush(stderr);
-}
-
-} // namespace
-
-int run_fetch(std::vector<std::string> args) {
-  std::vector<std::string> names;
-  std::vector<std::string> rest;
-  std::string tracker;
-  std::string to = ".";
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto& a = args[i];
-    if ((a == "--tracker" || a == "--to") && i + 1 < args.size()) {
-      (a == "--tracker" ? tracker : to) = args[i + 1];
-      ++i;
-    } else if (a.rfind("--tracker=", 0) == 0) {
-      tracker = a.substr(10);
-    } else if (a.rfind("--to=", 0) == 0) {
-      to = a.substr(5);
-    } else if (a == "-h" || a == "--help") {
-      std::cout
-        << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]"
-           " [--peer.KEY=VALUE...]\n\n"
-           "Downloads files and exits 0 once every one is complete and its\n"
-           "SHA-256 verified; exits 1 when a download fails (no online source\n"
-           "has some piece, tracker unreachable, disk error). Progress goes to\n"
-           "stderr. While it runs it serves the pieces it has verified. A\n"
-           "killed fetch started again with the same --to resumes.\n\n"
-           "  --tracker HOST:PORT   the tracker (default peer.tracker)\n"
-           "  --to DIR              where the files go (default .)\n"
-           "  --peer.window=N       piece requests in flight per source\n"
-           "  --peer.host=ADDR      address to serve pieces on (127.0.0.1)\n"
-           "  --log.level=LEVEL     debug, info, warn, error (default warn)\n";
-      return 0;
-    } else if (a.rfind("--", 0) == 0) {
-      rest.push_back(a);
-    } else {
-      names.push_back(a);
-    }
-  }
-  if (names.empty()) {
-    std::cerr << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]\n";
-    return 2;
-  }
-  node_config cfg;
-  cfg.log_level = "warn";
-  cfg.peer_share_dir = "";
-  cfg.peer_download_dir = to;
-  if (!tracker.empty())
-    rest.push_back("--peer.tracker=" + tracker);
-  bool done = false;
-  if (auto rc = load_config(cfg, "fetch", rest, done); rc || done)
-    return rc;
-  if (!make_dirs(to)) {
-    std::cerr << "error: cannot create directory " << to << "\n";
-    return 2;
-  }
-  cfg.peer_state_db = to + "/.actorrent-fetch.db";
-  peer_options opts;
-  if (auto rc = peer_options_from(cfg, opts))
-    return rc;
-  opts.share_dir.clear();
-  opts.one_shot = true;
-  // No signal mask: SIGTERM/SIGINT end a one-shot fetch at once; it resumes.
-  cfg.load<caf::io::middleman>();
-  caf::actor_system sys{cfg};
-  peer_node node;
-  if (auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
-                            cfg.peer_upload_limit, node);
-      !err.empty()) {
-    std::cerr << "error: " << err << "\n";
-    stop(sys, node);
-    exit_now(2);
-  }
-  caf::scoped_actor self{sys};
-  parsed_command cmd;
-  cmd.kind = parsed_command::peer;
-  auto& f = *cmd.request.mutable_fetch();
-  for (auto& n : names)
-    f.add_names(n);
-  f.set_dest(to);
-  // The peer agent starts right after the node is wired: wait for it.
-  if (!wait_for([&] { return node.peer_slot->get() != nullptr; })) {
-    std::cerr << "error: the peer did not start\n";
-    stop(sys, node);
-    exit_now(1);
-  }
-  auto started_fetch = run_command(self, node.ctl, cmd, std::chrono::seconds(30));
-  if (started_fetch.code != 0) {
-    std::cerr << started_fetch.text;
-    stop(sys, node);
-    exit_now(started_fetch.code);
-  }
-  bool tty = ::isatty(STDERR_FILENO);
-  auto started = std::chrono::steady_clock::now();
-  auto last_line = started;
-  auto connect_limit = std::chrono::seconds(15);
-  std::string failure;
-  bool complete = false;
-  bool ever_online = false;
-  while (!complete && failure.empty()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto peer_ptr = node.peer_slot->get();
-    if (!peer_ptr)
-      continue;
-    auto p = caf::actor_cast<peer_actor>(peer_ptr);
-    pb::DownloadList list;
-    self->request(p, std::chrono::seconds(5), status_atom::value)
-      .receive([&](pb::DownloadList& xs) { list = std::move(xs); },
-               [&](const caf::error&) {});
-    auto now = std::chrono::steady_clock::now();
-    ever_online = ever_online || list.session() == pb::SESSION_ONLINE;
-    if (!ever_online && now - started > connect_limit)
-      failure = "tracker " + cfg.peer_tracker + " not reachable";
-    complete = list.downloads_size() > 0;
-    for (auto& s : list.downloads()) {
-      if (std::find(names.begin(), names.end(), s.name()) == names.end())
-        continue;
-      if (s.state() == pb::FAILED)
-        failure = s.name() + ": " + s.reason();
-      complete = complete && s.state() == pb::COMPLETE;
-      if (tty || now - last_line > std::chrono::seconds(1)
-          || s.state() == pb::COMPLETE)
-        print_progress(s, tty);
-    }
-    if (!tty && now - last_line > std::chrono::seconds(1))
-      last_line = now;
-  }
-  if (tty)
-    fprintf(stderr, "\n");
-  stop(sys, node);
-  if (!failure.empty()) {
-    std::cerr << "error: " << failure << "\n";
-    exit_now(1);
-  }
-  for (auto& n : names)
-    std::cout << "complete: " << to << "/" << n << "\n";
-  exit_now(0);
 }
 
 int run_ctl(std::vector<std::string> args) {

@@ -2,6 +2,7 @@
 // and nothing else; exit codes: 0 ok, 1 the operation failed, 2 usage/config.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,5 +12,19 @@ int run_tracker(std::vector<std::string> args);
 int run_peer(std::vector<std::string> args);
 int run_fetch(std::vector<std::string> args);
 int run_ctl(std::vector<std::string> args);
+
+// -- shared by the node kinds ---------------------------------------------------
+
+struct node_config;
+struct peer_options;
+
+/// Checks the peer settings shared by `peer` and `fetch` and fills `opts`;
+/// 0, or 2 after printing what is wrong.
+int peer_options_from(const node_config& cfg, peer_options& opts);
+/// Polls `pred` every 10 ms for at most 10 s.
+bool wait_for(const std::function<bool()>& pred);
+/// Flushes the output and ends the process at once (the actors' state is
+/// already committed).
+[[noreturn]] void exit_now(int rc);
 
 } // namespace actorrent

@@ -57,9 +57,23 @@ struct child_entry {
 };
 
 struct supervisor_state {
+  explicit supervisor_state(supervisor_actor::pointer self) : self(self) {}
+
+  supervisor_actor::pointer self;
   supervisor_options opts;
   std::vector<child_entry> children;
+
   child_entry* find(const std::string& name);
+  /// Starts (or starts again) one child and fills its slot.
+  void start(child_entry& c);
+  /// A child ended: restart it after its backoff, or record why not.
+  void on_down(const caf::down_msg& dm);
+  /// running -> restarting (false: too many restarts, the child failed).
+  bool schedule_restart(child_entry& c);
+  pb::ActorList list() const;
+  caf::result<caf::ok_atom> kill(const std::string& name, bool hard);
+  caf::result<caf::ok_atom> restart(const std::string& name);
+  void respawn(const std::string& name, uint64_t generation);
   static inline const char* name = "supervisor";
 };
 
