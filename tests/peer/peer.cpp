@@ -1,0 +1,186 @@
+// The peer agent's tracker session under CAF's deterministic scheduler:
+// virtual time, an in-process directory, in-memory files, stand-in trackers
+// that the test kills, forgets sessions in, and brings up elsewhere.
+#define BOOST_TEST_MODULE peer
+#include <boost/test/unit_test.hpp>
+
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/peer/peer.hpp"
+#include "tests/fixtures.hpp"
+
+using namespace actorrent;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What a stand-in tracker saw, and whether it forgot every session.
+struct tracker_log {
+  int announces = 0;
+  int heartbeats = 0;
+  int haves = 0;
+  bool forget = false;
+};
+
+tracker_actor::behavior_type
+stand_in_tracker(tracker_actor::pointer, std::shared_ptr<tracker_log> log) {
+  auto reply = [] {
+    pb::AnnounceReply r;
+    r.set_heartbeat_ms(1000);
+    return r;
+  };
+  return {
+    [=](announce_atom, const pb::Announce&) {
+      ++log->announces;
+      log->forget = false;
+      return reply();
+    },
+    [=](heartbeat_atom,
+        const pb::Heartbeat& hb) -> caf::result<pb::AnnounceReply> {
+      ++log->heartbeats;
+      if (log->forget)
+        return make_error(errc::unknown_peer, hb.peer_id());
+      return reply();
+    },
+    [=](have_atom, const pb::Have&) {
+      ++log->haves;
+      return caf::ok_atom::value;
+    },
+    [=](leave_atom, const pb::Leave&) { return caf::ok_atom::value; },
+    [=](list_atom, const pb::FileQuery&) { return pb::FileList{}; },
+    [=](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
+      return make_error(errc::unknown_file, q.name());
+    },
+    [=](tick_atom) {},
+  };
+}
+
+long long ms(caf::timespan x) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
+}
+
+struct peer_fixture : test::deterministic_fixture {
+  test::temp_dir dir;
+  environment env;
+  endpoint first{"127.0.0.1", 6881};
+  endpoint second{"127.0.0.1", 6882};
+  peer_actor agent;
+
+  peer_fixture() {
+    env.io = std::make_shared<memory_io>();
+    env.dir = make_local_directory(sys);
+    env.blocking = blocking_mode::scheduled;
+    env.seed = 7;
+    env.unix_time = [] { return int64_t{1700000000}; };
+  }
+
+  ~peer_fixture() {
+    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  }
+
+  tracker_actor start_tracker(const endpoint& at,
+                              std::shared_ptr<tracker_log> log) {
+    auto t = sys.spawn(stand_in_tracker, log);
+    auto port = at.port;
+    BOOST_REQUIRE_EQUAL(env.dir->publish(sys, t, at.host, port), "");
+    return t;
+  }
+
+  void start_peer() {
+    peer_options opts;
+    opts.trackers = {first, second};
+    opts.state_db = dir / "peer.db";
+    opts.port = 7000;
+    agent = sys.spawn(peer, opts, env, std::make_shared<library>());
+    sched.run();
+  }
+
+  const tracker_client& client() {
+    auto ptr = caf::actor_cast<caf::abstract_actor*>(agent);
+    return dynamic_cast<std::remove_pointer_t<peer_self>&>(*ptr)
+      .state.tracker;
+  }
+
+  // Advances virtual time in 10 ms steps until `pred` holds (at most
+  // `limit`); returns how long that took.
+  caf::timespan run_until(std::function<bool()> pred, caf::timespan limit) {
+    caf::timespan waited{0};
+    sched.run();
+    while (!pred() && waited < limit) {
+      sched.advance_time(10ms);
+      sched.run();
+      waited += 10ms;
+    }
+    return waited;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(peer_agent, peer_fixture)
+
+BOOST_AUTO_TEST_CASE(goes_online_and_re_announces_when_forgotten) {
+  auto log = std::make_shared<tracker_log>();
+  start_tracker(first, log);
+  start_peer();
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_ONLINE);
+  BOOST_CHECK_EQUAL(log->announces, 1);
+  // Heartbeats every second of virtual time keep the session.
+  run_until([&] { return log->heartbeats >= 3; }, 5s);
+  BOOST_CHECK_EQUAL(log->announces, 1);
+  // A restarted tracker has forgotten the session: the next heartbeat is
+  // refused and the peer announces everything again.
+  log->forget = true;
+  auto took = run_until([&] { return log->announces == 2; }, 5s);
+  BOOST_CHECK_LE(ms(took), 1010);
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_ONLINE);
+}
+
+BOOST_AUTO_TEST_CASE(fails_over_to_the_next_tracker_when_one_dies) {
+  auto log1 = std::make_shared<tracker_log>();
+  auto t1 = start_tracker(first, log1);
+  start_peer();
+  BOOST_REQUIRE_EQUAL(client().session(), pb::SESSION_ONLINE);
+  BOOST_CHECK_EQUAL(client().current().port, first.port);
+  // The first tracker dies: the connection's down message ends the session.
+  env.dir->unpublish(first.host, first.port);
+  caf::anon_send_exit(t1, caf::exit_reason::kill);
+  sched.run();
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_DISCONNECTED);
+  BOOST_CHECK_EQUAL(client().current().port, second.port);
+  // The second one is not up yet: the peer keeps trying, both in turn, with
+  // a growing backoff.
+  run_until([] { return false; }, 1s);
+  BOOST_CHECK_NE(client().session(), pb::SESSION_ONLINE);
+  BOOST_CHECK_GE(client().switches(), 2u);
+  auto log2 = std::make_shared<tracker_log>();
+  start_tracker(second, log2);
+  auto took = run_until([&] { return client().online(); }, 10s);
+  BOOST_CHECK_LE(ms(took), 5000); // at most the longest backoff
+  BOOST_CHECK_EQUAL(client().current().port, second.port);
+  BOOST_CHECK_EQUAL(log2->announces, 1);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_tracker_commands_while_disconnected) {
+  start_peer(); // no tracker anywhere
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_DISCONNECTED);
+  pb::PeerRequest rq;
+  rq.mutable_list();
+  self->send(agent, command_atom::value, rq);
+  sched.run();
+  bool answered = false;
+  self->receive(
+    [&](const pb::PeerReply& r) {
+      answered = true;
+      BOOST_CHECK_EQUAL(r.code(), 1);
+      BOOST_REQUIRE_EQUAL(r.lines_size(), 1);
+      BOOST_CHECK_NE(r.lines(0).find("no connection to the tracker"),
+                     std::string::npos);
+    },
+    caf::after(0s) >> [] {});
+  BOOST_CHECK(answered);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
