@@ -27,15 +27,15 @@ peer_store::peer_store(const std::string& path) : db_(path) {
            " state TEXT NOT NULL, manifest BLOB, bitfield BLOB NOT NULL)");
 }
 
-std::string peer_store::peer_id() {
+std::string peer_store::peer_id(uint64_t seed) {
   auto get = db_.prepare("SELECT value FROM meta WHERE key = 'peer_id'");
   if (get.step())
     return get.text_at(0);
-  std::random_device rd;
+  std::mt19937_64 rng{seed};
   std::string id = "p-";
   static const char* digits = "0123456789abcdef";
   for (int i = 0; i < 12; ++i)
-    id += digits[rd() % 16];
+    id += digits[rng() % 16];
   db_.prepare("INSERT INTO meta (key, value) VALUES ('peer_id', ?)")
     .bind(1, id)
     .run();

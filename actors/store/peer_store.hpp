@@ -25,8 +25,8 @@ class peer_store {
 public:
   explicit peer_store(const std::string& path);
 
-  /// The peer's id, created once and kept across restarts.
-  std::string peer_id();
+  /// The peer's id, created once (from `seed`) and kept across restarts.
+  std::string peer_id(uint64_t seed);
 
   /// Manifest of `path` when size and mtime still match the cached entry.
   std::optional<pb::Manifest> cached_manifest(const std::string& path,
