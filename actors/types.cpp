@@ -28,6 +28,11 @@ caf::error make_error(errc x, std::string context) {
           caf::make_message(std::move(context))};
 }
 
+bool is(const caf::error& err, errc x) {
+  return err.category() == caf::atom("actorrent")
+         && err.code() == static_cast<uint8_t>(x);
+}
+
 std::string render(const caf::error& err) {
   if (!err)
     return "no error";

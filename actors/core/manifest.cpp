@@ -87,6 +87,10 @@ bool split_group_key(const std::string& key, std::string& group,
   return true;
 }
 
+std::string part_path(const std::string& dir, const std::string& name) {
+  return dir + "/." + name + ".part";
+}
+
 uint32_t piece_count(uint64_t size, uint32_t piece_size) {
   return static_cast<uint32_t>((size + piece_size - 1) / piece_size);
 }

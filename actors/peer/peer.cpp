@@ -156,13 +156,19 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     fetch_options fo;
     fo.name = rec.name;
     fo.dest_dir = rec.dest_dir;
-    fo.state_db = st.opts.state_db;
     fo.self_id = st.peer_id;
     fo.window = st.opts.window;
     fo.request_timeout = std::chrono::milliseconds(st.opts.request_timeout_ms);
     fo.fail_when_stalled = st.opts.one_shot;
     fo.manifest = rec.manifest;
     fo.have = rec.bitfield;
+    // Until the peer holds its node's environment: the middleman, the disk,
+    // a detached writer, a seed from the peer id and the file.
+    fo.connector = caf::actor_cast<connector_actor>(
+      self->system().middleman().actor_handle());
+    fo.io = make_disk_io();
+    fo.blocking = blocking_mode::detached;
+    fo.seed = derive_seed(0, st.peer_id + "/" + rec.name);
     auto f = self->spawn<caf::monitored>(piece_fetcher, std::move(fo),
                                          peer_actor{self}, st.lib);
     st.fetchers[rec.name] = f;
