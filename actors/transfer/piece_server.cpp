@@ -89,6 +89,11 @@ void piece_server_state::release() {
   }
 }
 
+piece_server_state::~piece_server_state() {
+  for (auto& x : held)
+    x.rp.deliver(make_error(errc::no_such_actor, "piece server stopped"));
+}
+
 paced_piece_server_actor::behavior_type
 piece_server(paced_piece_server_actor::stateful_pointer<piece_server_state> self,
              std::shared_ptr<library> lib, piece_server_options opts) {

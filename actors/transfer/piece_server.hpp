@@ -68,6 +68,9 @@ struct piece_server_state {
   serve(const pb::PieceRequest& req);
   /// Answers the held replies that are due.
   void release();
+  /// Held replies fail at once when the server ends (their requesters need
+  /// not wait for their timeouts).
+  ~piece_server_state();
   static inline const char* name = "piece_server";
 };
 

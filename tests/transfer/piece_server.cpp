@@ -88,6 +88,18 @@ BOOST_AUTO_TEST_CASE(paces_uploads_in_virtual_time_without_blocking) {
   BOOST_CHECK_EQUAL(lib->bytes_served.load(), 3 * test::piece);
 }
 
+BOOST_AUTO_TEST_CASE(held_replies_fail_at_once_when_the_server_ends) {
+  lib->put(local_file{m, "/share/f.bin", bitfield{n, true}, ""});
+  auto srv = start(4 * test::piece);
+  ask("f.bin", 0);
+  ask("f.bin", 1); // held for 250 ms
+  BOOST_CHECK_EQUAL(rec->pieces.size(), 1u);
+  caf::anon_send_exit(srv, caf::exit_reason::kill);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 1u);
+  BOOST_CHECK(is(rec->errors[0], errc::no_such_actor));
+}
+
 BOOST_AUTO_TEST_CASE(ticket_expiry_follows_the_environments_clock) {
   auto key = signing_key::generate();
   lib->set_tracker_key(key.public_key);
