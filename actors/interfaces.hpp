@@ -54,6 +54,12 @@ using piece_server_actor = caf::typed_actor<
   caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
                                                       std::vector<char>>>;
 
+/// The piece server itself (local to its node): what its front publishes
+/// plus the timer of its upload pacing.
+using paced_piece_server_actor = piece_server_actor::extend<
+  /// Timer: answers the replies held back by the upload limit that are due.
+  caf::reacts_to<tick_atom>>;
+
 /// Answers operators (published on a node's control port, loopback only).
 /// The shell and `actorrent ctl` parse command lines into these requests and
 /// format the replies (nodes/commands.*).
@@ -110,11 +116,12 @@ using fetcher_actor = caf::typed_actor<
   /// The current progress.
   caf::replies_to<status_atom>::with<pb::DownloadStatus>>;
 
-/// Verifies and writes pieces of one download; runs detached because it
-/// hashes and does disk I/O.
+/// Verifies and writes pieces of one download (local to its fetcher);
+/// detached in a node because it hashes and does disk I/O.
 using writer_actor = caf::typed_actor<
-  /// Checks the piece's SHA-256, writes it, records it as held. Replies
-  /// true when written, false when the hash did not match.
+  /// Checks the piece's SHA-256, writes it, marks it held in the library
+  /// (served at once). Replies true when written, false when the hash did
+  /// not match.
   caf::replies_to<write_atom, uint32_t, std::vector<char>>::with<bool>,
   /// Checks the whole file's SHA-256 and renames it into place. Replies the
   /// final path, or hash_mismatch / io_failure.

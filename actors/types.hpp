@@ -69,7 +69,7 @@ const char* to_string(errc x);
 caf::error make_error(errc x);
 caf::error make_error(errc x, std::string context);
 
-/// True when `err` is actorrent's error `x`.
+/// True when `err` is actorrent's error `x` (its context aside).
 bool is(const caf::error& err, errc x);
 
 /// Renders an error for users: "unknown_file: foo.iso" or CAF's own text.

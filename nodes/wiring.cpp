@@ -91,9 +91,11 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint16_t port, uint16_t control_port,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
-  child_spec server{"pserver", [lib, upload_limit](caf::actor_system& sys) {
-                      return ptr_of(sys.spawn<caf::detached>(piece_server, lib,
-                                                             upload_limit));
+  piece_server_options so{env.io, upload_limit, env.unix_time};
+  child_spec server{"pserver", [lib, so, mode = env.blocking](
+                                 caf::actor_system& sys) {
+                      return ptr_of(spawn_blocking(sys, mode, piece_server, lib,
+                                                   so));
                     }};
   node.front = sys.spawn(front<piece_server_actor>::run, server.slot);
   node.port = port;

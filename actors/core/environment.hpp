@@ -48,7 +48,8 @@ auto spawn_blocking(Parent* parent, blocking_mode mode, F fun, Ts&&... xs) {
   return parent->template spawn<Os>(fun, std::forward<Ts>(xs)...);
 }
 
-/// The same, spawned from the actor system (a node's wiring).
+/// The same, for actors spawned by the actor system itself (a node's
+/// server actors).
 template <caf::spawn_options Os = caf::no_spawn_options, class F, class... Ts>
 auto spawn_blocking(caf::actor_system& sys, blocking_mode mode, F fun,
                     Ts&&... xs) {

@@ -34,8 +34,8 @@ bool is_group_key(const std::string& name);
 bool split_group_key(const std::string& key, std::string& group,
                      std::string& name);
 
-/// Where a download of file `name` keeps its bytes until it is complete:
-/// DIR/.NAME.part
+/// Where a download of file `name` into `dir` is written until its
+/// whole-file SHA-256 matches: DIR/.NAME.part (hidden, so never shared).
 std::string part_path(const std::string& dir, const std::string& name);
 
 /// Builds the manifest of a file in one pass over it. Throws std::runtime_error

@@ -60,13 +60,16 @@ void download_manager::spawn(const download_record& rec) {
   fetch_options fo;
   fo.name = rec.name;
   fo.dest_dir = rec.dest_dir;
-  fo.state_db = st.opts.state_db;
   fo.self_id = st.peer_id;
   fo.window = st.opts.window;
   fo.request_timeout = std::chrono::milliseconds(st.opts.request_timeout_ms);
   fo.fail_when_stalled = st.opts.one_shot;
   fo.manifest = rec.manifest;
   fo.have = rec.bitfield;
+  fo.connector = st.env.dir->connector();
+  fo.io = st.env.io;
+  fo.blocking = st.env.blocking;
+  fo.seed = derive_seed(st.env.seed, st.peer_id + "/" + rec.name);
   auto f = self_->spawn<caf::monitored>(piece_fetcher, std::move(fo),
                                         peer_actor{self_}, st.lib);
   fetchers_[rec.name] = f;

@@ -1,17 +1,21 @@
 // One download. Asks its peer for the file's manifest and online sources,
-// connects to every source directly, keeps `window` piece requests in flight
-// per source (rarest first, endgame at the end), hands each piece to its
-// writer for verification, and fails over when a source dies, times out or
-// sends bad pieces.
+// tells the peer the manifest (the peer records it for resume), connects to
+// every source through a connector (the middleman or an in-process
+// directory), keeps `window` piece requests in flight per source (rarest
+// first, endgame at the end), hands each piece to its writer for
+// verification, reports each verified piece to the peer, and fails over when
+// a source dies, times out or sends bad pieces. Time comes from CAF's clock
+// only, randomness from `fetch_options::seed`.
 //
 // Download states (transitions are logged):
 //   fetching_info -> downloading -> verifying -> complete
 //   downloading -> stalled   (no online source has some missing piece;
 //                              back to downloading when one appears)
 //   any -> failed            (one-shot stall, bad file, disk error)
-// Source states:
+// Source states (transitions are logged):
 //   connecting -> active -> lost      (connection down, timeout: may reconnect)
 //   connecting -> lost                (connect failed)
+//   lost -> connecting                (after reconnect_delay, on refresh)
 //   active -> banned                  (3 pieces that failed their SHA-256)
 #pragma once
 
@@ -19,8 +23,15 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
+#include <caf/actor_clock.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/core/directory.hpp"
+#include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/transfer/piece_picker.hpp"
@@ -30,7 +41,6 @@ namespace actorrent {
 struct fetch_options {
   std::string name;         // catalog name (a group key for group files)
   std::string dest_dir;
-  std::string state_db;
   std::string self_id;      // this peer: never its own source
   uint32_t window = 8;
   std::chrono::milliseconds request_timeout{10000};
@@ -38,6 +48,12 @@ struct fetch_options {
   bool fail_when_stalled = false;  // one-shot downloads give up
   std::optional<pb::Manifest> manifest;  // resume
   std::string have;                      // resume: verified pieces
+  /// Answers (connect, host, port) for sources: the middleman in a node, an
+  /// in-process directory in tests and simulations.
+  connector_actor connector;
+  std::shared_ptr<file_io> io;           // the writer's disk
+  blocking_mode blocking = blocking_mode::detached;  // how the writer runs
+  uint64_t seed = 0;                     // piece picking's tie-breaks
 };
 
 enum class download_state {
@@ -51,16 +67,18 @@ const char* to_string(source_state x);
 struct fetch_source {
   std::string host;
   uint16_t port = 0;
-  source_state state = source_state::connecting;
+  source_state state = source_state::lost;  // not connected yet
   piece_server_actor handle;
   uint64_t epoch = 0;          // bumped per connection; stale replies ignored
   int bad_pieces = 0;
   std::string reason;          // why lost or banned
   std::string holds;           // bitfield from the tracker
-  std::chrono::steady_clock::time_point retry_at;
+  caf::actor_clock::time_point retry_at;
 };
 
 struct piece_fetcher_state {
+  using pointer = fetcher_actor::stateful_pointer<piece_fetcher_state>;
+  pointer self = nullptr;
   fetch_options opts;
   peer_actor peer;
   std::shared_ptr<library> lib;
@@ -71,25 +89,76 @@ struct piece_fetcher_state {
   writer_actor writer;
   std::map<std::string, fetch_source> sources;
   std::set<uint32_t> writing;  // pieces handed to the writer
+  bool informed = false;       // the peer has answered with sources once
   uint64_t bytes_done = 0;
   uint64_t bytes_received = 0;
-  uint64_t epochs = 0;
   // rate over the last tick
   uint64_t rate_mark = 0;
-  std::chrono::steady_clock::time_point rate_time;
+  caf::actor_clock::time_point rate_time;
   double rate_bps = 0;
   std::string final_path;
   pb::SignedTicket ticket;     // group files: shown to every source
 
+  // -- lifecycle (piece_fetcher.cpp) -----------------------------------------
+  /// Takes the options; false when the download failed at once.
+  bool init(pointer me, fetch_options o, peer_actor p,
+            std::shared_ptr<library> l);
+  /// Starts writing once the manifest is known (from the peer or resume).
+  bool start(const pb::Manifest& m);
+  /// Asks the peer for the manifest and fresh sources; re-arms itself.
+  void refresh();
+  void on_info_error(const caf::error& err);
+  /// Timer: rate, progress report, endgame re-requests.
+  void tick();
+  /// Every piece is written: asks the writer to check the whole file.
+  void finish();
+  void complete(const std::string& path);
+  /// Stops the download for good.
+  void fail(std::string why);
+  /// Ends the actor; its writer ends with it.
+  void stop();
+  void report();
+  bool finished() const;
+  /// A source's connection ended.
+  void on_down(const caf::down_msg& dm);
+  /// The writer (linked) ended, or the fetcher is told to stop.
+  void on_exit(const caf::exit_msg& em);
   /// Moves to `to`, logging the transition and its reason.
   void transition(download_state to, std::string why = {});
   pb::DownloadStatus status() const;
+
+  // -- sources and pieces (fetch_sources.cpp) ---------------------------------
+  /// Merges the sources of a FileInfo; connects to new or retried ones.
+  void on_info(pb::FileInfo& info);
+  void connect(const std::string& id);
+  void on_connected(const std::string& id, uint64_t epoch,
+                    caf::strong_actor_ptr& ptr,
+                    const std::set<std::string>& ifs);
+  void on_connect_error(const std::string& id, uint64_t epoch,
+                        const caf::error& err);
+  /// Moves source `id` to `to`, logging the transition.
+  void set_state(const std::string& id, fetch_source& src, source_state to,
+                 std::string why = {});
+  /// A source can no longer be used: its pieces in flight go to the others.
+  void drop(const std::string& id, source_state to, std::string why);
+  /// Fills every active source's window.
+  void schedule();
+  void request_piece(const std::string& id, fetch_source& src, uint32_t p);
+  void on_piece(const std::string& id, uint64_t epoch, uint32_t p,
+                const pb::PieceHeader& hdr, std::vector<char>& data);
+  void on_piece_error(const std::string& id, uint64_t epoch, uint32_t p,
+                      const caf::error& err);
+  void on_written(const std::string& id, uint32_t p, bool ok);
+  /// A piece failed its SHA-256: counts against its source, bans at 3.
+  void on_bad_piece(const std::string& id, uint32_t p);
+  /// Checks whether the download can still make progress.
+  void check_stall();
+
   static inline const char* name = "piece_fetcher";
 };
 
 fetcher_actor::behavior_type
-piece_fetcher(fetcher_actor::stateful_pointer<piece_fetcher_state> self,
-              fetch_options opts, peer_actor peer,
-              std::shared_ptr<library> lib);
+piece_fetcher(piece_fetcher_state::pointer self, fetch_options opts,
+              peer_actor peer, std::shared_ptr<library> lib);
 
 } // namespace actorrent

@@ -1,12 +1,7 @@
 #include "actors/transfer/piece_server.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstring>
-#include <ctime>
-#include <thread>
+#include <cmath>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -16,75 +11,108 @@
 
 namespace actorrent {
 
-piece_server_state::~piece_server_state() {
-  for (auto& kvp : fds)
-    ::close(kvp.second);
+// -- token_bucket ---------------------------------------------------------------
+
+token_bucket::token_bucket(uint64_t rate, time_point now)
+  : rate_(rate),
+    tokens_(static_cast<double>(rate) / 4),
+    burst_(static_cast<double>(rate) / 4),
+    last_(now) {
+  // A quarter of a second's worth may go out at once.
 }
 
-piece_server_actor::behavior_type
-piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
-             std::shared_ptr<library> lib, uint64_t upload_limit) {
-  self->state.lib = std::move(lib);
-  self->state.upload_limit = upload_limit;
+caf::timespan token_bucket::take(uint64_t bytes, time_point now) {
+  if (rate_ == 0)
+    return caf::timespan{0};
+  if (now > last_) {
+    auto secs = std::chrono::duration<double>(now - last_).count();
+    tokens_ = std::min(burst_, tokens_ + secs * static_cast<double>(rate_));
+    last_ = now;
+  }
+  tokens_ -= static_cast<double>(bytes);
+  if (tokens_ >= 0)
+    return caf::timespan{0};
+  // Rounded up: never early.
+  auto ns = std::ceil(-tokens_ * 1e9 / static_cast<double>(rate_));
+  return caf::timespan{static_cast<int64_t>(ns)};
+}
+
+// -- piece_server ---------------------------------------------------------------
+
+caf::result<pb::PieceHeader, std::vector<char>>
+piece_server_state::serve(const pb::PieceRequest& req) {
+  std::string why;
+  if (!valid_name(req.name(), why))
+    return make_error(errc::bad_name, why);
+  int code = 0;
+  auto loc = lib->locate(req.name(), req.index(), req.file_sha256(), why,
+                         code);
+  if (!loc)
+    return make_error(static_cast<errc>(code), why);
+  if (!loc->group.empty()) {
+    // A group's file: not a single piece without a valid ticket.
+    why = check_ticket(lib->tracker_key(), req.ticket(), loc->group,
+                       loc->file_name, loc->file_sha256, opts.unix_time());
+    if (!why.empty()) {
+      LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
+                                                   << why);
+      return make_error(errc::denied, why);
+    }
+  }
+  std::vector<char> buf(loc->length);
+  if (auto err = opts.io->read(loc->path, loc->offset, buf.data(), buf.size());
+      !err.empty())
+    return make_error(errc::io_failure, err);
+  pb::PieceHeader hdr;
+  hdr.set_name(req.name());
+  hdr.set_index(req.index());
+  auto now = self->clock().now();
+  auto wait = bucket.take(buf.size(), now);
+  if (wait.count() == 0) {
+    lib->bytes_served += buf.size();
+    return {std::move(hdr), std::move(buf)};
+  }
+  // Over budget: hold the reply; from here on the promise answers.
+  auto rp = self->make_response_promise<pb::PieceHeader, std::vector<char>>();
+  held.push_back(held_reply{now + wait, rp, std::move(hdr), std::move(buf)});
+  self->delayed_send(self, wait, tick_atom::value);
+  return rp;
+}
+
+void piece_server_state::release() {
+  auto now = self->clock().now();
+  while (!held.empty() && held.front().due <= now) {
+    auto& x = held.front();
+    lib->bytes_served += x.data.size();
+    x.rp.deliver(std::move(x.hdr), std::move(x.data));
+    held.pop_front();
+  }
+}
+
+piece_server_state::~piece_server_state() {
+  for (auto& x : held)
+    x.rp.deliver(make_error(errc::no_such_actor, "piece server stopped"));
+}
+
+paced_piece_server_actor::behavior_type
+piece_server(paced_piece_server_actor::stateful_pointer<piece_server_state> self,
+             std::shared_ptr<library> lib, piece_server_options opts) {
+  if (!opts.io || !opts.unix_time || !lib) {
+    self->quit(make_error(errc::io_failure, "piece server without file "
+                                            "access, clock or library"));
+    return paced_piece_server_actor::behavior_type::make_empty_behavior();
+  }
+  auto& st = self->state;
+  st.self = self;
+  st.lib = std::move(lib);
+  st.opts = std::move(opts);
+  st.bucket = token_bucket{st.opts.upload_limit, self->clock().now()};
   return {
     [=](piece_atom, const pb::PieceRequest& req)
       -> caf::result<pb::PieceHeader, std::vector<char>> {
-      auto& st = self->state;
-      std::string why;
-      if (!valid_name(req.name(), why))
-        return make_error(errc::bad_name, why);
-      int code = 0;
-      auto loc = st.lib->locate(req.name(), req.index(), req.file_sha256(),
-                                why, code);
-      if (!loc)
-        return make_error(static_cast<errc>(code), why);
-      if (!loc->group.empty()) {
-        // A group's file: not a single piece without a valid ticket.
-        why = check_ticket(st.lib->tracker_key(), req.ticket(), loc->group,
-                           loc->file_name, loc->file_sha256,
-                           static_cast<int64_t>(std::time(nullptr)));
-        if (!why.empty()) {
-          LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
-                                                       << why);
-          return make_error(errc::denied, why);
-        }
-      }
-      auto i = st.fds.find(loc->path);
-      if (i == st.fds.end()) {
-        int fd = ::open(loc->path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-          return make_error(errc::io_failure, "cannot open " + loc->path
-                                                + ": " + strerror(errno));
-        i = st.fds.emplace(loc->path, fd).first;
-      }
-      std::vector<char> buf(loc->length);
-      size_t got = 0;
-      while (got < buf.size()) {
-        auto n = ::pread(i->second, buf.data() + got, buf.size() - got,
-                         static_cast<off_t>(loc->offset + got));
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0) {
-          ::close(i->second);
-          st.fds.erase(i);
-          return make_error(errc::io_failure,
-                            "short read of " + loc->path);
-        }
-        got += static_cast<size_t>(n);
-      }
-      if (st.upload_limit > 0) {
-        auto now = std::chrono::steady_clock::now();
-        st.next_free = std::max(st.next_free, now)
-                       + std::chrono::nanoseconds(got * 1000000000ull
-                                                  / st.upload_limit);
-        std::this_thread::sleep_until(st.next_free);
-      }
-      st.lib->bytes_served += got;
-      pb::PieceHeader hdr;
-      hdr.set_name(req.name());
-      hdr.set_index(req.index());
-      return {std::move(hdr), std::move(buf)};
+      return self->state.serve(req);
     },
+    [=](tick_atom) { self->state.release(); },
   };
 }
 

@@ -1,29 +1,81 @@
-// Serves verified pieces of the node's library to other peers. Runs detached
-// (it reads from disk); keeps its files open between requests. With an upload
-// limit it paces its replies (its own thread sleeps, nobody else's).
+// Serves verified pieces of the node's library to other peers, reading
+// through file_io. Detached in a node (its reads block), scheduled under the
+// deterministic scheduler. With an upload limit it paces its replies with a
+// token bucket without ever blocking: a reply over budget is held (its
+// response promise kept) and answered by a delayed tick.
 #pragma once
 
-#include <chrono>
-#include <map>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include <caf/actor_clock.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/core/file_io.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 
 namespace actorrent {
 
+struct piece_server_options {
+  std::shared_ptr<file_io> io;
+  uint64_t upload_limit = 0;  // bytes per second, 0: unlimited
+  /// Seconds since the Unix epoch (ticket expiry).
+  std::function<int64_t()> unix_time;
+};
+
+/// An upload budget: `rate` bytes per second, at most `burst` saved up.
+/// Requests may overdraw it; the next ones wait until the debt is paid.
+class token_bucket {
+public:
+  using time_point = caf::actor_clock::time_point;
+  token_bucket() = default;
+  token_bucket(uint64_t rate, time_point now);
+  /// Takes `bytes` from the budget; returns how long the reply must wait
+  /// (zero: at once).
+  caf::timespan take(uint64_t bytes, time_point now);
+
+private:
+  uint64_t rate_ = 0;
+  double tokens_ = 0;
+  double burst_ = 0;
+  time_point last_;
+};
+
 struct piece_server_state {
+  using reply_promise
+    = caf::typed_response_promise<pb::PieceHeader, std::vector<char>>;
+  /// A reply waiting for upload budget.
+  struct held_reply {
+    caf::actor_clock::time_point due;
+    reply_promise rp;
+    pb::PieceHeader hdr;
+    std::vector<char> data;
+  };
   std::shared_ptr<library> lib;
-  std::map<std::string, int> fds;  // path -> open descriptor
-  uint64_t upload_limit = 0;       // bytes per second, 0: unlimited
-  std::chrono::steady_clock::time_point next_free;
+  piece_server_options opts;
+  token_bucket bucket;
+  std::deque<held_reply> held;  // in order of `due`
+  paced_piece_server_actor::stateful_pointer<piece_server_state> self
+    = nullptr;
+
+  /// Answers one request at once, or holds it while over budget.
+  caf::result<pb::PieceHeader, std::vector<char>>
+  serve(const pb::PieceRequest& req);
+  /// Answers the held replies that are due.
+  void release();
+  /// Held replies fail at once when the server ends (their requesters need
+  /// not wait for their timeouts).
   ~piece_server_state();
   static inline const char* name = "piece_server";
 };
 
-piece_server_actor::behavior_type
-piece_server(piece_server_actor::stateful_pointer<piece_server_state> self,
-             std::shared_ptr<library> lib, uint64_t upload_limit);
+paced_piece_server_actor::behavior_type
+piece_server(paced_piece_server_actor::stateful_pointer<piece_server_state> self,
+             std::shared_ptr<library> lib, piece_server_options opts);
 
 } // namespace actorrent

@@ -1,0 +1,290 @@
+// The download's sources and pieces: connecting through the connector,
+// source states, filling request windows, verified and bad pieces, stalls.
+// Lifecycle: piece_fetcher.cpp.
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/log.hpp"
+#include "actors/transfer/piece_fetcher.hpp"
+
+namespace actorrent {
+
+namespace {
+constexpr int max_bad_pieces = 3;
+constexpr auto reconnect_delay = std::chrono::seconds(3);
+constexpr auto connect_timeout = std::chrono::seconds(5);
+} // namespace
+
+void piece_fetcher_state::on_info(pb::FileInfo& info) {
+  if (!manifest) {
+    if (!start(info.manifest()))
+      return;
+  } else if (info.manifest().file_sha256() != manifest->file_sha256()) {
+    return; // another version of the name is announced; keep ours
+  }
+  if (info.has_ticket())
+    ticket = info.ticket();
+  informed = true;
+  auto now = self->clock().now();
+  for (auto& s : info.sources()) {
+    if (s.peer_id() == opts.self_id)
+      continue;
+    auto [i, added] = sources.try_emplace(s.peer_id());
+    auto& id = i->first;
+    auto& src = i->second;
+    if (src.state == source_state::banned)
+      continue;
+    src.holds = s.bitfield();
+    auto port = static_cast<uint16_t>(s.port());
+    if (added || src.host != s.host() || src.port != port) {
+      LOG_DEBUG("piece_fetcher", opts.name << ": source " << id << " at "
+                                           << s.host() << ":" << port);
+      src.host = s.host();
+      src.port = port;
+      if (src.state == source_state::active)
+        continue; // the next connection goes to the new address
+      set_state(id, src, source_state::lost, added ? "new" : "moved");
+      src.retry_at = now;
+    }
+    if (src.state == source_state::active)
+      picker->set_source(id, bitfield{picker->have().size(), src.holds});
+    else if (src.state == source_state::lost && now >= src.retry_at)
+      connect(id);
+  }
+  schedule();
+}
+
+void piece_fetcher_state::connect(const std::string& id) {
+  auto& src = sources[id];
+  set_state(id, src, source_state::connecting);
+  auto epoch = ++src.epoch;
+  auto self = this->self;
+  self
+    ->request(opts.connector, connect_timeout, caf::connect_atom::value,
+              src.host, src.port)
+    .then(
+      [self, id, epoch](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                        const std::set<std::string>& ifs) {
+        self->state.on_connected(id, epoch, ptr, ifs);
+      },
+      [self, id, epoch](const caf::error& err) {
+        self->state.on_connect_error(id, epoch, err);
+      });
+}
+
+void piece_fetcher_state::on_connected(const std::string& id, uint64_t epoch,
+                                       caf::strong_actor_ptr& ptr,
+                                       const std::set<std::string>& ifs) {
+  auto i = sources.find(id);
+  if (i == sources.end() || i->second.epoch != epoch)
+    return; // stale: dropped or reconnected since
+  auto& src = i->second;
+  if (!ptr || !self->system().assignable<piece_server_actor>(ifs)) {
+    drop(id, source_state::lost, "not a piece server");
+    return;
+  }
+  src.handle = caf::actor_cast<piece_server_actor>(std::move(ptr));
+  self->monitor(src.handle);
+  set_state(id, src, source_state::active);
+  picker->set_source(id, bitfield{picker->have().size(), src.holds});
+  schedule();
+}
+
+void piece_fetcher_state::on_connect_error(const std::string& id,
+                                           uint64_t epoch,
+                                           const caf::error& err) {
+  auto i = sources.find(id);
+  if (i != sources.end() && i->second.epoch == epoch)
+    drop(id, source_state::lost, "cannot connect: " + render(err));
+  schedule();
+}
+
+void piece_fetcher_state::set_state(const std::string& id, fetch_source& src,
+                                    source_state to, std::string why) {
+  if (src.state == to && why == src.reason)
+    return;
+  std::string line = opts.name + ": source " + id + " " + to_string(src.state)
+                     + " -> " + to_string(to)
+                     + (why.empty() ? "" : " (" + why + ")");
+  bool dropped = to == source_state::banned
+                 || (to == source_state::lost
+                     && src.state != source_state::lost);
+  if (dropped)
+    LOG_WARN("piece_fetcher", line);
+  else
+    LOG_DEBUG("piece_fetcher", line);
+  src.state = to;
+  src.reason = std::move(why);
+}
+
+void piece_fetcher_state::drop(const std::string& id, source_state to,
+                               std::string why) {
+  auto i = sources.find(id);
+  if (i == sources.end() || i->second.state == source_state::banned)
+    return;
+  auto& src = i->second;
+  std::vector<uint32_t> lost;
+  if (picker)
+    lost = picker->remove_source(id);
+  set_state(id, src, to, std::move(why));
+  if (!lost.empty())
+    LOG_INFO("piece_fetcher", opts.name << ": " << lost.size()
+                                        << " pieces in flight at " << id
+                                        << " go to other sources");
+  if (src.handle)
+    self->demonitor(src.handle.address());
+  src.handle = nullptr;
+  ++src.epoch;
+  src.retry_at = self->clock().now() + reconnect_delay;
+}
+
+void piece_fetcher_state::schedule() {
+  if (!picker || state == download_state::fetching_info || finished())
+    return;
+  if (picker->complete()) {
+    if (writing.empty())
+      finish();
+    return;
+  }
+  auto now = self->clock().now();
+  for (auto& [id, src] : sources) {
+    if (src.state != source_state::active)
+      continue;
+    while (picker->in_flight(id) < opts.window) {
+      auto p = picker->pick(id, now);
+      if (!p)
+        break;
+      picker->requested(*p, id, now);
+      request_piece(id, src, *p);
+    }
+  }
+  check_stall();
+}
+
+void piece_fetcher_state::request_piece(const std::string& id,
+                                        fetch_source& src, uint32_t p) {
+  pb::PieceRequest req;
+  req.set_name(opts.name);
+  req.set_index(p);
+  req.set_file_sha256(manifest->file_sha256());
+  if (!ticket.signature().empty())
+    *req.mutable_ticket() = ticket;
+  auto epoch = src.epoch;
+  auto self = this->self;
+  self->request(src.handle, opts.request_timeout, piece_atom::value,
+                std::move(req))
+    .then(
+      [self, id, epoch, p](const pb::PieceHeader& hdr,
+                           std::vector<char>& data) {
+        self->state.on_piece(id, epoch, p, hdr, data);
+      },
+      [self, id, epoch, p](const caf::error& err) {
+        self->state.on_piece_error(id, epoch, p, err);
+      });
+}
+
+void piece_fetcher_state::on_piece(const std::string& id, uint64_t epoch,
+                                   uint32_t p, const pb::PieceHeader& hdr,
+                                   std::vector<char>& data) {
+  if (hdr.index() != p) {
+    on_piece_error(id, epoch, p, make_error(errc::bad_message, "wrong piece"));
+    return;
+  }
+  bytes_received += data.size();
+  lib->bytes_received += data.size();
+  if (finished() || picker->have(p) || writing.count(p) > 0) {
+    picker->failed(p, id); // endgame duplicate
+    schedule();
+    return;
+  }
+  writing.insert(p);
+  auto self = this->self;
+  // The writer is local and linked: if it dies, so does this request.
+  self->request(writer, caf::infinite, write_atom::value, p, std::move(data))
+    .then([self, id, p](bool ok) { self->state.on_written(id, p, ok); },
+          [self](const caf::error& err) { self->state.fail(render(err)); });
+}
+
+void piece_fetcher_state::on_piece_error(const std::string& id,
+                                         uint64_t epoch, uint32_t p,
+                                         const caf::error& err) {
+  auto i = sources.find(id);
+  if (i == sources.end() || i->second.epoch != epoch)
+    return; // stale: the source was dropped already
+  picker->failed(p, id);
+  if (is(err, errc::bad_piece)) {
+    // The source no longer claims the piece; stop asking it for it.
+    bitfield b{picker->have().size(), i->second.holds};
+    b.reset(p);
+    i->second.holds = b.bytes();
+    picker->set_source(id, b);
+  } else {
+    drop(id, source_state::lost,
+         "piece " + std::to_string(p) + ": " + render(err));
+  }
+  schedule();
+}
+
+void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
+                                     bool ok) {
+  writing.erase(p);
+  if (!ok) {
+    on_bad_piece(id, p);
+  } else {
+    picker->done(p);
+    bytes_done += piece_length(*manifest, p);
+    // The peer records the piece (resume) and tells the tracker.
+    self->send(peer, have_atom::value, opts.name, p);
+  }
+  schedule();
+}
+
+void piece_fetcher_state::on_bad_piece(const std::string& id, uint32_t p) {
+  picker->failed(p, id);
+  auto i = sources.find(id);
+  if (i != sources.end() && i->second.state == source_state::active
+      && ++i->second.bad_pieces >= max_bad_pieces) {
+    drop(id, source_state::banned,
+         "sent " + std::to_string(max_bad_pieces)
+           + " pieces that failed their SHA-256");
+    report();
+    return;
+  }
+  LOG_WARN("piece_fetcher", opts.name << ": piece " << p << " from " << id
+                                      << " failed its SHA-256");
+}
+
+void piece_fetcher_state::check_stall() {
+  // A resumed download knows no sources before the first answer.
+  if (!informed || (state != download_state::downloading
+                    && state != download_state::stalled))
+    return;
+  for (auto& kvp : sources)
+    if (kvp.second.state == source_state::connecting)
+      return;
+  auto missing = picker->unavailable();
+  bool busy = !writing.empty();
+  for (auto& kvp : sources)
+    busy = busy || picker->in_flight(kvp.first) > 0;
+  auto total_missing = picker->have().size() - picker->have().count();
+  if (missing.empty() || busy || missing.size() < total_missing) {
+    if (state == download_state::stalled)
+      transition(download_state::downloading);
+    return;
+  }
+  std::string why = std::to_string(missing.size())
+                    + " pieces have no online source: ";
+  for (size_t i = 0; i < missing.size() && i < 10; ++i)
+    why += (i ? "," : "") + std::to_string(missing[i]);
+  if (missing.size() > 10)
+    why += ",...";
+  if (opts.fail_when_stalled)
+    fail(why);
+  else if (state != download_state::stalled) {
+    transition(download_state::stalled, why);
+    report();
+  }
+}
+
+} // namespace actorrent

@@ -1,0 +1,210 @@
+// Stand-ins for the transfer actors' tests under the deterministic
+// scheduler: files in memory, an in-process directory, a peer agent that
+// answers `info` from a FileInfo, and piece servers that serve, hold or
+// corrupt pieces and record what they were asked.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/environment.hpp"
+#include "actors/core/manifest.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/peer/library.hpp"
+#include "tests/fixtures.hpp"
+
+namespace actorrent::test {
+
+constexpr uint32_t piece = min_piece_size;  // 16 KiB
+
+/// `size` pseudo-random bytes (seeded).
+inline std::string random_bytes(size_t size, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::string out(size, '\0');
+  for (auto& c : out)
+    c = static_cast<char>(rng());
+  return out;
+}
+
+/// The manifest of `bytes`, as a sharing peer would build it.
+inline pb::Manifest manifest_of_bytes(const std::string& name,
+                                      const std::string& bytes,
+                                      uint32_t piece_size = piece) {
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_size(bytes.size());
+  m.set_piece_size(piece_size);
+  for (size_t off = 0; off < bytes.size(); off += piece_size) {
+    auto len = std::min<size_t>(piece_size, bytes.size() - off);
+    m.add_piece_sha256(sha256(bytes.data() + off, len));
+  }
+  m.set_file_sha256(sha256(bytes.data(), bytes.size()));
+  return m;
+}
+
+inline std::vector<char> piece_of(const std::string& bytes, uint32_t index,
+                                  uint32_t piece_size = piece) {
+  auto off = size_t{index} * piece_size;
+  auto len = std::min<size_t>(piece_size, bytes.size() - off);
+  return {bytes.begin() + off, bytes.begin() + off + len};
+}
+
+// -- a peer agent that answers info from a FileInfo ----------------------------
+
+/// What the fake peer answers and what it was told (read by the test; the
+/// deterministic scheduler runs one actor at a time).
+struct peer_record {
+  pb::FileInfo info;                     // no manifest: unknown_file
+  std::vector<pb::Manifest> manifests;   // manifest_atom
+  std::vector<uint32_t> haves;           // have_atom
+  pb::DownloadStatus last;               // last status report
+};
+
+inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
+                                           std::shared_ptr<peer_record> rec) {
+  return {
+    [](command_atom, const pb::PeerRequest&) { return pb::PeerReply{}; },
+    [rec](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
+      if (!rec->info.has_manifest())
+        return make_error(errc::unknown_file, q.name());
+      return rec->info;
+    },
+    [rec](manifest_atom, const pb::Manifest& m) {
+      rec->manifests.push_back(m);
+    },
+    [rec](have_atom, const std::string&, uint32_t p) {
+      rec->haves.push_back(p);
+    },
+    [rec](status_atom, const pb::DownloadStatus& s) { rec->last = s; },
+    [rec](status_atom) {
+      pb::DownloadList out;
+      *out.add_downloads() = rec->last;
+      return out;
+    },
+    [](reconnect_atom) {},
+    [](heartbeat_atom) {},
+    [](flush_atom) {},
+  };
+}
+
+// -- piece servers that serve, hold or corrupt ---------------------------------
+
+enum class source_mode { serve, hold, corrupt };
+
+struct source_record {
+  source_mode mode = source_mode::serve;
+  std::string bytes;
+  std::vector<uint32_t> requests;  // every piece asked for, in order
+};
+
+struct fake_source_state {
+  std::vector<caf::typed_response_promise<pb::PieceHeader, std::vector<char>>>
+    held;  // never answered
+};
+
+inline piece_server_actor::behavior_type
+fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
+            std::shared_ptr<source_record> rec) {
+  return {
+    [self, rec](piece_atom, const pb::PieceRequest& req)
+      -> caf::result<pb::PieceHeader, std::vector<char>> {
+      rec->requests.push_back(req.index());
+      if (rec->mode == source_mode::hold) {
+        auto rp = self->make_response_promise<pb::PieceHeader,
+                                              std::vector<char>>();
+        self->state.held.push_back(rp);
+        return rp;
+      }
+      auto data = piece_of(rec->bytes, req.index());
+      if (rec->mode == source_mode::corrupt)
+        data[0] = static_cast<char>(data[0] ^ 0x5a);
+      pb::PieceHeader hdr;
+      hdr.set_name(req.name());
+      hdr.set_index(req.index());
+      return {std::move(hdr), std::move(data)};
+    },
+  };
+}
+
+// -- a client of a piece server ------------------------------------------------
+
+struct client_record {
+  std::vector<uint32_t> pieces;     // replies, in order of arrival
+  std::vector<caf::error> errors;
+};
+
+/// Forwards every PieceRequest it is sent to `srv` and records the answers.
+inline caf::behavior piece_client(caf::event_based_actor* self,
+                                  piece_server_actor srv,
+                                  std::shared_ptr<client_record> rec) {
+  return {
+    [=](pb::PieceRequest& req) {
+      self->request(srv, std::chrono::seconds(3600), piece_atom::value,
+                    std::move(req))
+        .then([=](const pb::PieceHeader& hdr,
+                  std::vector<char>&) { rec->pieces.push_back(hdr.index()); },
+              [=](caf::error& err) { rec->errors.push_back(err); });
+    },
+  };
+}
+
+// -- the fixture ----------------------------------------------------------------
+
+/// Deterministic scheduler, files in memory, an in-process directory; every
+/// actor a test spawns through `track` is stopped at the end.
+struct transfer_fixture : deterministic_fixture {
+  std::shared_ptr<memory_io> io = std::make_shared<memory_io>();
+  std::shared_ptr<directory> dir = make_local_directory(sys);
+  std::shared_ptr<library> lib = std::make_shared<library>();
+  std::vector<caf::actor_addr> spawned;
+
+  template <class Handle>
+  Handle track(Handle h) {
+    spawned.push_back(h.address());
+    return h;
+  }
+
+  ~transfer_fixture() {
+    for (auto& a : spawned)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Publishes a source at HOST:port (picked) and returns its FileInfo entry.
+  pb::Source publish(const std::string& id, const piece_server_actor& h,
+                     uint32_t pieces) {
+    uint16_t port = 0;
+    BOOST_REQUIRE_EQUAL(dir->publish(sys, h, "10.0.0." + id, port), "");
+    pb::Source s;
+    s.set_peer_id(id);
+    s.set_host("10.0.0." + id);
+    s.set_port(port);
+    s.set_bitfield(bitfield{pieces, true}.bytes());
+    s.set_pieces_held(pieces);
+    return s;
+  }
+
+  /// Sends a request, runs every actor until idle and returns the reply
+  /// (or the error). Only for actors that answer at once.
+  template <class T, class Handle, class... Xs>
+  std::pair<std::optional<T>, caf::error> ask(const Handle& h, Xs&&... xs) {
+    auto rh = self->request(h, std::chrono::seconds(3600), std::forward<Xs>(xs)...);
+    sched.run();
+    std::pair<std::optional<T>, caf::error> out;
+    rh.receive([&](T& x) { out.first = std::move(x); },
+               [&](caf::error& err) { out.second = std::move(err); });
+    return out;
+  }
+};
+
+} // namespace actorrent::test

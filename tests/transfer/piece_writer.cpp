@@ -1,0 +1,105 @@
+// The piece writer under the deterministic scheduler, on files in memory:
+// every piece verified before it is written, the whole file checked before
+// it is renamed into place.
+#define BOOST_TEST_MODULE piece_writer
+#include <boost/test/unit_test.hpp>
+
+#include "actors/transfer/piece_writer.hpp"
+#include "tests/transfer/fakes.hpp"
+
+using namespace actorrent;
+
+namespace {
+
+struct fixture : test::transfer_fixture {
+  std::string bytes = test::random_bytes(5 * test::piece + 1000, 3);
+  pb::Manifest m = test::manifest_of_bytes("f.bin", bytes);
+  uint32_t n = static_cast<uint32_t>(m.piece_sha256_size());
+  std::string part = part_path("/dl", "f.bin");
+
+  writer_actor spawn_writer(const pb::Manifest& man) {
+    writer_options wo{man, part, "/dl/f.bin", bitfield{n}, io};
+    lib->put(local_file{man, part, bitfield{n}, ""});
+    auto w = track(sys.spawn(piece_writer, wo, lib));
+    sched.run();
+    return w;
+  }
+
+  bool write(const writer_actor& w, uint32_t i, std::vector<char> data) {
+    auto [ok, err] = ask<bool>(w, write_atom::value, i, std::move(data));
+    BOOST_REQUIRE_MESSAGE(ok, render(err));
+    return *ok;
+  }
+
+  std::string file(const std::string& path) {
+    std::string out;
+    return io->get(path, out) ? out : "<none>";
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(writer, fixture)
+
+BOOST_AUTO_TEST_CASE(writes_a_good_piece_into_the_preallocated_part) {
+  auto w = spawn_writer(m);
+  BOOST_CHECK_EQUAL(file(part).size(), bytes.size()); // preallocated
+  BOOST_CHECK(write(w, 2, test::piece_of(bytes, 2)));
+  auto got = file(part);
+  BOOST_CHECK(got.compare(2 * test::piece, test::piece, bytes, 2 * test::piece,
+                          test::piece)
+              == 0);
+  BOOST_CHECK(lib->snapshot().at(0).have.test(2)); // served at once
+  BOOST_CHECK(!lib->snapshot().at(0).have.test(1));
+}
+
+BOOST_AUTO_TEST_CASE(refuses_a_piece_that_fails_its_sha256) {
+  auto w = spawn_writer(m);
+  auto bad = test::piece_of(bytes, 1);
+  bad[100] ^= 1;
+  BOOST_CHECK(!write(w, 1, bad));
+  BOOST_CHECK(!write(w, 1, test::piece_of(bytes, 2))); // another piece's bytes
+  auto got = file(part);
+  BOOST_CHECK_EQUAL(got.substr(test::piece, test::piece),
+                    std::string(test::piece, '\0')); // nothing written
+  BOOST_CHECK(!lib->snapshot().at(0).have.test(1));
+  auto [ok, err] = ask<bool>(w, write_atom::value, n, std::vector<char>{});
+  BOOST_CHECK(!ok);
+  BOOST_CHECK(is(err, errc::bad_piece));
+}
+
+BOOST_AUTO_TEST_CASE(checks_the_whole_file_and_renames_it) {
+  auto w = spawn_writer(m);
+  for (uint32_t i : {4u, 0u, 3u, 1u, 5u, 2u}) // any order
+    BOOST_REQUIRE(write(w, i, test::piece_of(bytes, i)));
+  auto [path, err] = ask<std::string>(w, finish_atom::value);
+  BOOST_REQUIRE_MESSAGE(path, render(err));
+  BOOST_CHECK_EQUAL(*path, "/dl/f.bin");
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  BOOST_CHECK_EQUAL(file(part), "<none>");
+  BOOST_CHECK_EQUAL(lib->snapshot().at(0).path, "/dl/f.bin");
+}
+
+BOOST_AUTO_TEST_CASE(refuses_a_file_whose_whole_sha256_does_not_match) {
+  auto lying = m;
+  lying.set_file_sha256(sha256("other", 5));
+  auto w = spawn_writer(lying);
+  for (uint32_t i = 0; i < n; ++i)
+    BOOST_REQUIRE(write(w, i, test::piece_of(bytes, i)));
+  auto [path, err] = ask<std::string>(w, finish_atom::value);
+  BOOST_CHECK(!path);
+  BOOST_CHECK(is(err, errc::hash_mismatch));
+  BOOST_CHECK_EQUAL(file("/dl/f.bin"), "<none>"); // not renamed
+  BOOST_CHECK(file(part) == bytes);
+}
+
+BOOST_AUTO_TEST_CASE(finish_without_every_piece_fails) {
+  auto w = spawn_writer(m);
+  BOOST_REQUIRE(write(w, 0, test::piece_of(bytes, 0)));
+  auto [path, err] = ask<std::string>(w, finish_atom::value);
+  BOOST_CHECK(!path);
+  BOOST_CHECK(is(err, errc::io_failure));
+  BOOST_CHECK_EQUAL(file("/dl/f.bin"), "<none>");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
