@@ -47,6 +47,13 @@ auto spawn_blocking(Parent* parent, blocking_mode mode, F fun, Ts&&... xs) {
   return parent->template spawn<Os>(fun, std::forward<Ts>(xs)...);
 }
 
+/// The same, spawned by the actor system itself (a node's wiring).
+template <caf::spawn_options Os = caf::no_spawn_options, class F, class... Ts>
+auto spawn_blocking(caf::actor_system& sys, blocking_mode mode, F fun,
+                    Ts&&... xs) {
+  return spawn_blocking<Os>(&sys, mode, fun, std::forward<Ts>(xs)...);
+}
+
 /// A seed derived from a base seed and a name (the same name, the same seed).
 uint64_t derive_seed(uint64_t base, const std::string& name);
 

@@ -15,6 +15,7 @@
 #include "actors/node/control.hpp"
 #include "actors/core/json.hpp"
 #include "actors/core/log.hpp"
+#include "actors/tracker/group_client.hpp"
 #include "nodes/peer_replies.hpp"
 #include "actors/transfer/piece_fetcher.hpp"
 
@@ -343,22 +344,24 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
   // -- group commands -------------------------------------------------------------
   using group_ok = std::function<pb::CommandReply(pb::GroupReply&)>;
   // Sends one request to the group manager; `on_ok` runs in this actor.
-  auto group_call = [self, tracker_error](pb::GroupRequest rq, group_ok on_ok,
+  auto group_call = [self, tracker_error](auto rq, group_ok on_ok,
                                           std::function<void()> on_error = {})
     -> caf::result<pb::CommandReply> {
+    using op = group_op<decltype(rq)>;
     auto& st = self->state;
     if (st.session != session_state::online) {
       if (on_error)
         on_error();
       return tracker_error();
     }
-    if (rq.token().empty())
-      rq.set_token(st.token);
     auto rp = self->make_response_promise<pb::CommandReply>();
     self->request(caf::actor_cast<group_actor>(st.tracker),
                   std::chrono::milliseconds(st.opts.group_timeout_ms),
-                  group_atom::value, rq)
-      .then([rp, on_ok](pb::GroupReply& r) mutable { rp.deliver(on_ok(r)); },
+                  op::atom::value, rq)
+      .then([rp, on_ok](typename op::reply& r) mutable {
+              auto g = as_group_reply(r);
+              rp.deliver(on_ok(g));
+            },
             [rp, on_error](const caf::error& err) mutable {
               if (on_error)
                 on_error();
@@ -370,16 +373,15 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
   // Tells the group manager that this peer shares `name` in `group`.
   auto register_share = [self](const std::string& group,
                                const std::string& name) {
-    pb::GroupRequest rq;
-    rq.set_op("share");
+    pb::Share rq;
     rq.set_token(self->state.token);
     rq.set_group(group);
     rq.set_name(name);
     rq.set_peer_id(self->state.peer_id);
     self->request(caf::actor_cast<group_actor>(self->state.tracker),
                   std::chrono::milliseconds(self->state.opts.group_timeout_ms),
-                  group_atom::value, rq)
-      .then([](const pb::GroupReply&) {},
+                  share_atom::value, rq)
+      .then([](const pb::GroupText&) {},
             [name](const caf::error& err) {
               LOG_WARN("peer", "share " << name << ": " << render(err));
             });
@@ -395,20 +397,29 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     -> caf::result<pb::CommandReply> {
     auto& st = self->state;
     auto& verb = args[0];
-    pb::GroupRequest rq;
-    rq.set_op(verb);
+    // A request of the user's session about group args[1].
+    auto in_group = [&](auto rq) {
+      rq.set_token(st.token);
+      rq.set_group(args[1]);
+      return rq;
+    };
     auto usage = [&](const char* text) {
       return make_reply(2, std::string{"usage: "} + text);
     };
     if (verb == "create_user" || verb == "login") {
       if (args.size() != 3)
         return usage("create_user|login USER PASSWORD");
-      rq.set_user(args[1]);
-      rq.set_password(args[2]);
-      if (verb == "create_user")
+      if (verb == "create_user") {
+        pb::CreateUser rq;
+        rq.set_user(args[1]);
+        rq.set_password(args[2]);
         return group_call(rq, text_reply);
+      }
       if (!st.token.empty())
         return make_reply(1, "already logged in as " + st.user);
+      pb::Login rq;
+      rq.set_user(args[1]);
+      rq.set_password(args[2]);
       return group_call(rq, [=](pb::GroupReply& r) {
         auto& st = self->state;
         st.user = r.user();
@@ -437,6 +448,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     if (st.token.empty())
       return make_reply(1, "not logged in: login USER PASSWORD first");
     if (verb == "logout") {
+      pb::Logout rq;
+      rq.set_token(st.token);
       return group_call(rq, [=](pb::GroupReply& r) {
         unshare_local("");
         self->state.user.clear();
@@ -446,6 +459,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       });
     }
     if (verb == "list_groups") {
+      pb::ListGroups rq;
+      rq.set_token(st.token);
       return group_call(rq, [](pb::GroupReply& r) { return groups_reply(r); });
     }
     if (verb == "create_group" || verb == "join_group" || verb == "leave_group"
@@ -453,23 +468,32 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       if (args.size() != 2)
         return usage("create_group|join_group|leave_group|list_requests|"
                      "list_files GROUP");
-      rq.set_group(args[1]);
-      if (verb == "list_requests" || verb == "list_files")
-        return group_call(rq, [](pb::GroupReply& r) { return items_reply(r); });
+      auto items = [](pb::GroupReply& r) { return items_reply(r); };
+      if (verb == "list_requests")
+        return group_call(in_group(pb::ListRequests{}), items);
+      if (verb == "list_files")
+        return group_call(in_group(pb::ListFiles{}), items);
       if (verb == "leave_group")
-        return group_call(rq, [=](pb::GroupReply& r) {
+        return group_call(in_group(pb::LeaveGroup{}), [=](pb::GroupReply& r) {
           auto& st = self->state;
           unshare_local(args[1]);
           st.store->remove_group_share(st.user, args[1], "");
           announce();
           return make_reply(0, r.text());
         });
-      return group_call(rq, text_reply);
+      if (verb == "join_group")
+        return group_call(in_group(pb::JoinGroup{}), text_reply);
+      return group_call(in_group(pb::CreateGroup{}), text_reply);
     }
     if (verb == "accept_request" || verb == "reject_request") {
       if (args.size() != 3)
         return usage("accept_request|reject_request GROUP USER");
-      rq.set_group(args[1]);
+      if (verb == "accept_request") {
+        auto rq = in_group(pb::AcceptRequest{});
+        rq.set_user(args[2]);
+        return group_call(rq, text_reply);
+      }
+      auto rq = in_group(pb::RejectRequest{});
       rq.set_user(args[2]);
       return group_call(rq, text_reply);
     }
@@ -483,7 +507,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       std::string why, sha;
       if (!share_as(path, key, group, why, &sha))
         return make_reply(1, "cannot upload " + args[1] + ": " + why);
-      rq.set_op("share");
+      pb::Share rq;
+      rq.set_token(st.token);
       rq.set_group(group);
       rq.set_name(name);
       rq.set_peer_id(st.peer_id);
@@ -511,7 +536,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
         return make_reply(0, name + ": already downloading");
       if (st.lib->contains(key))
         return make_reply(0, name + ": already held by this peer");
-      rq.set_op("download");
+      pb::GroupDownload rq;
+      rq.set_token(st.token);
       rq.set_group(group);
       rq.set_name(name);
       return group_call(rq, [=](pb::GroupReply& r) {
@@ -533,7 +559,8 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
     }
     if (verb == "stop_share") { // stop_share GROUP NAME
       auto key = group_key(args[1], args[2]);
-      rq.set_op("unshare");
+      pb::Unshare rq;
+      rq.set_token(st.token);
       rq.set_group(args[1]);
       rq.set_name(args[2]);
       return group_call(rq, [=](pb::GroupReply& r) {
@@ -650,18 +677,15 @@ peer_actor::behavior_type peer(peer_actor::stateful_pointer<peer_state> self,
       // A group's file: sources and a fresh ticket from the group manager.
       if (st.token.empty())
         return make_error(errc::not_logged_in, "log in to download " + name);
-      pb::GroupRequest rq;
-      rq.set_op("download");
+      pb::GroupDownload rq;
       rq.set_token(st.token);
       rq.set_group(group);
       rq.set_name(name);
       auto rp = self->make_response_promise<pb::FileInfo>();
       self->request(caf::actor_cast<group_actor>(st.tracker),
                     std::chrono::milliseconds(st.opts.group_timeout_ms),
-                    group_atom::value, rq)
-        .then([rp](pb::GroupReply& r) mutable {
-                rp.deliver(std::move(*r.mutable_info()));
-              },
+                    download_atom::value, rq)
+        .then([rp](pb::FileInfo& r) mutable { rp.deliver(std::move(r)); },
               [rp](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
