@@ -54,11 +54,12 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
                           tracker_options opts,
                           const std::string& host, uint16_t port,
                           uint16_t control_port, tracker_node& node) {
-  // The group manager starts first and owns the group database (and the
-  // ticket key); the tracker owns the catalog and asks the group manager for
-  // the key. Each finds the other's current incarnation in its slot.
-  child_spec groups{"groups", nullptr};
+  // The tracker owns the catalog, the group manager the group database and
+  // the ticket key. Each finds the other's current incarnation in its slot:
+  // the tracker asks for the key until the group manager answers (announces
+  // wait for it), the group manager asks the tracker about group files.
   child_spec spec{"tracker", nullptr};
+  child_spec groups{"groups", nullptr};
   group_manager_options gopts;
   gopts.db = opts.db;
   gopts.unix_time = env.unix_time;
@@ -77,7 +78,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
   if (auto err = publish(sys, *env.dir, node.front, node.port, host, "tracker.port");
       !err.empty())
     return err;
-  node.sup = sys.spawn(supervisor, std::vector<child_spec>{groups, spec},
+  node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec, groups},
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
                        std::shared_ptr<actor_slot>{});
