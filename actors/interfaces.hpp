@@ -16,33 +16,80 @@ namespace actorrent {
 /// The catalog of files and of who holds which pieces (tracker node).
 using tracker_actor = caf::typed_actor<
   /// A peer joins or re-joins with every file it holds; replaces what the
-  /// tracker knew of it. Refuses bad names and inconsistent manifests.
+  /// tracker knew of it. Refuses bad names and inconsistent manifests. The
+  /// reply carries the ticket key (answered once the tracker has it).
   caf::replies_to<announce_atom, pb::Announce>::with<pb::AnnounceReply>,
   /// Keeps a peer online. Fails with errc::unknown_peer when the tracker has no
   /// session for it (e.g. after a restart): the peer must announce again.
   caf::replies_to<heartbeat_atom, pb::Heartbeat>::with<pb::AnnounceReply>,
-  /// Pieces a peer has just verified, batched.
+  /// Pieces a peer has just verified, batched. Fails with unknown_peer,
+  /// bad_name, unknown_file or bad_piece (index out of range).
   caf::replies_to<have_atom, pb::Have>::with<caf::ok_atom>,
   /// A peer stops sharing one file, or leaves (empty name).
   caf::replies_to<leave_atom, pb::Leave>::with<caf::ok_atom>,
-  /// Lists every file with how many online sources hold it.
+  /// Lists every public file with how many online sources hold it.
   caf::replies_to<list_atom, pb::FileQuery>::with<pb::FileList>,
-  /// The manifest of one file plus its online sources and their bitfields.
-  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
-  /// Timer: marks peers that missed their heartbeats offline.
-  caf::reacts_to<tick_atom>>;
+  /// The manifest of one public file plus its online sources and their
+  /// bitfields. A group's file is denied (only its members get it, through
+  /// the group manager).
+  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>>;
 
-/// Accounts, groups and group-scoped files (tracker node). Every op except
-/// create_user and login is checked against the session token, never a user
-/// name the client claims. Refusals are errors: bad_name, conflict,
-/// wrong_login, not_logged_in, denied, unknown_group, unknown_file.
+/// The tracker as the group manager on its node sees it (never published:
+/// the front forwards only tracker_actor's handlers).
+using tracker_local_actor = tracker_actor::extend<
+  /// Manifest and online sources of a file shared in a group; unknown_file
+  /// when the catalog has no such file.
+  caf::replies_to<info_atom, pb::GroupFile>::with<pb::FileInfo>,
+  /// The catalog stops handing out these peers as sources of these group
+  /// files (a logout, leave_group or unshare).
+  caf::replies_to<leave_atom, pb::Withdraw>::with<caf::ok_atom>,
+  /// Timer: the peer's heartbeat deadline; marks it offline when it has
+  /// been silent for offline_ms.
+  caf::reacts_to<expire_atom, std::string>,
+  /// Timer: ask the group manager for the ticket key (again).
+  caf::reacts_to<ticket_key_atom>>;
+
+/// Accounts, groups and group-scoped files (tracker node). Every request but
+/// CreateUser and Login carries the session token; the user is the token's,
+/// never a name the client claims. Refusals are errors: bad_name,
+/// bad_message, conflict, wrong_login, not_logged_in, denied, unknown_group,
+/// unknown_file; database failures io_failure.
 using group_actor = caf::typed_actor<
-  /// create_user USER PASSWORD; login USER PASSWORD -> token; logout;
-  /// create_group, join_group, leave_group GROUP; list_requests GROUP;
-  /// accept_request/reject_request GROUP USER (owner only); list_groups;
-  /// list_files GROUP (members only); share/unshare GROUP NAME (members);
-  /// download GROUP NAME -> manifest, online sources and a signed ticket.
-  caf::replies_to<group_atom, pb::GroupRequest>::with<pb::GroupReply>>;
+  /// An account; the password is stored as an Argon2id hash.
+  caf::replies_to<create_user_atom, pb::CreateUser>::with<pb::GroupText>,
+  /// A new session token. One refusal (wrong_login) for an unknown user and
+  /// a wrong password.
+  caf::replies_to<login_atom, pb::Login>::with<pb::LoginReply>,
+  /// Ends the session and withdraws every file the user shares.
+  caf::replies_to<logout_atom, pb::Logout>::with<pb::GroupText>,
+  /// A group owned by the user.
+  caf::replies_to<create_group_atom, pb::CreateGroup>::with<pb::GroupText>,
+  /// Asks to join a group (the owner decides).
+  caf::replies_to<join_group_atom, pb::JoinGroup>::with<pb::GroupText>,
+  /// Leaves a group and withdraws the user's files there; an owner hands
+  /// the group to the longest-standing member, the last member removes it.
+  caf::replies_to<leave_group_atom, pb::LeaveGroup>::with<pb::GroupText>,
+  /// Users asking to join (owner only).
+  caf::replies_to<list_requests_atom, pb::ListRequests>::with<pb::NameList>,
+  /// Makes a requester a member (owner only).
+  caf::replies_to<accept_atom, pb::AcceptRequest>::with<pb::GroupText>,
+  /// Drops a join request (owner only).
+  caf::replies_to<reject_atom, pb::RejectRequest>::with<pb::GroupText>,
+  /// Every group with owner, member count and whether the user is a member.
+  caf::replies_to<list_groups_atom, pb::ListGroups>::with<pb::GroupList>,
+  /// Names of the files shared in a group (members only).
+  caf::replies_to<list_files_atom, pb::ListFiles>::with<pb::NameList>,
+  /// Records that the user's peer shares a file in a group (members only).
+  caf::replies_to<share_atom, pb::Share>::with<pb::GroupText>,
+  /// Stops sharing a file in a group and withdraws it from the catalog.
+  caf::replies_to<unshare_atom, pb::Unshare>::with<pb::GroupText>,
+  /// Manifest, online sources and a signed download ticket (members only).
+  caf::replies_to<download_atom, pb::GroupDownload>::with<pb::FileInfo>>;
+
+/// The group manager as the tracker on its node sees it (never published).
+using group_manager_actor = group_actor::extend<
+  /// The Ed25519 public key that checks download tickets (for peers).
+  caf::replies_to<ticket_key_atom>::with<std::string>>;
 
 /// What the tracker node publishes: the catalog and the group manager.
 using tracker_node_actor = tracker_actor::extend_with<group_actor>;
@@ -97,7 +144,7 @@ using peer_actor = caf::typed_actor<
   /// state database (the only owner of that database) so a restart resumes.
   caf::reacts_to<manifest_atom, pb::Manifest>,
   /// A fetcher reports a piece it has verified and written: the peer records
-  /// it (batched, one transaction per flush) and tells the tracker.
+  /// it in its state database (resume) and tells the tracker (batched).
   caf::reacts_to<have_atom, std::string, uint32_t>,
   /// A fetcher reports its progress.
   caf::reacts_to<status_atom, pb::DownloadStatus>,

@@ -81,8 +81,28 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(DownloadList);
   ACTORRENT_ADD(Ticket);
   ACTORRENT_ADD(SignedTicket);
-  ACTORRENT_ADD(GroupRequest);
-  ACTORRENT_ADD(GroupReply);
+  ACTORRENT_ADD(CreateUser);
+  ACTORRENT_ADD(Login);
+  ACTORRENT_ADD(LoginReply);
+  ACTORRENT_ADD(Logout);
+  ACTORRENT_ADD(CreateGroup);
+  ACTORRENT_ADD(JoinGroup);
+  ACTORRENT_ADD(LeaveGroup);
+  ACTORRENT_ADD(ListRequests);
+  ACTORRENT_ADD(AcceptRequest);
+  ACTORRENT_ADD(RejectRequest);
+  ACTORRENT_ADD(ListGroups);
+  ACTORRENT_ADD(ListFiles);
+  ACTORRENT_ADD(Share);
+  ACTORRENT_ADD(Unshare);
+  ACTORRENT_ADD(GroupDownload);
+  ACTORRENT_ADD(GroupText);
+  ACTORRENT_ADD(NameList);
+  ACTORRENT_ADD(GroupEntry);
+  ACTORRENT_ADD(GroupList);
+  ACTORRENT_ADD(GroupFile);
+  ACTORRENT_ADD(GroupHolding);
+  ACTORRENT_ADD(Withdraw);
 #undef ACTORRENT_ADD
 }
 

@@ -43,7 +43,24 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using group_atom = caf::atom_constant<caf::atom("group")>;
+// group protocol: one atom per operation
+using create_user_atom = caf::atom_constant<caf::atom("new_user")>;
+using login_atom = caf::atom_constant<caf::atom("login")>;
+using logout_atom = caf::atom_constant<caf::atom("logout")>;
+using create_group_atom = caf::atom_constant<caf::atom("new_group")>;
+using join_group_atom = caf::atom_constant<caf::atom("join_group")>;
+using leave_group_atom = caf::atom_constant<caf::atom("leave_grp")>;
+using list_requests_atom = caf::atom_constant<caf::atom("requests")>;
+using accept_atom = caf::atom_constant<caf::atom("accept")>;
+using reject_atom = caf::atom_constant<caf::atom("reject")>;
+using list_groups_atom = caf::atom_constant<caf::atom("groups")>;
+using list_files_atom = caf::atom_constant<caf::atom("grp_files")>;
+using share_atom = caf::atom_constant<caf::atom("share")>;
+using unshare_atom = caf::atom_constant<caf::atom("unshare")>;
+using download_atom = caf::atom_constant<caf::atom("download")>;
+// inside the tracker node
+using ticket_key_atom = caf::atom_constant<caf::atom("ticket_key")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using manifest_atom = caf::atom_constant<caf::atom("manifest")>;
 
 // -- errors ---------------------------------------------------------------------

@@ -54,19 +54,24 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
                           tracker_options opts,
                           const std::string& host, uint16_t port,
                           uint16_t control_port, tracker_node& node) {
-  try {
-    opts.public_key = group_store{opts.db}.key().public_key;
-  } catch (std::exception& e) {
-    return std::string{"tracker.db: "} + e.what();
-  }
-  child_spec spec{"tracker", [opts](caf::actor_system& sys) {
-                    return ptr_of(sys.spawn<caf::detached>(tracker, opts));
-                  }};
-  auto db = opts.db;
-  child_spec groups{"groups", [db](caf::actor_system& sys) {
-                      return ptr_of(sys.spawn<caf::detached>(group_manager, db,
-                                                             int64_t{3600}));
-                    }};
+  // The tracker owns the catalog, the group manager the group database and
+  // the ticket key. Each finds the other's current incarnation in its slot:
+  // the tracker asks for the key until the group manager answers (announces
+  // wait for it), the group manager asks the tracker about group files.
+  child_spec spec{"tracker", nullptr};
+  child_spec groups{"groups", nullptr};
+  group_manager_options gopts;
+  gopts.db = opts.db;
+  gopts.unix_time = env.unix_time;
+  gopts.tracker = spec.slot;
+  auto mode = env.blocking;
+  groups.start = [gopts, mode](caf::actor_system& sys) {
+    return ptr_of(spawn_blocking(sys, mode, group_manager, gopts));
+  };
+  opts.groups = groups.slot;
+  spec.start = [opts, mode](caf::actor_system& sys) {
+    return ptr_of(spawn_blocking(sys, mode, tracker, opts));
+  };
   node.front = sys.spawn(front_pair<tracker_actor, group_actor>::run, spec.slot,
                          groups.slot);
   node.port = port;

@@ -147,23 +147,20 @@ void download_manager::on_manifest(const pb::Manifest& m) {
 void download_manager::on_have(const std::string& name, uint32_t piece) {
   auto i = verified_.find(name);
   if (i != verified_.end() && piece < i->second.size()) {
+    // Recorded at once (one small transaction): a killed peer fetches again
+    // at most the pieces that were in flight.
     i->second.set(piece);
-    dirty_.insert(name);
+    record(name);
   }
   self_->state.tracker.have(name, piece);
 }
 
-void download_manager::flush() {
-  auto& store = *self_->state.store;
-  for (auto& name : dirty_) {
-    try {
-      store.set_download_bitfield(name, verified_[name].bytes());
-    } catch (std::exception& e) {
-      LOG_ERROR("peer", "cannot record pieces of " << name << ": "
-                                                   << e.what());
-    }
+void download_manager::record(const std::string& name) {
+  try {
+    self_->state.store->set_download_bitfield(name, verified_[name].bytes());
+  } catch (std::exception& e) {
+    LOG_ERROR("peer", "cannot record pieces of " << name << ": " << e.what());
   }
-  dirty_.clear();
 }
 
 void download_manager::on_status(const pb::DownloadStatus& s) {
@@ -172,7 +169,6 @@ void download_manager::on_status(const pb::DownloadStatus& s) {
   old = s;
   if (!completed)
     return;
-  flush();
   try {
     self_->state.store->set_download_state(s.name(), "complete");
   } catch (std::exception& e) {

@@ -1,6 +1,6 @@
 // A peer's downloads: one piece fetcher each (monitored, never linked), the
 // progress they report, and the resume records in the state database (the
-// manifest and the verified pieces, written in one batch per flush).
+// manifest and the verified pieces, each recorded as it is reported).
 #pragma once
 
 #include <map>
@@ -37,14 +37,14 @@ public:
   void on_status(const pb::DownloadStatus& s);
   /// True when the down message was about a fetcher.
   bool on_down(const caf::down_msg& dm);
-  /// Writes the verified pieces reported since the last flush.
-  void flush();
 
   pb::DownloadList list() const;
   size_t count_active() const;
 
 private:
   void spawn(const download_record& rec);
+  /// Writes the verified pieces of `name` to the state database.
+  void record(const std::string& name);
 
   peer_self self_;
   std::map<std::string, fetcher_actor> fetchers_;
@@ -52,10 +52,8 @@ private:
   /// functor that outlives the state).
   std::shared_ptr<std::vector<caf::actor_addr>> children_;
   std::map<std::string, pb::DownloadStatus> statuses_;
-  /// Verified pieces per download, and the downloads changed since the
-  /// last flush.
+  /// Verified pieces per download.
   std::map<std::string, bitfield> verified_;
-  std::set<std::string> dirty_;
 };
 
 /// True when the download ended (complete or failed).

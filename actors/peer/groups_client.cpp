@@ -5,72 +5,74 @@
 
 #include "actors/core/log.hpp"
 #include "actors/peer/peer.hpp"
+#include "actors/tracker/group_client.hpp"
 
 namespace actorrent {
-
-namespace {
-
-pb::GroupRequest make_request(const char* op, const std::string& group = {},
-                              const std::string& name = {}) {
-  pb::GroupRequest rq;
-  rq.set_op(op);
-  rq.set_group(group);
-  rq.set_name(name);
-  return rq;
-}
-
-} // namespace
 
 groups_client::groups_client(peer_self self) : self_(self) {
 }
 
-groups_client::reply
-groups_client::call(pb::GroupRequest rq,
-                    std::function<pb::PeerReply(pb::GroupReply&)> on_ok,
-                    std::function<void()> on_fail) {
+template <class Request, class OnOk>
+groups_client::reply groups_client::call(const Request& rq, OnOk on_ok,
+                                         std::function<void()> on_fail) {
+  using op = group_op<Request>;
   auto& st = self_->state;
   if (auto err = st.tracker.unavailable()) {
     if (on_fail)
       on_fail();
     return make_reply(1, render(err));
   }
-  if (rq.op() != "create_user" && rq.op() != "login") {
-    if (token_.empty()) {
-      if (on_fail)
-        on_fail();
-      return make_reply(1, "not logged in: login USER PASSWORD first");
-    }
-    rq.set_token(token_);
-  }
   auto rp = self_->make_response_promise<pb::PeerReply>();
   self_
     ->request(caf::actor_cast<group_actor>(st.tracker.handle()),
               std::chrono::milliseconds(st.opts.group_timeout_ms),
-              group_atom::value, rq)
-    .then([rp, on_ok](pb::GroupReply& r) mutable { rp.deliver(on_ok(r)); },
-          [rp, on_fail](const caf::error& err) mutable {
-            if (on_fail)
-              on_fail();
-            rp.deliver(make_reply(1, render(err)));
-          });
+              typename op::atom{}, rq)
+    .then(
+      [rp, on_ok](typename op::reply& r) mutable { rp.deliver(on_ok(r)); },
+      [rp, on_fail](const caf::error& err) mutable {
+        if (on_fail)
+          on_fail();
+        rp.deliver(make_reply(1, render(err)));
+      });
   return rp;
 }
 
-groups_client::reply groups_client::call_text(pb::GroupRequest rq) {
-  return call(std::move(rq),
-              [](pb::GroupReply& r) { return make_reply(0, r.text()); });
+template <class Request>
+groups_client::reply groups_client::call_text(const Request& rq) {
+  return call(rq, [](pb::GroupText& r) { return make_reply(0, r.text()); });
 }
+
+template <class Request>
+bool groups_client::with_session(Request& rq, reply& refusal) {
+  if (token_.empty()) {
+    refusal = make_reply(1, "not logged in: login USER PASSWORD first");
+    return false;
+  }
+  rq.set_token(token_);
+  return true;
+}
+
+// The commands that need a session, a request of type R filled by `fill`,
+// answered with what the group manager did.
+#define ACTORRENT_SESSION(R, fill)                                             \
+  pb::R rq;                                                                    \
+  reply refusal = make_reply(1);                                               \
+  if (!with_session(rq, refusal))                                              \
+    return refusal;                                                            \
+  fill
 
 void groups_client::register_share(const std::string& group,
                                    const std::string& name) {
-  auto rq = make_request("share", group, name);
+  pb::Share rq;
   rq.set_token(token_);
+  rq.set_group(group);
+  rq.set_name(name);
   rq.set_peer_id(self_->state.peer_id);
   self_
     ->request(caf::actor_cast<group_actor>(self_->state.tracker.handle()),
               std::chrono::milliseconds(self_->state.opts.group_timeout_ms),
-              group_atom::value, rq)
-    .then([](const pb::GroupReply&) {},
+              share_atom::value, rq)
+    .then([](const pb::GroupText&) {},
           [name](const caf::error& err) {
             LOG_WARN("peer", "share " << name << ": " << render(err));
           });
@@ -103,19 +105,19 @@ void groups_client::reshare(pb::PeerReply& out) {
 }
 
 groups_client::reply groups_client::create_user(const pb::Credentials& c) {
-  auto rq = make_request("create_user");
+  pb::CreateUser rq;
   rq.set_user(c.user());
   rq.set_password(c.password());
-  return call_text(std::move(rq));
+  return call_text(rq);
 }
 
 groups_client::reply groups_client::login(const pb::Credentials& c) {
   if (!token_.empty())
     return make_reply(1, "already logged in as " + user_);
-  auto rq = make_request("login");
+  pb::Login rq;
   rq.set_user(c.user());
   rq.set_password(c.password());
-  return call(std::move(rq), [this](pb::GroupReply& r) {
+  return call(rq, [this](pb::LoginReply& r) {
     user_ = r.user();
     token_ = r.token();
     auto out = make_reply(0, r.text());
@@ -126,7 +128,8 @@ groups_client::reply groups_client::login(const pb::Credentials& c) {
 }
 
 groups_client::reply groups_client::logout() {
-  return call(make_request("logout"), [this](pb::GroupReply& r) {
+  ACTORRENT_SESSION(Logout, );
+  return call(rq, [this](pb::GroupText& r) {
     unshare_local("");
     user_.clear();
     token_.clear();
@@ -136,77 +139,80 @@ groups_client::reply groups_client::logout() {
 }
 
 groups_client::reply groups_client::create_group(const std::string& group) {
-  return call_text(make_request("create_group", group));
+  ACTORRENT_SESSION(CreateGroup, rq.set_group(group));
+  return call_text(rq);
 }
 
 groups_client::reply groups_client::join_group(const std::string& group) {
-  return call_text(make_request("join_group", group));
+  ACTORRENT_SESSION(JoinGroup, rq.set_group(group));
+  return call_text(rq);
 }
 
 groups_client::reply groups_client::leave_group(const std::string& group) {
-  return call(make_request("leave_group", group),
-              [this, group](pb::GroupReply& r) {
-                unshare_local(group);
-                self_->state.store->remove_group_share(user_, group, "");
-                self_->state.tracker.announce();
-                return make_reply(0, r.text());
-              });
+  ACTORRENT_SESSION(LeaveGroup, rq.set_group(group));
+  return call(rq, [this, group](pb::GroupText& r) {
+    unshare_local(group);
+    self_->state.store->remove_group_share(user_, group, "");
+    self_->state.tracker.announce();
+    return make_reply(0, r.text());
+  });
 }
 
+namespace {
+
+pb::PeerReply names_reply(pb::NameList& r) {
+  auto out = make_reply(0);
+  *out.mutable_items() = std::move(*r.mutable_names());
+  return out;
+}
+
+} // namespace
+
 groups_client::reply groups_client::list_requests(const std::string& group) {
-  return call(make_request("list_requests", group), [](pb::GroupReply& r) {
-    auto out = make_reply(0);
-    *out.mutable_items() = r.items();
-    return out;
-  });
+  ACTORRENT_SESSION(ListRequests, rq.set_group(group));
+  return call(rq, names_reply);
 }
 
 groups_client::reply groups_client::list_files(const std::string& group) {
-  return call(make_request("list_files", group), [](pb::GroupReply& r) {
-    auto out = make_reply(0);
-    *out.mutable_items() = r.items();
-    return out;
-  });
+  ACTORRENT_SESSION(ListFiles, rq.set_group(group));
+  return call(rq, names_reply);
 }
 
-groups_client::reply groups_client::decide(const pb::GroupUserArg& rq,
+groups_client::reply groups_client::decide(const pb::GroupUserArg& arg,
                                            bool accept) {
-  auto req = make_request(accept ? "accept_request" : "reject_request",
-                          rq.group());
-  req.set_user(rq.user());
-  return call_text(std::move(req));
+  if (accept) {
+    ACTORRENT_SESSION(AcceptRequest, rq.set_group(arg.group());
+                      rq.set_user(arg.user()));
+    return call_text(rq);
+  }
+  ACTORRENT_SESSION(RejectRequest, rq.set_group(arg.group());
+                    rq.set_user(arg.user()));
+  return call_text(rq);
 }
 
 groups_client::reply groups_client::list_groups() {
-  return call(make_request("list_groups"), [](pb::GroupReply& r) {
+  ACTORRENT_SESSION(ListGroups, );
+  return call(rq, [](pb::GroupList& r) {
     auto out = make_reply(0);
-    for (auto& item : r.items()) {
-      std::istringstream in{item};
-      std::string mine;
-      uint32_t members = 0;
-      auto& g = *out.add_groups();
-      in >> *g.mutable_name() >> *g.mutable_owner() >> members >> mine;
-      g.set_members(members);
-      g.set_member(mine == "member");
-    }
+    *out.mutable_groups() = std::move(*r.mutable_groups());
     return out;
   });
 }
 
-groups_client::reply groups_client::upload_file(const pb::GroupFileArg& rq) {
+groups_client::reply groups_client::upload_file(const pb::GroupFileArg& arg) {
   auto& st = self_->state;
-  auto path = absolute(rq.path());
+  auto path = absolute(arg.path());
   auto name = base_name(path);
-  auto group = rq.group();
+  auto group = arg.group();
   auto key = group_key(group, name);
+  ACTORRENT_SESSION(Share, rq.set_group(group); rq.set_name(name);
+                    rq.set_peer_id(st.peer_id));
   std::string why, sha;
   if (!st.shares.share(path, key, group, why, &sha))
-    return make_reply(1, "cannot upload " + rq.path() + ": " + why);
-  auto req = make_request("share", group, name);
-  req.set_peer_id(st.peer_id);
+    return make_reply(1, "cannot upload " + arg.path() + ": " + why);
   return call(
-    std::move(req),
-    [this, group, name, path, sha](pb::GroupReply&) {
+    rq,
+    [this, group, name, path, sha](pb::GroupText&) {
       self_->state.store->add_group_share({user_, group, name, path, sha});
       self_->state.tracker.announce();
       return make_reply(0, "uploaded " + name + " to " + group + " ("
@@ -215,59 +221,58 @@ groups_client::reply groups_client::upload_file(const pb::GroupFileArg& rq) {
     [this, key] { self_->state.lib->remove(key); });
 }
 
-groups_client::reply groups_client::download_file(const pb::GroupFileArg& rq) {
+groups_client::reply
+groups_client::download_file(const pb::GroupFileArg& arg) {
   auto& st = self_->state;
-  auto group = rq.group();
-  auto name = rq.name();
-  if (!st.env.io->make_dirs(rq.dest()))
-    return make_reply(1, "cannot create directory " + rq.dest());
-  auto dest = absolute(rq.dest());
+  auto group = arg.group();
+  auto name = arg.name();
+  ACTORRENT_SESSION(GroupDownload, rq.set_group(group); rq.set_name(name));
+  if (!st.env.io->make_dirs(arg.dest()))
+    return make_reply(1, "cannot create directory " + arg.dest());
+  auto dest = absolute(arg.dest());
   auto key = group_key(group, name);
   if (st.downloads.active(key))
     return make_reply(0, name + ": already downloading");
   if (st.lib->contains(key))
     return make_reply(0, name + ": already held by this peer");
-  return call(make_request("download", group, name),
-              [this, group, name, dest, key](pb::GroupReply& r) {
-                auto& st = self_->state;
-                if (auto err = st.downloads.start(key, dest); !err.empty())
-                  return make_reply(1, name + ": " + err);
-                // A member who downloads shares at once, piece by piece.
-                st.store->add_group_share({user_, group, name,
-                                           dest + "/" + name,
-                                           r.info().manifest().file_sha256()});
-                register_share(group, name);
-                return make_reply(0, "downloading " + name + " from " + group
-                                       + " to " + dest);
-              });
+  return call(rq, [this, group, name, dest, key](pb::FileInfo& info) {
+    auto& st = self_->state;
+    if (auto err = st.downloads.start(key, dest); !err.empty())
+      return make_reply(1, name + ": " + err);
+    // A member who downloads shares at once, piece by piece.
+    st.store->add_group_share({user_, group, name, dest + "/" + name,
+                               info.manifest().file_sha256()});
+    register_share(group, name);
+    return make_reply(0, "downloading " + name + " from " + group + " to "
+                           + dest);
+  });
 }
 
-groups_client::reply groups_client::stop_share(const pb::GroupFileArg& rq) {
-  auto key = group_key(rq.group(), rq.name());
-  return call(make_request("unshare", rq.group(), rq.name()),
-              [this, rq, key](pb::GroupReply& r) {
-                self_->state.lib->remove(key);
-                self_->state.store->remove_group_share(user_, rq.group(),
-                                                       rq.name());
-                self_->state.tracker.announce();
-                return make_reply(0, r.text());
-              });
+groups_client::reply groups_client::stop_share(const pb::GroupFileArg& arg) {
+  auto key = group_key(arg.group(), arg.name());
+  ACTORRENT_SESSION(Unshare, rq.set_group(arg.group()); rq.set_name(arg.name()));
+  return call(rq, [this, arg, key](pb::GroupText& r) {
+    self_->state.lib->remove(key);
+    self_->state.store->remove_group_share(user_, arg.group(), arg.name());
+    self_->state.tracker.announce();
+    return make_reply(0, r.text());
+  });
 }
 
 caf::result<pb::FileInfo> groups_client::info(const std::string& group,
                                               const std::string& name) {
   if (token_.empty())
     return make_error(errc::not_logged_in, "log in to download " + name);
-  auto rq = make_request("download", group, name);
+  pb::GroupDownload rq;
   rq.set_token(token_);
+  rq.set_group(group);
+  rq.set_name(name);
   auto rp = self_->make_response_promise<pb::FileInfo>();
   self_
     ->request(caf::actor_cast<group_actor>(self_->state.tracker.handle()),
               std::chrono::milliseconds(self_->state.opts.group_timeout_ms),
-              group_atom::value, rq)
-    .then([rp](pb::GroupReply& r) mutable {
-            rp.deliver(std::move(*r.mutable_info()));
-          },
+              download_atom::value, rq)
+    .then([rp](pb::FileInfo& r) mutable { rp.deliver(std::move(r)); },
           [rp](const caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }

@@ -38,12 +38,17 @@ public:
   const std::string& user() const { return user_; }
 
 private:
-  /// Sends a group request with this session's token; `on_ok` turns the
-  /// answer into the command's reply, `on_fail` undoes local changes.
-  reply call(pb::GroupRequest rq,
-             std::function<pb::PeerReply(pb::GroupReply&)> on_ok,
+  /// Sends one group request; `on_ok` turns the typed answer into the
+  /// command's reply, `on_fail` undoes local changes.
+  template <class Request, class OnOk>
+  reply call(const Request& rq, OnOk on_ok,
              std::function<void()> on_fail = nullptr);
-  reply call_text(pb::GroupRequest rq);
+  /// A request that just reports what it did.
+  template <class Request>
+  reply call_text(const Request& rq);
+  /// A request carrying this session's token; refused when logged out.
+  template <class Request>
+  bool with_session(Request& rq, reply& refusal);
   /// Shares again what the user shared before, if unchanged on disk.
   void reshare(pb::PeerReply& out);
   /// Stops sharing this user's files of `group` here (all when empty).

@@ -204,10 +204,7 @@ peer_actor::behavior_type peer(peer_self self, peer_options opts,
     [=](status_atom) { return self->state.downloads.list(); },
     [=](reconnect_atom) { self->state.tracker.reconnect(); },
     [=](heartbeat_atom) { self->state.tracker.heartbeat(); },
-    [=](flush_atom) {
-      self->state.downloads.flush();
-      self->state.tracker.flush();
-    },
+    [=](flush_atom) { self->state.tracker.flush(); },
   };
 }
 

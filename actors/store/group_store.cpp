@@ -1,8 +1,39 @@
 #include "actors/store/group_store.hpp"
 
 #include "actors/core/manifest.hpp"
+#include "actors/store/sqlite_group_store.hpp"
 
 namespace actorrent {
+
+group_store::~group_store() = default;
+
+void group_store::require_member(const std::string& user,
+                                 const std::string& group) {
+  owner_of(group); // unknown_group first
+  if (!is_member(user, group))
+    throw refusal(errc::denied, user + " is not a member of " + group);
+}
+
+pb::SignedTicket group_store::ticket(const std::string& user,
+                                     const std::string& group,
+                                     const std::string& name,
+                                     const std::string& file_sha256,
+                                     int64_t now_unix, int64_t ttl_seconds) {
+  require_member(user, group);
+  if (!is_shared(group, name))
+    throw refusal(errc::unknown_file, name + " is not shared in " + group);
+  pb::Ticket t;
+  t.set_user(user);
+  t.set_group(group);
+  t.set_name(name);
+  t.set_file_sha256(file_sha256);
+  t.set_expires_unix(now_unix + ttl_seconds);
+  return sign_ticket(key(), t);
+}
+
+std::unique_ptr<group_store> open_group_store(const std::string& db) {
+  return std::make_unique<sqlite_group_store>(db);
+}
 
 void check_name(const std::string& what, const std::string& name) {
   if (name.empty())
@@ -21,312 +52,6 @@ void check_name(const std::string& what, const std::string& name) {
     throw refusal(errc::bad_name, what + " name may not be " + name);
   if (what == "group" && name.find(':') != std::string::npos)
     throw refusal(errc::bad_name, "group name contains ':'");
-}
-
-group_store::group_store(const std::string& path) : db_(path) {
-  db_.exec("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY,"
-           " pwhash TEXT NOT NULL)");
-  db_.exec("CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY,"
-           " user TEXT NOT NULL REFERENCES users(name))");
-  db_.exec("CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY,"
-           " owner TEXT NOT NULL REFERENCES users(name))");
-  db_.exec("CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY"
-           " AUTOINCREMENT, grp TEXT NOT NULL REFERENCES groups(name)"
-           " ON DELETE CASCADE, user TEXT NOT NULL, UNIQUE (grp, user))");
-  db_.exec("CREATE TABLE IF NOT EXISTS requests (grp TEXT NOT NULL"
-           " REFERENCES groups(name) ON DELETE CASCADE, user TEXT NOT NULL,"
-           " PRIMARY KEY (grp, user))");
-  db_.exec("CREATE TABLE IF NOT EXISTS shares (grp TEXT NOT NULL"
-           " REFERENCES groups(name) ON DELETE CASCADE, name TEXT NOT NULL,"
-           " user TEXT NOT NULL, peer_id TEXT NOT NULL,"
-           " PRIMARY KEY (grp, name, user, peer_id))");
-  db_.exec("CREATE TABLE IF NOT EXISTS group_meta (key TEXT PRIMARY KEY,"
-           " value BLOB NOT NULL)");
-  auto get = db_.prepare("SELECT value FROM group_meta WHERE key = ?");
-  get.bind(1, std::string{"public_key"});
-  if (get.step()) {
-    key_.public_key = get.blob_at(0);
-    get.reset();
-    get.bind(1, std::string{"secret_key"});
-    if (get.step())
-      key_.secret_key = get.blob_at(0);
-  } else {
-    key_ = signing_key::generate();
-    sql::transaction tx{db_};
-    auto put = db_.prepare("INSERT INTO group_meta (key, value) VALUES (?,?)");
-    put.bind(1, std::string{"public_key"}).bind_blob(2, key_.public_key);
-    put.run();
-    put.bind(1, std::string{"secret_key"}).bind_blob(2, key_.secret_key);
-    put.run();
-    tx.commit();
-  }
-}
-
-void group_store::create_user(const std::string& user,
-                              const std::string& password) {
-  check_name("user", user);
-  if (password.empty())
-    throw refusal(errc::bad_message, "password is empty");
-  auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
-  exists.bind(1, user);
-  if (exists.step())
-    throw refusal(errc::conflict, "user " + user + " already exists");
-  db_.prepare("INSERT INTO users (name, pwhash) VALUES (?,?)")
-    .bind(1, user)
-    .bind(2, hash_password(password))
-    .run();
-}
-
-std::string group_store::login(const std::string& user,
-                               const std::string& password) {
-  auto st = db_.prepare("SELECT pwhash FROM users WHERE name = ?");
-  st.bind(1, user);
-  if (!st.step() || !verify_password(st.text_at(0), password))
-    throw refusal(errc::wrong_login, "wrong user name or password");
-  auto token = random_token();
-  db_.prepare("INSERT INTO sessions (token, user) VALUES (?,?)")
-    .bind(1, token)
-    .bind(2, user)
-    .run();
-  return token;
-}
-
-void group_store::logout(const std::string& token) {
-  user_of(token);
-  db_.prepare("DELETE FROM sessions WHERE token = ?").bind(1, token).run();
-}
-
-std::string group_store::user_of(const std::string& token) {
-  auto st = db_.prepare("SELECT user FROM sessions WHERE token = ?");
-  st.bind(1, token);
-  if (token.empty() || !st.step())
-    throw refusal(errc::not_logged_in, "not logged in");
-  return st.text_at(0);
-}
-
-std::string group_store::owner_of(const std::string& group) {
-  auto st = db_.prepare("SELECT owner FROM groups WHERE name = ?");
-  st.bind(1, group);
-  if (!st.step())
-    throw refusal(errc::unknown_group, "no group " + group);
-  return st.text_at(0);
-}
-
-void group_store::require_group(const std::string& group) {
-  owner_of(group);
-}
-
-bool group_store::is_member(const std::string& user, const std::string& group) {
-  auto st = db_.prepare("SELECT 1 FROM members WHERE grp = ? AND user = ?");
-  st.bind(1, group).bind(2, user);
-  return st.step();
-}
-
-void group_store::require_member(const std::string& user,
-                                 const std::string& group) {
-  require_group(group);
-  if (!is_member(user, group))
-    throw refusal(errc::denied, user + " is not a member of " + group);
-}
-
-void group_store::require_owner(const std::string& user,
-                                const std::string& group) {
-  if (owner_of(group) != user)
-    throw refusal(errc::denied, "only the owner of " + group + " may do this");
-}
-
-bool group_store::has_request(const std::string& user,
-                              const std::string& group) {
-  auto st = db_.prepare("SELECT 1 FROM requests WHERE grp = ? AND user = ?");
-  st.bind(1, group).bind(2, user);
-  return st.step();
-}
-
-std::vector<std::string> group_store::column(const std::string& sql,
-                                             const std::string& arg) {
-  std::vector<std::string> out;
-  auto st = db_.prepare(sql);
-  st.bind(1, arg);
-  while (st.step())
-    out.push_back(st.text_at(0));
-  return out;
-}
-
-void group_store::create_group(const std::string& user,
-                               const std::string& group) {
-  check_name("group", group);
-  auto exists = db_.prepare("SELECT 1 FROM groups WHERE name = ?");
-  exists.bind(1, group);
-  if (exists.step())
-    throw refusal(errc::conflict, "group " + group + " already exists");
-  sql::transaction tx{db_};
-  db_.prepare("INSERT INTO groups (name, owner) VALUES (?,?)")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
-  db_.prepare("INSERT INTO members (grp, user) VALUES (?,?)")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
-  tx.commit();
-}
-
-void group_store::join_group(const std::string& user, const std::string& group) {
-  require_group(group);
-  if (is_member(user, group))
-    throw refusal(errc::conflict, user + " is already a member of " + group);
-  if (has_request(user, group))
-    throw refusal(errc::conflict, user + " already asked to join " + group);
-  db_.prepare("INSERT INTO requests (grp, user) VALUES (?,?)")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
-}
-
-std::string group_store::leave_group(const std::string& user,
-                                     const std::string& group) {
-  require_member(user, group);
-  sql::transaction tx{db_};
-  db_.prepare("DELETE FROM members WHERE grp = ? AND user = ?")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
-  db_.prepare("DELETE FROM shares WHERE grp = ? AND user = ?")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
-  std::string outcome;
-  if (owner_of(group) == user) {
-    auto next = db_.prepare("SELECT user FROM members WHERE grp = ?"
-                            " ORDER BY seq LIMIT 1");
-    next.bind(1, group);
-    if (next.step()) {
-      auto heir = next.text_at(0);
-      next.reset();
-      db_.prepare("UPDATE groups SET owner = ? WHERE name = ?")
-        .bind(1, heir)
-        .bind(2, group)
-        .run();
-      outcome = "owner is now " + heir;
-    } else {
-      db_.prepare("DELETE FROM groups WHERE name = ?").bind(1, group).run();
-      outcome = "removed";
-    }
-  }
-  tx.commit();
-  return outcome;
-}
-
-std::vector<std::string> group_store::list_requests(const std::string& user,
-                                                    const std::string& group) {
-  require_owner(user, group);
-  return column("SELECT user FROM requests WHERE grp = ? ORDER BY user", group);
-}
-
-void group_store::accept_request(const std::string& owner,
-                                 const std::string& group,
-                                 const std::string& requester) {
-  require_owner(owner, group);
-  if (!has_request(requester, group))
-    throw refusal(errc::denied, requester + " did not ask to join " + group);
-  sql::transaction tx{db_};
-  db_.prepare("DELETE FROM requests WHERE grp = ? AND user = ?")
-    .bind(1, group)
-    .bind(2, requester)
-    .run();
-  db_.prepare("INSERT INTO members (grp, user) VALUES (?,?)")
-    .bind(1, group)
-    .bind(2, requester)
-    .run();
-  tx.commit();
-}
-
-void group_store::reject_request(const std::string& owner,
-                                 const std::string& group,
-                                 const std::string& requester) {
-  require_owner(owner, group);
-  if (!has_request(requester, group))
-    throw refusal(errc::denied, requester + " did not ask to join " + group);
-  db_.prepare("DELETE FROM requests WHERE grp = ? AND user = ?")
-    .bind(1, group)
-    .bind(2, requester)
-    .run();
-}
-
-std::vector<group_summary> group_store::list_groups(const std::string& user) {
-  std::vector<group_summary> out;
-  auto st = db_.prepare(
-    "SELECT g.name, g.owner, (SELECT count(*) FROM members m"
-    " WHERE m.grp = g.name), EXISTS (SELECT 1 FROM members m"
-    " WHERE m.grp = g.name AND m.user = ?) FROM groups g ORDER BY g.name");
-  st.bind(1, user);
-  while (st.step())
-    out.push_back(group_summary{st.text_at(0), st.text_at(1),
-                                static_cast<size_t>(st.int_at(2)),
-                                st.int_at(3) != 0});
-  return out;
-}
-
-void group_store::share(const std::string& user, const std::string& group,
-                        const std::string& name, const std::string& peer_id) {
-  std::string why;
-  if (!valid_name(name, why))
-    throw refusal(errc::bad_name, why);
-  require_member(user, group);
-  db_.prepare("INSERT OR IGNORE INTO shares (grp, name, user, peer_id)"
-              " VALUES (?,?,?,?)")
-    .bind(1, group)
-    .bind(2, name)
-    .bind(3, user)
-    .bind(4, peer_id)
-    .run();
-}
-
-void group_store::unshare(const std::string& user, const std::string& group,
-                          const std::string& name) {
-  require_member(user, group);
-  db_.prepare("DELETE FROM shares WHERE grp = ? AND name = ? AND user = ?")
-    .bind(1, group)
-    .bind(2, name)
-    .bind(3, user)
-    .run();
-}
-
-std::vector<std::string> group_store::files(const std::string& user,
-                                            const std::string& group) {
-  require_member(user, group);
-  return column("SELECT DISTINCT name FROM shares WHERE grp = ? ORDER BY name",
-                group);
-}
-
-std::vector<group_share> group_store::shares_of(const std::string& user) {
-  std::vector<group_share> out;
-  auto st = db_.prepare("SELECT grp, name, user, peer_id FROM shares"
-                        " WHERE user = ? ORDER BY grp, name");
-  st.bind(1, user);
-  while (st.step())
-    out.push_back(group_share{st.text_at(0), st.text_at(1), st.text_at(2),
-                              st.text_at(3)});
-  return out;
-}
-
-pb::SignedTicket group_store::ticket(const std::string& user,
-                                     const std::string& group,
-                                     const std::string& name,
-                                     const std::string& file_sha256,
-                                     int64_t now_unix, int64_t ttl_seconds) {
-  require_member(user, group);
-  auto st = db_.prepare("SELECT 1 FROM shares WHERE grp = ? AND name = ?");
-  st.bind(1, group).bind(2, name);
-  if (!st.step())
-    throw refusal(errc::unknown_file, name + " is not shared in " + group);
-  pb::Ticket t;
-  t.set_user(user);
-  t.set_group(group);
-  t.set_name(name);
-  t.set_file_sha256(file_sha256);
-  t.set_expires_unix(now_unix + ttl_seconds);
-  return sign_ticket(key_, t);
 }
 
 } // namespace actorrent

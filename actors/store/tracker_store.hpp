@@ -1,44 +1,63 @@
-// The tracker's catalog in SQLite (WAL): manifests, peers and which pieces
-// each peer holds. Every call is one transaction: what it returns has been
-// committed.
+// The tracker's catalog: manifests, peers and which pieces each peer holds.
+// An interface, so that another database can stand in for SQLite without
+// touching the tracker. Every call is one transaction: what it returns has
+// been committed. Refusals throw `refusal`, database failures
+// std::runtime_error.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "actors/store/sqlite.hpp"
+#include "actors/store/refusal.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace actorrent {
 
-class tracker_store {
+class catalog_store {
 public:
-  explicit tracker_store(const std::string& path);
+  virtual ~catalog_store();
 
   /// Records a peer and everything it holds, replacing what was known of it;
   /// marks it online. Files whose manifest is invalid or conflicts with a
   /// known file of the same name are skipped and reported as "name: why".
-  std::vector<std::string> announce(const pb::Announce& msg);
+  virtual std::vector<std::string> announce(const pb::Announce& msg) = 0;
 
-  /// Adds verified pieces to what a peer holds. False when the file or the
-  /// piece index is unknown (`why` says which).
-  bool have(const pb::Have& msg, std::string& why);
+  /// Adds verified pieces to what a peer holds. Refuses an unknown file
+  /// (unknown_file) or piece index (bad_piece).
+  virtual void have(const pb::Have& msg) = 0;
 
-  /// The peer stops sharing one file (or everything with an empty name).
-  void leave(const std::string& peer_id, const std::string& name);
+  /// The peer stops sharing one file (or everything with an empty name,
+  /// and is offline).
+  virtual void leave(const std::string& peer_id, const std::string& name) = 0;
 
-  void set_online(const std::string& peer_id, bool online);
+  virtual void set_online(const std::string& peer_id, bool online) = 0;
   /// At start: nobody is online until they announce again.
-  void set_all_offline();
-  bool known_peer(const std::string& peer_id);
+  virtual void set_all_offline() = 0;
+  virtual bool known_peer(const std::string& peer_id) = 0;
 
-  pb::FileList list();
-  std::optional<pb::FileInfo> info(const std::string& name);
-  std::optional<pb::Manifest> manifest(const std::string& name);
+  /// Every file except those shared in groups.
+  virtual pb::FileList list() = 0;
+  /// Manifest and online sources (holding at least one piece).
+  virtual std::optional<pb::FileInfo> info(const std::string& name) = 0;
+  virtual std::optional<pb::Manifest> manifest(const std::string& name) = 0;
+};
+
+/// Opens (creating) the catalog named by the `tracker.db` setting: a SQLite
+/// file path.
+std::unique_ptr<catalog_store> open_catalog_store(const std::string& db);
+
+/// Opens the catalog while it lives: the tracker command's start-up check of
+/// `tracker.db` (nodes/nodes.cpp), before any actor runs. Actors use
+/// open_catalog_store.
+class tracker_store {
+public:
+  explicit tracker_store(const std::string& db)
+    : store_(open_catalog_store(db)) {}
 
 private:
-  sql::database db_;
+  std::unique_ptr<catalog_store> store_;
 };
 
 } // namespace actorrent

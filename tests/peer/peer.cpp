@@ -53,7 +53,6 @@ stand_in_tracker(tracker_actor::pointer, std::shared_ptr<tracker_log> log) {
     [=](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
       return make_error(errc::unknown_file, q.name());
     },
-    [=](tick_atom) {},
   };
 }
 

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/store/group_store.hpp"
+#include "actors/store/sqlite.hpp"
 #include "tests/fixtures.hpp"
 
 using namespace actorrent;
@@ -28,7 +29,8 @@ std::pair<errc, std::string> refused(F f) {
 
 struct fixture {
   test::temp_dir dir;
-  group_store gs{dir / "tracker.db"};
+  std::unique_ptr<group_store> store = open_group_store(dir / "tracker.db");
+  group_store& gs = *store;
   fixture() {
     gs.create_user("alice", "pw-a");
     gs.create_user("bob", "pw-b");
@@ -130,6 +132,23 @@ BOOST_AUTO_TEST_CASE(files_only_for_members_and_leaving_unshares) {
              == errc::bad_name);
 }
 
+BOOST_AUTO_TEST_CASE(unshare_and_logout_end_shares_and_say_which) {
+  gs.create_group("alice", "g");
+  gs.share("alice", "g", "a.mkv", "p-1");
+  gs.share("alice", "g", "b.mkv", "p-1");
+  auto ended = gs.unshare("alice", "g", "a.mkv");
+  BOOST_REQUIRE(ended.size() == 1u);
+  BOOST_TEST(ended[0].name == "a.mkv");
+  BOOST_TEST(ended[0].peer_id == "p-1");
+  BOOST_TEST(gs.unshare("alice", "g", "a.mkv").empty());
+  auto token = gs.login("alice", "pw-a");
+  ended = gs.logout(token);
+  BOOST_REQUIRE(ended.size() == 1u);
+  BOOST_TEST(ended[0].name == "b.mkv");
+  BOOST_TEST(gs.shares_of("alice").empty());
+  BOOST_TEST(refused([&] { gs.logout(token); }).first == errc::not_logged_in);
+}
+
 BOOST_AUTO_TEST_CASE(owner_leaving_passes_to_longest_standing_member) {
   gs.create_group("alice", "g");
   gs.join_group("carol", "g");
@@ -182,7 +201,8 @@ BOOST_AUTO_TEST_CASE(everything_survives_reopening) {
   gs.share("alice", "g", "f", "p-1");
   auto token = gs.login("carol", "pw-c");
   auto pk = gs.key().public_key;
-  group_store again{dir / "tracker.db"};
+  auto reopened = open_group_store(dir / "tracker.db");
+  group_store& again = *reopened;
   BOOST_TEST(again.key().public_key == pk);
   BOOST_TEST(again.user_of(token) == "carol");
   BOOST_TEST(again.owner_of("g") == "alice");

@@ -39,7 +39,8 @@ BOOST_AUTO_TEST_CASE(reopened_database_loses_nothing) {
   test::temp_dir dir;
   auto m = manifest_of("a.iso", 10, 'x');
   {
-    tracker_store st{dir / "t.db"};
+    auto store = open_catalog_store(dir / "t.db");
+    catalog_store& st = *store;
     BOOST_TEST(st.announce(announce("p1", 7001, m, bitfield{10, true})).empty());
     BOOST_TEST(st.announce(announce("p2", 7002, m, bitfield{10})).empty());
     pb::Have h;
@@ -47,10 +48,10 @@ BOOST_AUTO_TEST_CASE(reopened_database_loses_nothing) {
     h.set_name("a.iso");
     h.add_pieces(3);
     h.add_pieces(4);
-    std::string why;
-    BOOST_TEST(st.have(h, why), why);
+    st.have(h);
   }
-  tracker_store st{dir / "t.db"};
+  auto store = open_catalog_store(dir / "t.db");
+  catalog_store& st = *store;
   auto got = st.manifest("a.iso");
   BOOST_REQUIRE(got);
   BOOST_TEST(got->SerializeAsString() == m.SerializeAsString());
@@ -68,7 +69,8 @@ BOOST_AUTO_TEST_CASE(reopened_database_loses_nothing) {
 
 BOOST_AUTO_TEST_CASE(conflicting_and_invalid_manifests_are_refused) {
   test::temp_dir dir;
-  tracker_store st{dir / "t.db"};
+  auto store = open_catalog_store(dir / "t.db");
+  catalog_store& st = *store;
   st.announce(announce("p1", 7001, manifest_of("a", 2, 'x'), bitfield{2, true}));
   auto rejected = st.announce(
     announce("p2", 7002, manifest_of("a", 2, 'y'), bitfield{2, true}));
@@ -84,23 +86,36 @@ BOOST_AUTO_TEST_CASE(conflicting_and_invalid_manifests_are_refused) {
 
 BOOST_AUTO_TEST_CASE(have_out_of_range_or_unknown_is_an_error) {
   test::temp_dir dir;
-  tracker_store st{dir / "t.db"};
+  auto store = open_catalog_store(dir / "t.db");
+  catalog_store& st = *store;
   st.announce(announce("p1", 7001, manifest_of("a", 2, 'x'), bitfield{2}));
   pb::Have h;
   h.set_peer_id("p1");
   h.set_name("a");
   h.add_pieces(2);
-  std::string why;
-  BOOST_TEST(!st.have(h, why));
-  BOOST_TEST(why.find("out of range") != std::string::npos);
+  auto refusal_of = [&](const pb::Have& x) -> std::pair<errc, std::string> {
+    try {
+      st.have(x);
+    } catch (refusal& r) {
+      return {r.code, r.what()};
+    }
+    return {errc{}, "not refused"};
+  };
+  auto r = refusal_of(h);
+  BOOST_TEST((r.first == errc::bad_piece));
+  BOOST_TEST(r.second.find("out of range") != std::string::npos);
   h.set_name("b");
-  BOOST_TEST(!st.have(h, why));
-  BOOST_TEST(why.find("unknown file") != std::string::npos);
+  r = refusal_of(h);
+  BOOST_TEST((r.first == errc::unknown_file));
+  BOOST_TEST(r.second.find("unknown file") != std::string::npos);
+  // Nothing was recorded by the refused calls.
+  BOOST_TEST(st.info("a")->sources_size() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(offline_peers_and_left_files_are_not_sources) {
   test::temp_dir dir;
-  tracker_store st{dir / "t.db"};
+  auto store = open_catalog_store(dir / "t.db");
+  catalog_store& st = *store;
   auto m = manifest_of("a", 2, 'x');
   st.announce(announce("p1", 7001, m, bitfield{2, true}));
   st.announce(announce("p2", 7002, m, bitfield{2, true}));

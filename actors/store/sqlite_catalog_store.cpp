@@ -1,0 +1,230 @@
+#include "actors/store/sqlite_catalog_store.hpp"
+
+#include <map>
+
+#include "actors/core/manifest.hpp"
+
+namespace actorrent {
+
+namespace {
+
+std::string join_hashes(const pb::Manifest& m) {
+  std::string out;
+  out.reserve(static_cast<size_t>(m.piece_sha256_size()) * 32);
+  for (auto& h : m.piece_sha256())
+    out += h;
+  return out;
+}
+
+} // namespace
+
+sqlite_catalog_store::sqlite_catalog_store(const std::string& path)
+  : db_(path) {
+  db_.exec("CREATE TABLE IF NOT EXISTS files ("
+           " name TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+           " piece_size INTEGER NOT NULL, piece_hashes BLOB NOT NULL,"
+           " file_sha256 BLOB NOT NULL)");
+  db_.exec("CREATE TABLE IF NOT EXISTS peers ("
+           " peer_id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+           " port INTEGER NOT NULL, online INTEGER NOT NULL DEFAULT 0)");
+  db_.exec("CREATE TABLE IF NOT EXISTS holdings ("
+           " peer_id TEXT NOT NULL REFERENCES peers(peer_id) ON DELETE CASCADE,"
+           " name TEXT NOT NULL REFERENCES files(name),"
+           " bitfield BLOB NOT NULL, PRIMARY KEY (peer_id, name))");
+}
+
+std::optional<pb::Manifest> sqlite_catalog_store::manifest(const std::string& name) {
+  auto st = db_.prepare("SELECT size, piece_size, piece_hashes, file_sha256"
+                        " FROM files WHERE name = ?");
+  st.bind(1, name);
+  if (!st.step())
+    return std::nullopt;
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_size(static_cast<uint64_t>(st.int_at(0)));
+  m.set_piece_size(static_cast<uint32_t>(st.int_at(1)));
+  auto hashes = st.blob_at(2);
+  for (size_t i = 0; i + 32 <= hashes.size(); i += 32)
+    m.add_piece_sha256(hashes.substr(i, 32));
+  m.set_file_sha256(st.blob_at(3));
+  return m;
+}
+
+std::vector<std::string> sqlite_catalog_store::announce(const pb::Announce& msg) {
+  std::vector<std::string> rejected;
+  sql::transaction tx{db_};
+  db_.prepare("INSERT INTO peers (peer_id, host, port, online) VALUES (?,?,?,1)"
+              " ON CONFLICT(peer_id) DO UPDATE SET host=excluded.host,"
+              " port=excluded.port, online=1")
+    .bind(1, msg.peer_id())
+    .bind(2, msg.host())
+    .bind(3, int64_t{msg.port()})
+    .run();
+  db_.prepare("DELETE FROM holdings WHERE peer_id = ?")
+    .bind(1, msg.peer_id())
+    .run();
+  auto add_file = db_.prepare("INSERT OR IGNORE INTO files (name, size,"
+                              " piece_size, piece_hashes, file_sha256)"
+                              " VALUES (?,?,?,?,?)");
+  auto add_holding = db_.prepare("INSERT OR REPLACE INTO holdings (peer_id,"
+                                 " name, bitfield) VALUES (?,?,?)");
+  for (int i = 0; i < msg.files_size(); ++i) {
+    auto& m = msg.files(i);
+    std::string why;
+    if (!valid_manifest(m, why)) {
+      rejected.push_back(m.name() + ": " + why);
+      continue;
+    }
+    if (auto known = manifest(m.name());
+        known && known->file_sha256() != m.file_sha256()) {
+      rejected.push_back(m.name()
+                         + ": a different file with this name is shared");
+      continue;
+    }
+    add_file.bind(1, m.name())
+      .bind(2, static_cast<int64_t>(m.size()))
+      .bind(3, int64_t{m.piece_size()})
+      .bind_blob(4, join_hashes(m))
+      .bind_blob(5, m.file_sha256());
+    add_file.run();
+    auto n = static_cast<uint32_t>(m.piece_sha256_size());
+    std::string bits = i < msg.holdings_size() ? msg.holdings(i).bitfield()
+                                               : std::string{};
+    add_holding.bind(1, msg.peer_id())
+      .bind(2, m.name())
+      .bind_blob(3, bitfield{n, bits}.bytes());
+    add_holding.run();
+  }
+  tx.commit();
+  return rejected;
+}
+
+void sqlite_catalog_store::have(const pb::Have& msg) {
+  sql::transaction tx{db_};
+  auto count = db_.prepare("SELECT length(piece_hashes) / 32 FROM files"
+                           " WHERE name = ?");
+  count.bind(1, msg.name());
+  if (!count.step())
+    throw refusal(errc::unknown_file, "unknown file " + msg.name());
+  auto n = static_cast<uint32_t>(count.int_at(0));
+  count.reset();
+  for (auto p : msg.pieces())
+    if (p >= n)
+      throw refusal(errc::bad_piece, "piece " + std::to_string(p)
+                                       + " out of range for " + msg.name());
+  auto get = db_.prepare("SELECT bitfield FROM holdings WHERE peer_id = ?"
+                         " AND name = ?");
+  get.bind(1, msg.peer_id()).bind(2, msg.name());
+  bitfield b{n};
+  if (get.step())
+    b = bitfield{n, get.blob_at(0)};
+  get.reset();
+  for (auto p : msg.pieces())
+    b.set(p);
+  db_.prepare("INSERT OR REPLACE INTO holdings (peer_id, name, bitfield)"
+              " VALUES (?,?,?)")
+    .bind(1, msg.peer_id())
+    .bind(2, msg.name())
+    .bind_blob(3, b.bytes())
+    .run();
+  tx.commit();
+}
+
+void sqlite_catalog_store::leave(const std::string& peer_id,
+                                 const std::string& name) {
+  sql::transaction tx{db_};
+  if (name.empty()) {
+    db_.prepare("DELETE FROM holdings WHERE peer_id = ?").bind(1, peer_id).run();
+    update_online(peer_id, false);
+  } else {
+    db_.prepare("DELETE FROM holdings WHERE peer_id = ? AND name = ?")
+      .bind(1, peer_id)
+      .bind(2, name)
+      .run();
+  }
+  tx.commit();
+}
+
+void sqlite_catalog_store::update_online(const std::string& peer_id,
+                                         bool online) {
+  db_.prepare("UPDATE peers SET online = ? WHERE peer_id = ?")
+    .bind(1, online ? 1 : 0)
+    .bind(2, peer_id)
+    .run();
+}
+
+void sqlite_catalog_store::set_online(const std::string& peer_id, bool online) {
+  sql::transaction tx{db_};
+  update_online(peer_id, online);
+  tx.commit();
+}
+
+void sqlite_catalog_store::set_all_offline() {
+  sql::transaction tx{db_};
+  db_.exec("UPDATE peers SET online = 0");
+  tx.commit();
+}
+
+bool sqlite_catalog_store::known_peer(const std::string& peer_id) {
+  auto st = db_.prepare("SELECT 1 FROM peers WHERE peer_id = ?");
+  st.bind(1, peer_id);
+  return st.step();
+}
+
+pb::FileList sqlite_catalog_store::list() {
+  pb::FileList out;
+  auto st = db_.prepare(
+    "SELECT f.name, f.size, f.piece_size, length(f.piece_hashes) / 32,"
+    " (SELECT count(*) FROM holdings h JOIN peers p USING (peer_id)"
+    "   WHERE h.name = f.name AND p.online = 1)"
+    " FROM files f WHERE f.name NOT LIKE 'g:%' ORDER BY f.name");
+  while (st.step()) {
+    auto& f = *out.add_files();
+    f.set_name(st.text_at(0));
+    f.set_size(static_cast<uint64_t>(st.int_at(1)));
+    f.set_pieces(static_cast<uint32_t>(st.int_at(3)));
+    f.set_online_sources(static_cast<uint32_t>(st.int_at(4)));
+    f.set_complete_sources(0);
+  }
+  // Complete sources: count in a second pass over holdings.
+  auto full = db_.prepare(
+    "SELECT h.name, h.bitfield, length(f.piece_hashes) / 32 FROM holdings h"
+    " JOIN peers p USING (peer_id) JOIN files f ON f.name = h.name"
+    " WHERE p.online = 1");
+  std::map<std::string, uint32_t> complete;
+  while (full.step()) {
+    auto n = static_cast<uint32_t>(full.int_at(2));
+    if (bitfield{n, full.blob_at(1)}.all())
+      ++complete[full.text_at(0)];
+  }
+  for (auto& f : *out.mutable_files())
+    f.set_complete_sources(complete[f.name()]);
+  return out;
+}
+
+std::optional<pb::FileInfo> sqlite_catalog_store::info(const std::string& name) {
+  auto m = manifest(name);
+  if (!m)
+    return std::nullopt;
+  pb::FileInfo out;
+  auto n = static_cast<uint32_t>(m->piece_sha256_size());
+  auto st = db_.prepare("SELECT p.peer_id, p.host, p.port, h.bitfield"
+                        " FROM holdings h JOIN peers p USING (peer_id)"
+                        " WHERE h.name = ? AND p.online = 1");
+  st.bind(1, name);
+  while (st.step()) {
+    bitfield b{n, st.blob_at(3)};
+    if (b.count() == 0)
+      continue;
+    auto& s = *out.add_sources();
+    s.set_peer_id(st.text_at(0));
+    s.set_host(st.text_at(1));
+    s.set_port(static_cast<uint32_t>(st.int_at(2)));
+    s.set_bitfield(b.bytes());
+    s.set_pieces_held(b.count());
+  }
+  *out.mutable_manifest() = std::move(*m);
+  return out;
+}
+
+} // namespace actorrent

@@ -1,0 +1,62 @@
+// Accounts and groups in SQLite (WAL). Created through open_group_store.
+#pragma once
+
+#include "actors/store/group_store.hpp"
+#include "actors/store/sqlite.hpp"
+
+namespace actorrent {
+
+class sqlite_group_store final : public group_store {
+public:
+  explicit sqlite_group_store(const std::string& path);
+
+  const signing_key& key() const override { return key_; }
+  void create_user(const std::string& user,
+                   const std::string& password) override;
+  std::string login(const std::string& user,
+                    const std::string& password) override;
+  std::vector<group_share> logout(const std::string& token) override;
+  std::string user_of(const std::string& token) override;
+  void create_group(const std::string& user, const std::string& group) override;
+  void join_group(const std::string& user, const std::string& group) override;
+  std::string leave_group(const std::string& user,
+                          const std::string& group) override;
+  std::vector<std::string> list_requests(const std::string& user,
+                                         const std::string& group) override;
+  void accept_request(const std::string& owner, const std::string& group,
+                      const std::string& requester) override;
+  void reject_request(const std::string& owner, const std::string& group,
+                      const std::string& requester) override;
+  std::vector<group_summary> list_groups(const std::string& user) override;
+  bool is_member(const std::string& user, const std::string& group) override;
+  std::string owner_of(const std::string& group) override;
+  void share(const std::string& user, const std::string& group,
+             const std::string& name, const std::string& peer_id) override;
+  std::vector<group_share> unshare(const std::string& user,
+                                   const std::string& group,
+                                   const std::string& name) override;
+  std::vector<std::string> files(const std::string& user,
+                                 const std::string& group) override;
+  bool is_shared(const std::string& group, const std::string& name) override;
+  std::vector<group_share> shares_of(const std::string& user) override;
+
+private:
+  void create_tables();
+  void load_or_create_key();
+  void require_owner(const std::string& user, const std::string& group);
+  bool has_request(const std::string& user, const std::string& group);
+  void remove_request(const std::string& user, const std::string& group);
+  /// The first column of every row of `sql` with `?` bound to `arg`.
+  std::vector<std::string> column(const std::string& sql,
+                                  const std::string& arg);
+  /// Shares of `user` matching `where` (an SQL condition on grp and name,
+  /// with `?2` and `?3` bound to `group` and `name`).
+  std::vector<group_share> shares(const std::string& user,
+                                  const std::string& where,
+                                  const std::string& group = {},
+                                  const std::string& name = {});
+  sql::database db_;
+  signing_key key_;
+};
+
+} // namespace actorrent

@@ -1,0 +1,180 @@
+// The tracker actor under the deterministic scheduler with virtual time:
+// sessions, heartbeats, offline detection, restart, refusals, and the ticket
+// key it gets from the group manager.
+#define BOOST_TEST_MODULE tracker
+#include <boost/test/unit_test.hpp>
+
+#include "tests/tracker/tracker_fixture.hpp"
+
+using namespace actorrent;
+using namespace actorrent::test;
+
+namespace {
+
+struct fixture : tracker_fixture {
+  pb::Manifest iso = manifest_of("a.iso", 4, 'x');
+
+  caf::expected<pb::AnnounceReply> announce(const std::string& peer,
+                                            uint32_t port = 7001) {
+    return ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                  announce_of(peer, port, {iso}));
+  }
+
+  caf::expected<pb::AnnounceReply> heartbeat(const std::string& peer) {
+    pb::Heartbeat hb;
+    hb.set_peer_id(peer);
+    return ask<pb::AnnounceReply>(trk, heartbeat_atom::value, hb);
+  }
+
+  /// Online sources of a.iso.
+  int sources() {
+    auto info = ask<pb::FileInfo>(trk, info_atom::value, query("a.iso"));
+    BOOST_REQUIRE_MESSAGE(info, why(info));
+    return info->sources_size();
+  }
+
+  /// Advances virtual time and runs what became due.
+  void wait(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(tracker_actor_tests, fixture)
+
+BOOST_AUTO_TEST_CASE(announce_records_files_and_hands_out_the_ticket_key) {
+  auto r = announce("p1");
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_TEST(r->heartbeat_ms() == 1000u);
+  BOOST_TEST(r->rejected_size() == 0);
+  BOOST_TEST(r->public_key().size() == 32u);
+  auto key = ask<std::string>(gm, ticket_key_atom::value);
+  BOOST_REQUIRE(key);
+  BOOST_TEST((r->public_key() == *key));
+  BOOST_TEST(code_of(announce("p2", 7002)) == "ok");
+  BOOST_TEST(sources() == 2);
+  auto list = ask<pb::FileList>(trk, list_atom::value, query(""));
+  BOOST_REQUIRE(list);
+  BOOST_REQUIRE(list->files_size() == 1);
+  BOOST_TEST(list->files(0).online_sources() == 2u);
+  BOOST_TEST(list->files(0).complete_sources() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(heartbeats_keep_a_peer_online) {
+  BOOST_REQUIRE(announce("p1"));
+  for (int i = 0; i < 10; ++i) {
+    wait(1s);
+    BOOST_TEST_REQUIRE(code_of(heartbeat("p1")) == "ok", "heartbeat " << i);
+  }
+  BOOST_TEST(sources() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_silent_for_2_5_s_is_offline) {
+  BOOST_REQUIRE(announce("p1"));
+  wait(2400ms);
+  BOOST_TEST(sources() == 1);
+  wait(100ms);
+  BOOST_TEST(sources() == 0);
+  BOOST_TEST(code_of(heartbeat("p1")) == "unknown_peer");
+  // Announcing again brings it back.
+  BOOST_REQUIRE(announce("p1"));
+  BOOST_TEST(sources() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(silence_counts_from_the_last_heartbeat) {
+  BOOST_REQUIRE(announce("p1"));
+  wait(1s);
+  BOOST_REQUIRE(heartbeat("p1"));
+  wait(2400ms); // 3.4 s after the announce, 2.4 s after the heartbeat
+  BOOST_TEST(sources() == 1);
+  wait(100ms);
+  BOOST_TEST(sources() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_tracker_asks_peers_to_announce_again) {
+  BOOST_REQUIRE(announce("p1"));
+  restart_tracker();
+  BOOST_TEST(sources() == 0); // nobody is online after a restart
+  BOOST_TEST(code_of(heartbeat("p1")) == "unknown_peer");
+  pb::Have h;
+  h.set_peer_id("p1");
+  h.set_name("a.iso");
+  h.add_pieces(0);
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
+             == "unknown_peer");
+  auto r = announce("p1");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->public_key().size() == 32u); // asked the group manager again
+  BOOST_TEST(sources() == 1);
+  BOOST_TEST(code_of(heartbeat("p1")) == "ok");
+}
+
+BOOST_AUTO_TEST_CASE(bad_names_and_bad_messages_are_refused) {
+  auto r = ask<pb::AnnounceReply>(
+    trk, announce_atom::value,
+    announce_of("p1", 7001, {iso, manifest_of("../etc", 2, 'y')}));
+  BOOST_REQUIRE(r);
+  BOOST_REQUIRE(r->rejected_size() == 1);
+  BOOST_TEST(r->rejected(0).find("../etc") == 0u);
+  BOOST_TEST(sources() == 1); // the good file was recorded
+  auto info = ask<pb::FileInfo>(trk, info_atom::value, query("../etc"));
+  BOOST_TEST(code_of(info) == "bad_name");
+  info = ask<pb::FileInfo>(trk, info_atom::value, query("nope.iso"));
+  BOOST_TEST(code_of(info) == "unknown_file");
+  info = ask<pb::FileInfo>(trk, info_atom::value,
+                           query(group_key("films", "a.iso")));
+  BOOST_TEST(code_of(info) == "denied");
+  pb::Have h;
+  h.set_peer_id("p1");
+  h.set_name("a/b");
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
+             == "bad_name");
+  h.set_name("a.iso");
+  h.add_pieces(4); // out of range
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
+             == "bad_piece");
+  auto no_host = announce_of("p2", 7002, {iso});
+  no_host.clear_host();
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, no_host))
+             == "bad_message");
+}
+
+BOOST_AUTO_TEST_CASE(leave_drops_a_file_or_the_whole_peer) {
+  BOOST_REQUIRE(announce("p1"));
+  BOOST_REQUIRE(announce("p2", 7002));
+  pb::Leave l;
+  l.set_peer_id("p1");
+  l.set_name("a.iso");
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "ok");
+  BOOST_TEST(sources() == 1);
+  l.set_peer_id("p2");
+  l.clear_name();
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "ok");
+  BOOST_TEST(sources() == 0);
+  BOOST_TEST(code_of(heartbeat("p2")) == "unknown_peer");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Without a group manager yet, announces wait for the ticket key.
+struct no_groups_fixture : tracker_fixture {
+  no_groups_fixture() : tracker_fixture(false) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(announces_wait_for_the_group_manager, no_groups_fixture) {
+  auto iso = manifest_of("a.iso", 4, 'x');
+  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                  announce_of("p1", 7001, {iso}));
+  BOOST_TEST(code_of(r) == "request_timeout"); // no reply yet
+  start_group_manager();
+  sched.advance_time(250ms); // the tracker asks again
+  sched.run();
+  self->receive(
+    [](const pb::AnnounceReply& x) {
+      BOOST_TEST(x.public_key().size() == 32u);
+    },
+    [](caf::error& err) { BOOST_FAIL(render(err)); },
+    caf::after(std::chrono::seconds(0)) >> [] { BOOST_FAIL("no reply"); });
+}

@@ -1,0 +1,132 @@
+// The tracker node's two actors under the deterministic scheduler: the group
+// manager and the tracker, spawned scheduled on one SQLite file in a temp
+// dir, each in its slot as the node's supervisor would put them.
+#pragma once
+
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/core/manifest.hpp"
+#include "actors/tracker/group_manager.hpp"
+#include "actors/tracker/tracker.hpp"
+#include "tests/fixtures.hpp"
+
+namespace actorrent::test {
+
+using namespace std::chrono_literals;
+
+/// Wall clock of the tests' tickets.
+constexpr int64_t test_unix_time = 1'700'000'000;
+
+struct tracker_fixture : deterministic_fixture {
+  temp_dir dir;
+  std::shared_ptr<actor_slot> tracker_slot = std::make_shared<actor_slot>();
+  std::shared_ptr<actor_slot> groups_slot = std::make_shared<actor_slot>();
+  tracker_local_actor trk;
+  group_manager_actor gm;
+
+  explicit tracker_fixture(bool with_groups = true) {
+    if (with_groups)
+      start_group_manager();
+    start_tracker();
+  }
+
+  ~tracker_fixture() {
+    if (trk)
+      caf::anon_send_exit(trk, caf::exit_reason::user_shutdown);
+    if (gm)
+      caf::anon_send_exit(gm, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void start_group_manager() {
+    group_manager_options opts;
+    opts.db = dir / "tracker.db";
+    opts.unix_time = [] { return test_unix_time; };
+    opts.tracker = tracker_slot;
+    gm = sys.spawn(group_manager, opts);
+    groups_slot->set(caf::actor_cast<caf::strong_actor_ptr>(gm));
+    sched.run();
+  }
+
+  void start_tracker() {
+    tracker_options opts;
+    opts.db = dir / "tracker.db";
+    opts.groups = groups_slot;
+    trk = sys.spawn(tracker, opts);
+    tracker_slot->set(caf::actor_cast<caf::strong_actor_ptr>(trk));
+    sched.run();
+  }
+
+  /// Ends the tracker abnormally and starts a new one on the same database.
+  void restart_tracker() {
+    caf::anon_send_exit(trk, caf::exit_reason::kill);
+    tracker_slot->set(nullptr);
+    sched.run();
+    start_tracker();
+  }
+
+  /// Sends `xs...` to `whom`, runs every actor until idle and returns the
+  /// reply: a T, an error, or sec::request_timeout when none came.
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& whom, Ts&&... xs) {
+    self->send(whom, std::forward<Ts>(xs)...);
+    sched.run();
+    caf::expected<T> out{caf::make_error(caf::sec::request_timeout)};
+    self->receive([&](T& x) { out = std::move(x); },
+                  [&](caf::error& err) { out = std::move(err); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    return out;
+  }
+
+  /// A manifest of `pieces` 16 KiB pieces.
+  static pb::Manifest manifest_of(const std::string& name, uint32_t pieces,
+                                  char fill) {
+    pb::Manifest m;
+    m.set_name(name);
+    m.set_piece_size(16384);
+    m.set_size(uint64_t{pieces} * 16384);
+    for (uint32_t i = 0; i < pieces; ++i)
+      m.add_piece_sha256(std::string(32, fill));
+    m.set_file_sha256(std::string(32, fill));
+    return m;
+  }
+
+  /// A peer at 127.0.0.1:port holding all of every manifest.
+  static pb::Announce announce_of(const std::string& peer, uint32_t port,
+                                  std::vector<pb::Manifest> files) {
+    pb::Announce a;
+    a.set_peer_id(peer);
+    a.set_host("127.0.0.1");
+    a.set_port(port);
+    for (auto& m : files) {
+      auto n = static_cast<uint32_t>(m.piece_sha256_size());
+      auto& h = *a.add_holdings();
+      h.set_name(m.name());
+      h.set_bitfield(bitfield{n, true}.bytes());
+      *a.add_files() = std::move(m);
+    }
+    return a;
+  }
+
+  static pb::FileQuery query(const std::string& name) {
+    pb::FileQuery q;
+    q.set_name(name);
+    return q;
+  }
+};
+
+/// The error of `x` as text ("ok" when it holds a value).
+template <class T>
+std::string why(const caf::expected<T>& x) {
+  return x ? std::string{"ok"} : render(x.error());
+}
+
+/// The error code of `x` as text ("ok" when it holds a value).
+template <class T>
+std::string code_of(const caf::expected<T>& x) {
+  auto text = why(x);
+  return text.substr(0, text.find(':'));
+}
+
+} // namespace actorrent::test
