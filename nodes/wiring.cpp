@@ -63,6 +63,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
   group_manager_options gopts;
   gopts.db = opts.db;
   gopts.unix_time = env.unix_time;
+  gopts.random = env.random;
   gopts.tracker = spec.slot;
   auto mode = env.blocking;
   groups.start = [gopts, mode](caf::actor_system& sys) {

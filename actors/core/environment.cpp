@@ -14,6 +14,7 @@ environment make_node_environment(caf::actor_system& sys) {
   std::random_device rd;
   env.seed = (uint64_t{rd()} << 32) | rd();
   env.unix_time = [] { return static_cast<int64_t>(std::time(nullptr)); };
+  env.random = system_random();
   return env;
 }
 

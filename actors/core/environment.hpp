@@ -15,6 +15,7 @@
 
 #include "actors/core/directory.hpp"
 #include "actors/core/file_io.hpp"
+#include "actors/core/random.hpp"
 
 namespace actorrent {
 
@@ -32,6 +33,8 @@ struct environment {
   uint64_t seed = 0;
   /// Seconds since the Unix epoch (ticket expiry).
   std::function<int64_t()> unix_time;
+  /// Random bytes for the ticket key and session tokens.
+  random_source random;
 };
 
 /// A node's environment: the disk, the middleman, detached blocking actors,

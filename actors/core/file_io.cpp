@@ -92,7 +92,8 @@ public:
     if (::stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode))
       return false;
     size = static_cast<uint64_t>(sb.st_size);
-    mtime = static_cast<int64_t>(sb.st_mtime);
+    mtime = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000
+            + sb.st_mtim.tv_nsec;
     return true;
   }
 
@@ -173,6 +174,7 @@ struct memory_io::impl {
     std::string bytes;          // stored content
     uint64_t size = 0;          // generated files: their size
     content_generator gen;      // set: bytes come from here
+    int64_t writes = 0;         // stands in for a modification time
   };
   std::mutex mtx;
   std::map<std::string, file> files;
@@ -208,6 +210,7 @@ std::string memory_io::write(const std::string& path, uint64_t offset,
   if (f.bytes.size() < offset + len)
     f.bytes.resize(offset + len);
   std::memcpy(&f.bytes[offset], buf, len);
+  ++f.writes;
   return {};
 }
 
@@ -238,7 +241,7 @@ bool memory_io::stat(const std::string& path, uint64_t& size, int64_t& mtime) {
   if (i == d_->files.end())
     return false;
   size = i->second.gen ? i->second.size : i->second.bytes.size();
-  mtime = 0;
+  mtime = i->second.writes;
   return true;
 }
 
@@ -269,13 +272,14 @@ void memory_io::forget(const std::string&) {
 
 void memory_io::put(const std::string& path, std::string bytes) {
   std::lock_guard<std::mutex> guard{d_->mtx};
-  d_->files[path] = impl::file{std::move(bytes), 0, nullptr};
+  auto& f = d_->files[path];
+  f = impl::file{std::move(bytes), 0, nullptr, f.writes + 1};
 }
 
 void memory_io::add_generated(const std::string& path, uint64_t size,
                               content_generator gen) {
   std::lock_guard<std::mutex> guard{d_->mtx};
-  d_->files[path] = impl::file{{}, size, std::move(gen)};
+  d_->files[path] = impl::file{{}, size, std::move(gen), 0};
 }
 
 bool memory_io::get(const std::string& path, std::string& bytes) {

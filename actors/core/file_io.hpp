@@ -28,9 +28,10 @@ public:
   virtual std::string allocate(const std::string& path, uint64_t size) = 0;
   /// Renames atomically (replaces `to`).
   virtual std::string rename(const std::string& from, const std::string& to) = 0;
-  /// Size and modification time (seconds); false: no such regular file.
+  /// Size and modification time (nanoseconds; in memory: a count of
+  /// writes); false: no such regular file.
   virtual bool stat(const std::string& path, uint64_t& size,
-                    int64_t& mtime) = 0;
+                    int64_t& mtime_ns) = 0;
   /// Names of the regular, non-hidden files directly in `dir`; false when
   /// `dir` cannot be read.
   virtual bool list(const std::string& dir, std::vector<std::string>& names) = 0;

@@ -1,7 +1,6 @@
 #include "actors/core/manifest.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "actors/core/file_io.hpp"
 
 #include <cstring>
 #include <memory>
@@ -10,18 +9,6 @@
 #include <openssl/evp.h>
 
 namespace actorrent {
-
-namespace {
-
-struct fd_guard {
-  int fd;
-  ~fd_guard() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
-
-} // namespace
 
 std::string sha256(const void* data, size_t size) {
   unsigned char out[32];
@@ -101,63 +88,54 @@ uint32_t piece_length(const pb::Manifest& m, uint32_t index) {
     std::min<uint64_t>(m.piece_size(), m.size() - begin));
 }
 
-pb::Manifest build_manifest(const std::string& path, const std::string& name,
-                            uint32_t piece_size) {
-  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0)
-    throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+namespace {
+
+// Calls `fn(bytes, n)` for consecutive chunks of `path` of `chunk` bytes
+// (the last one shorter); returns the file's size.
+template <class F>
+uint64_t for_each_chunk(file_io& io, const std::string& path, size_t chunk,
+                        F fn) {
+  uint64_t size = 0;
+  int64_t mtime = 0;
+  if (!io.stat(path, size, mtime))
+    throw std::runtime_error("not a readable regular file: " + path);
+  std::unique_ptr<char[]> buf{new char[chunk]};
+  for (uint64_t off = 0; off < size; off += chunk) {
+    auto n = static_cast<size_t>(std::min<uint64_t>(chunk, size - off));
+    if (auto err = io.read(path, off, buf.get(), n); !err.empty())
+      throw std::runtime_error(err);
+    fn(buf.get(), n);
+  }
+  return size;
+}
+
+} // namespace
+
+pb::Manifest build_manifest(file_io& io, const std::string& path,
+                            const std::string& name, uint32_t piece_size) {
   pb::Manifest m;
   m.set_name(name);
   m.set_piece_size(piece_size);
   sha256_stream whole;
-  sha256_stream piece;
-  std::unique_ptr<char[]> buf{new char[piece_size]};
-  uint64_t total = 0;
-  for (;;) {
-    size_t got = 0;
-    while (got < piece_size) {
-      auto n = ::read(f.fd, buf.get() + got, piece_size - got);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
-      }
-      if (n == 0)
-        break;
-      got += static_cast<size_t>(n);
-    }
-    if (got == 0)
-      break;
-    whole.update(buf.get(), got);
-    piece.update(buf.get(), got);
-    m.add_piece_sha256(piece.finish());
-    total += got;
-    if (got < piece_size)
-      break;
-  }
-  m.set_size(total);
+  auto size = for_each_chunk(io, path, piece_size,
+                             [&](const char* bytes, size_t n) {
+                               whole.update(bytes, n);
+                               m.add_piece_sha256(sha256(bytes, n));
+                             });
+  m.set_size(size);
   m.set_file_sha256(whole.finish());
   return m;
 }
 
+pb::Manifest build_manifest(const std::string& path, const std::string& name,
+                            uint32_t piece_size) {
+  return build_manifest(*make_disk_io(), path, name, piece_size);
+}
+
 std::string sha256_file(const std::string& path) {
-  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0)
-    throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
   sha256_stream ctx;
-  constexpr size_t chunk = 1 << 20;
-  std::unique_ptr<char[]> buf{new char[chunk]};
-  for (;;) {
-    auto n = ::read(f.fd, buf.get(), chunk);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
-    }
-    if (n == 0)
-      break;
-    ctx.update(buf.get(), static_cast<size_t>(n));
-  }
+  for_each_chunk(*make_disk_io(), path, 1 << 20,
+                 [&](const char* bytes, size_t n) { ctx.update(bytes, n); });
   return ctx.finish();
 }
 

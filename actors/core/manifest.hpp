@@ -38,8 +38,13 @@ bool split_group_key(const std::string& key, std::string& group,
 /// whole-file SHA-256 matches: DIR/.NAME.part (hidden, so never shared).
 std::string part_path(const std::string& dir, const std::string& name);
 
-/// Builds the manifest of a file in one pass over it. Throws std::runtime_error
-/// naming the file when it cannot be read.
+class file_io;
+
+/// Builds the manifest of a file in one pass over it, read through `io`.
+/// Throws std::runtime_error naming the file when it cannot be read.
+pb::Manifest build_manifest(file_io& io, const std::string& path,
+                            const std::string& name, uint32_t piece_size);
+/// The same, from the disk.
 pb::Manifest build_manifest(const std::string& path, const std::string& name,
                             uint32_t piece_size);
 

@@ -1,5 +1,8 @@
 #include "actors/core/ticket.hpp"
 
+#include <memory>
+#include <mutex>
+#include <random>
 #include <stdexcept>
 
 #include <sodium.h>
@@ -17,13 +20,33 @@ void init_sodium() {
 
 } // namespace
 
-signing_key signing_key::generate() {
+random_source system_random() {
+  init_sodium();
+  return [](char* out, size_t n) { randombytes_buf(out, n); };
+}
+
+random_source seeded_random(uint64_t seed) {
+  auto rng = std::make_shared<std::mt19937_64>(seed);
+  auto mtx = std::make_shared<std::mutex>();
+  return [rng, mtx](char* out, size_t n) {
+    std::lock_guard<std::mutex> guard{*mtx};
+    for (size_t i = 0; i < n; ++i)
+      out[i] = static_cast<char>((*rng)());
+  };
+}
+
+signing_key signing_key::generate(const random_source& random) {
   init_sodium();
   signing_key k;
   k.public_key.resize(crypto_sign_PUBLICKEYBYTES);
   k.secret_key.resize(crypto_sign_SECRETKEYBYTES);
-  crypto_sign_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()),
-                      reinterpret_cast<unsigned char*>(k.secret_key.data()));
+  std::string seed(crypto_sign_SEEDBYTES, '\0');
+  random(seed.data(), seed.size());
+  crypto_sign_seed_keypair(
+    reinterpret_cast<unsigned char*>(k.public_key.data()),
+    reinterpret_cast<unsigned char*>(k.secret_key.data()),
+    reinterpret_cast<const unsigned char*>(seed.data()));
+  sodium_memzero(seed.data(), seed.size());
   return k;
 }
 
@@ -88,10 +111,9 @@ bool verify_password(const std::string& hash, const std::string& password) {
          == 0;
 }
 
-std::string random_token() {
-  init_sodium();
+std::string random_token(const random_source& random) {
   std::string raw(32, '\0');
-  randombytes_buf(raw.data(), raw.size());
+  random(raw.data(), raw.size());
   return hex(raw);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "actors/core/random.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace actorrent {
@@ -13,8 +14,8 @@ namespace actorrent {
 struct signing_key {
   std::string public_key;  // 32 bytes
   std::string secret_key;  // 64 bytes
-  /// A fresh key pair.
-  static signing_key generate();
+  /// A fresh key pair from 32 bytes of `random`.
+  static signing_key generate(const random_source& random);
 };
 
 pb::SignedTicket sign_ticket(const signing_key& key, const pb::Ticket& t);
@@ -31,6 +32,6 @@ std::string hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
 
 /// 32 random bytes as hex: a session token.
-std::string random_token();
+std::string random_token(const random_source& random);
 
 } // namespace actorrent

@@ -157,7 +157,9 @@ caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {
 void peer_state::start() {
   try {
     store = std::make_unique<peer_store>(opts.state_db);
-    peer_id = store->peer_id(derive_seed(env.seed, "peer-id:" + opts.state_db));
+    peer_id = store->peer_id(
+      derive_seed(env.seed, "peer-id:" + opts.host + ":"
+                              + std::to_string(opts.port)));
   } catch (std::exception& e) {
     LOG_ERROR("peer", e.what());
     self_->quit(make_error(errc::io_failure, e.what()));

@@ -19,7 +19,7 @@ bool sharing::share(const std::string& path, const std::string& name,
   if (!valid_name(name, why))
     return false;
   try {
-    auto m = manifest_of(*st.store, path, name, st.opts.piece_size);
+    auto m = manifest_of(*st.store, *st.env.io, path, name, st.opts.piece_size);
     auto n = static_cast<uint32_t>(m.piece_sha256_size());
     if (sha)
       *sha = m.file_sha256();

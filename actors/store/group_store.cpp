@@ -31,8 +31,9 @@ pb::SignedTicket group_store::ticket(const std::string& user,
   return sign_ticket(key(), t);
 }
 
-std::unique_ptr<group_store> open_group_store(const std::string& db) {
-  return std::make_unique<sqlite_group_store>(db);
+std::unique_ptr<group_store> open_group_store(const std::string& db,
+                                             random_source random) {
+  return std::make_unique<sqlite_group_store>(db, std::move(random));
 }
 
 void check_name(const std::string& what, const std::string& name) {

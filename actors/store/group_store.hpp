@@ -107,7 +107,9 @@ public:
 
 /// Opens (creating) the group store named by the `tracker.db` setting: a
 /// SQLite file path.
-std::unique_ptr<group_store> open_group_store(const std::string& db);
+std::unique_ptr<group_store>
+open_group_store(const std::string& db,
+                 random_source random = system_random());
 
 /// A user or group name: non-empty, at most 255 bytes, no control character
 /// or path separator. Throws a bad_name refusal naming `what`.

@@ -1,5 +1,7 @@
 #include "actors/store/peer_store.hpp"
 
+#include "actors/core/file_io.hpp"
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -209,21 +211,12 @@ bool make_dirs(const std::string& dir) {
   return true;
 }
 
-bool file_stat(const std::string& path, uint64_t& size, int64_t& mtime_ns) {
-  struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode))
-    return false;
-  size = static_cast<uint64_t>(sb.st_size);
-  mtime_ns = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000
-             + sb.st_mtim.tv_nsec;
-  return true;
-}
-
-pb::Manifest manifest_of(peer_store& store, const std::string& path,
-                         const std::string& name, uint32_t piece_size) {
+pb::Manifest manifest_of(peer_store& store, file_io& io,
+                         const std::string& path, const std::string& name,
+                         uint32_t piece_size) {
   uint64_t size = 0;
   int64_t mtime = 0;
-  if (!file_stat(path, size, mtime))
+  if (!io.stat(path, size, mtime))
     throw std::runtime_error("not a readable regular file: " + path);
   // The same file shared under another name (publicly and in a group) is
   // not hashed again: only the name differs.
@@ -232,7 +225,7 @@ pb::Manifest manifest_of(peer_store& store, const std::string& path,
     m->set_name(name);
     return *m;
   }
-  auto m = build_manifest(path, name, piece_size);
+  auto m = build_manifest(io, path, name, piece_size);
   store.cache_manifest(path, size, mtime, m);
   return m;
 }

@@ -12,6 +12,8 @@
 
 namespace actorrent {
 
+class file_io;
+
 struct download_record {
   std::string name;
   std::string dest_dir;
@@ -58,9 +60,6 @@ private:
   sql::database db_;
 };
 
-/// Modification time of a file in nanoseconds and its size; false if missing.
-bool file_stat(const std::string& path, uint64_t& size, int64_t& mtime_ns);
-
 /// Canonical absolute path (the path itself when it does not exist).
 std::string absolute(const std::string& path);
 /// Last component of a path.
@@ -70,7 +69,8 @@ bool make_dirs(const std::string& dir);
 
 /// Manifest of a file, from the cache when size and mtime match, otherwise
 /// computed and cached.
-pb::Manifest manifest_of(peer_store& store, const std::string& path,
-                         const std::string& name, uint32_t piece_size);
+pb::Manifest manifest_of(peer_store& store, file_io& io,
+                         const std::string& path, const std::string& name,
+                         uint32_t piece_size);
 
 } // namespace actorrent

@@ -4,7 +4,9 @@
 
 namespace actorrent {
 
-sqlite_group_store::sqlite_group_store(const std::string& path) : db_(path) {
+sqlite_group_store::sqlite_group_store(const std::string& path,
+                                       random_source random)
+  : db_(path), random_(std::move(random)) {
   create_tables();
   load_or_create_key();
 }
@@ -43,7 +45,7 @@ void sqlite_group_store::load_or_create_key() {
     get.reset();
   } else {
     get.reset();
-    key_ = signing_key::generate();
+    key_ = signing_key::generate(random_);
     auto put = db_.prepare("INSERT INTO group_meta (key, value) VALUES (?,?)");
     put.bind(1, std::string{"public_key"}).bind_blob(2, key_.public_key);
     put.run();
@@ -84,7 +86,7 @@ std::string sqlite_group_store::login(const std::string& user,
   // Slow (Argon2id): outside the transaction.
   if (hash.empty() || !verify_password(hash, password))
     throw refusal(errc::wrong_login, "wrong user name or password");
-  auto token = random_token();
+  auto token = random_token(random_);
   sql::transaction tx{db_};
   db_.prepare("INSERT INTO sessions (token, user) VALUES (?,?)")
     .bind(1, token)

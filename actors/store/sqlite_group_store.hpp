@@ -8,7 +8,7 @@ namespace actorrent {
 
 class sqlite_group_store final : public group_store {
 public:
-  explicit sqlite_group_store(const std::string& path);
+  sqlite_group_store(const std::string& path, random_source random);
 
   const signing_key& key() const override { return key_; }
   void create_user(const std::string& user,
@@ -57,6 +57,7 @@ private:
                                   const std::string& name = {});
   sql::database db_;
   signing_key key_;
+  random_source random_;  // the ticket key and session tokens
 };
 
 } // namespace actorrent

@@ -127,7 +127,7 @@ group_manager(group_manager_actor::stateful_pointer<group_manager_state> self,
   try {
     if (!self->state.opts.unix_time)
       throw std::invalid_argument("no clock for ticket expiry");
-    self->state.groups = open_group_store(self->state.opts.db);
+    self->state.groups = open_group_store(self->state.opts.db, self->state.opts.random);
   } catch (std::exception& e) {
     LOG_ERROR(who, e.what());
     self->quit(make_error(errc::io_failure, e.what()));

@@ -26,6 +26,8 @@ struct group_manager_options {
   int64_t ticket_ttl_seconds = 3600;
   /// Seconds since the Unix epoch: when tickets expire (environment).
   std::function<int64_t()> unix_time;
+  /// The ticket key (made once) and session tokens (environment).
+  random_source random = system_random();
   /// The tracker (tracker_local_actor): the catalog of group files.
   std::shared_ptr<actor_slot> tracker;
   caf::timespan tracker_timeout = std::chrono::seconds(5);

@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(three_users_share_in_a_group) {
   forged_ticket.set_name("movie.mkv");
   forged_ticket.set_file_sha256(sha);
   forged_ticket.set_expires_unix(std::time(nullptr) + 3600);
-  auto forged = sign_ticket(signing_key::generate(), forged_ticket);
+  auto forged = sign_ticket(signing_key::generate(system_random()), forged_ticket);
   BOOST_TEST(request_piece(alice_port, key, sha, &forged).find("forged")
              != std::string::npos);
 

@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(tickets_signed_and_checked) {
   BOOST_TEST(check_ticket(pk, tampered, "g", "f", sha, 1030).find("forged")
              != std::string::npos);
   // Signed by another key: forged.
-  auto other = sign_ticket(signing_key::generate(), inner);
+  auto other = sign_ticket(signing_key::generate(system_random()), inner);
   BOOST_TEST(check_ticket(pk, other, "g", "f", sha, 1030).find("forged")
              != std::string::npos);
   BOOST_TEST(check_ticket(pk, pb::SignedTicket{}, "g", "f", sha, 1030)

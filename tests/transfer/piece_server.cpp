@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(held_replies_fail_at_once_when_the_server_ends) {
 }
 
 BOOST_AUTO_TEST_CASE(ticket_expiry_follows_the_environments_clock) {
-  auto key = signing_key::generate();
+  auto key = signing_key::generate(system_random());
   lib->set_tracker_key(key.public_key);
   auto name = group_key("g", "f.bin");
   auto gm = m;
