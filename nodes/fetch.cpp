@@ -92,98 +92,132 @@ std::string watch(caf::scoped_actor& self, peer_node& node,
   return failure;
 }
 
-} // namespace
+const char* fetch_help
+  = "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]"
+    " [--peer.KEY=VALUE...]\n\n"
+    "Downloads files and exits 0 once every one is complete and its\n"
+    "SHA-256 verified; exits 1 when a download fails (no online source\n"
+    "has some piece, tracker unreachable, disk error). Progress goes to\n"
+    "stderr. While it runs it serves the pieces it has verified. A\n"
+    "killed fetch started again with the same --to resumes.\n\n"
+    "  --tracker HOST:PORT   the tracker (default peer.tracker)\n"
+    "  --to DIR              where the files go (default .)\n"
+    "  --peer.window=N       piece requests in flight per source\n"
+    "  --peer.host=ADDR      address to serve pieces on (127.0.0.1)\n"
+    "  --log.level=LEVEL     debug, info, warn, error (default warn)\n";
 
-int run_fetch(std::vector<std::string> args) {
+// The command line of `actorrent fetch`.
+struct fetch_args {
   std::vector<std::string> names;
-  std::vector<std::string> rest;
+  std::vector<std::string> rest;  // other options, for load_config
   std::string tracker;
   std::string to = ".";
+  bool help = false;
+};
+
+fetch_args parse_fetch_args(const std::vector<std::string>& args) {
+  fetch_args out;
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     if ((a == "--tracker" || a == "--to") && i + 1 < args.size()) {
-      (a == "--tracker" ? tracker : to) = args[i + 1];
+      (a == "--tracker" ? out.tracker : out.to) = args[i + 1];
       ++i;
     } else if (a.rfind("--tracker=", 0) == 0) {
-      tracker = a.substr(10);
+      out.tracker = a.substr(10);
     } else if (a.rfind("--to=", 0) == 0) {
-      to = a.substr(5);
+      out.to = a.substr(5);
     } else if (a == "-h" || a == "--help") {
-      std::cout
-        << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]"
-           " [--peer.KEY=VALUE...]\n\n"
-           "Downloads files and exits 0 once every one is complete and its\n"
-           "SHA-256 verified; exits 1 when a download fails (no online source\n"
-           "has some piece, tracker unreachable, disk error). Progress goes to\n"
-           "stderr. While it runs it serves the pieces it has verified. A\n"
-           "killed fetch started again with the same --to resumes.\n\n"
-           "  --tracker HOST:PORT   the tracker (default peer.tracker)\n"
-           "  --to DIR              where the files go (default .)\n"
-           "  --peer.window=N       piece requests in flight per source\n"
-           "  --peer.host=ADDR      address to serve pieces on (127.0.0.1)\n"
-           "  --log.level=LEVEL     debug, info, warn, error (default warn)\n";
-      return 0;
+      out.help = true;
+      return out;
     } else if (a.rfind("--", 0) == 0) {
-      rest.push_back(a);
+      out.rest.push_back(a);
     } else {
-      names.push_back(a);
+      out.names.push_back(a);
     }
   }
-  if (names.empty()) {
-    std::cerr << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]\n";
-    return 2;
-  }
-  node_config cfg;
+  return out;
+}
+
+// A peer node of its own: no share directory, one-shot downloads that fail
+// instead of stalling, its state database in the destination directory.
+// 0 when the node may start, otherwise as load_config.
+int configure(const fetch_args& a, node_config& cfg, peer_options& opts,
+              bool& done) {
   cfg.log_level = "warn";
   cfg.peer_share_dir = "";
-  cfg.peer_download_dir = to;
-  if (!tracker.empty())
-    rest.push_back("--peer.tracker=" + tracker);
-  bool done = false;
+  cfg.peer_download_dir = a.to;
+  auto rest = a.rest;
+  if (!a.tracker.empty())
+    rest.push_back("--peer.tracker=" + a.tracker);
   if (auto rc = load_config(cfg, "fetch", rest, done); rc || done)
     return rc;
-  if (!make_dirs(to)) {
-    std::cerr << "error: cannot create directory " << to << "\n";
+  if (!make_dirs(a.to)) {
+    std::cerr << "error: cannot create directory " << a.to << "\n";
     return 2;
   }
-  cfg.peer_state_db = to + "/.actorrent-fetch.db";
-  peer_options opts;
+  cfg.peer_state_db = a.to + "/.actorrent-fetch.db";
   if (auto rc = peer_options_from(cfg, opts))
     return rc;
   opts.share_dir.clear();
   opts.one_shot = true;
+  return 0;
+}
+
+// Prints `text`, stops the node and ends the process with `rc`.
+[[noreturn]] void give_up(caf::actor_system& sys, peer_node& node,
+                          const std::string& text, int rc) {
+  std::cerr << text;
+  stop(sys, node);
+  exit_now(rc);
+}
+
+// Hands the downloads to the node's peer once it runs; ends the process
+// when it does not start them.
+void start_downloads(caf::actor_system& sys, caf::scoped_actor& self,
+                     peer_node& node, const fetch_args& a) {
+  parsed_command cmd;
+  cmd.kind = parsed_command::peer;
+  auto& f = *cmd.request.mutable_fetch();
+  for (auto& n : a.names)
+    f.add_names(n);
+  f.set_dest(a.to);
+  // The peer agent starts right after the node is wired: wait for it.
+  if (!wait_for([&] { return node.peer_slot->get() != nullptr; }))
+    give_up(sys, node, "error: the peer did not start\n", 1);
+  auto started = run_command(self, node.ctl, cmd, std::chrono::seconds(30));
+  if (started.code != 0)
+    give_up(sys, node, started.text, started.code);
+}
+
+} // namespace
+
+int run_fetch(std::vector<std::string> args) {
+  auto a = parse_fetch_args(args);
+  if (a.help) {
+    std::cout << fetch_help;
+    return 0;
+  }
+  if (a.names.empty()) {
+    std::cerr << "usage: actorrent fetch --tracker HOST:PORT NAME... [--to DIR]\n";
+    return 2;
+  }
+  node_config cfg;
+  peer_options opts;
+  bool done = false;
+  if (auto rc = configure(a, cfg, opts, done); rc || done)
+    return rc;
   // No signal mask: SIGTERM/SIGINT end a one-shot fetch at once; it resumes.
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
   if (auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
                             cfg.peer_upload_limit, node);
-      !err.empty()) {
-    std::cerr << "error: " << err << "\n";
-    stop(sys, node);
-    exit_now(2);
-  }
+      !err.empty())
+    give_up(sys, node, "error: " + err + "\n", 2);
   caf::scoped_actor self{sys};
-  parsed_command cmd;
-  cmd.kind = parsed_command::peer;
-  auto& f = *cmd.request.mutable_fetch();
-  for (auto& n : names)
-    f.add_names(n);
-  f.set_dest(to);
-  // The peer agent starts right after the node is wired: wait for it.
-  if (!wait_for([&] { return node.peer_slot->get() != nullptr; })) {
-    std::cerr << "error: the peer did not start\n";
-    stop(sys, node);
-    exit_now(1);
-  }
-  auto started_fetch = run_command(self, node.ctl, cmd, std::chrono::seconds(30));
-  if (started_fetch.code != 0) {
-    std::cerr << started_fetch.text;
-    stop(sys, node);
-    exit_now(started_fetch.code);
-  }
+  start_downloads(sys, self, node, a);
   bool tty = ::isatty(STDERR_FILENO);
-  auto failure = watch(self, node, names, cfg.peer_tracker, tty);
+  auto failure = watch(self, node, a.names, cfg.peer_tracker, tty);
   if (tty)
     fprintf(stderr, "\n");
   stop(sys, node);
@@ -191,8 +225,8 @@ int run_fetch(std::vector<std::string> args) {
     std::cerr << "error: " << failure << "\n";
     exit_now(1);
   }
-  for (auto& n : names)
-    std::cout << "complete: " << to << "/" << n << "\n";
+  for (auto& n : a.names)
+    std::cout << "complete: " << a.to << "/" << n << "\n";
   exit_now(0);
 }
 

@@ -23,6 +23,7 @@
 #include "actors/peer/peer.hpp"
 #include "actors/transfer/piece_server.hpp"
 #include "actors/node/supervisor.hpp"
+#include "actors/store/tracker_store.hpp"
 #include "actors/tracker/tracker.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/replies.hpp"
@@ -149,8 +150,9 @@ int run_tracker(std::vector<std::string> args) {
   bool done = false;
   if (auto rc = load_config(cfg, "tracker", std::move(args), done); rc || done)
     return rc;
+  // Start-up check of tracker.db: the catalog opens (created if missing).
   try {
-    tracker_store probe{cfg.tracker_db};
+    open_catalog_store(cfg.tracker_db);
   } catch (std::exception& e) {
     std::cerr << "error: tracker.db: " << e.what() << "\n";
     return 2;

@@ -40,6 +40,33 @@ command_output output(int code, std::string text, std::string json) {
   return out;
 }
 
+// One row of a table: its line of text and its JSON object.
+struct table_row {
+  std::string line;
+  std::string json;
+};
+
+// A table: `header`, then the line of `row_of(x)` for each of `xs`; its JSON
+// is the array of the rows' objects.
+template <class Xs, class RowOf>
+command_output table(std::string header, const Xs& xs, RowOf row_of) {
+  std::vector<std::string> js;
+  for (auto& x : xs) {
+    auto row = row_of(x);
+    header += row.line;
+    js.push_back(std::move(row.json));
+  }
+  return output(0, std::move(header), json_array(js));
+}
+
+// Downloads in the order of their names.
+std::map<std::string, pb::DownloadStatus>
+by_name(const pb::DownloadList& list) {
+  std::map<std::string, pb::DownloadStatus> xs;
+  for (auto& d : list.downloads())
+    xs[d.name()] = d;
+  return xs;
+}
 
 // Why a download stalled or failed, and which sources were banned.
 std::string note_of(const pb::DownloadStatus& s) {
@@ -85,26 +112,23 @@ double percent_done(const pb::DownloadStatus& s) {
 namespace {
 
 command_output file_list_reply(const pb::FileList& xs) {
-  std::ostringstream text;
-  std::vector<std::string> js;
-  text << "NAME                             SIZE        PIECES  SOURCES"
-          "  COMPLETE\n";
-  for (auto& f : xs.files()) {
-    char line[512];
-    snprintf(line, sizeof(line), "%-32s %-11s %6u  %7u  %8u\n",
-             f.name().c_str(),
-             human_bytes(static_cast<double>(f.size())).c_str(), f.pieces(),
-             f.online_sources(), f.complete_sources());
-    text << line;
-    js.push_back(json_object{}
-                   .add("name", f.name())
-                   .add("size", f.size())
-                   .add("pieces", f.pieces())
-                   .add("online_sources", f.online_sources())
-                   .add("complete_sources", f.complete_sources())
-                   .str());
-  }
-  return output(0, text.str(), json_array(js));
+  return table("NAME                             SIZE        PIECES  SOURCES"
+               "  COMPLETE\n",
+               xs.files(), [](const pb::FileSummary& f) {
+                 char line[512];
+                 snprintf(line, sizeof(line), "%-32s %-11s %6u  %7u  %8u\n",
+                          f.name().c_str(),
+                          human_bytes(static_cast<double>(f.size())).c_str(),
+                          f.pieces(), f.online_sources(), f.complete_sources());
+                 return table_row{
+                   line, json_object{}
+                           .add("name", f.name())
+                           .add("size", f.size())
+                           .add("pieces", f.pieces())
+                           .add("online_sources", f.online_sources())
+                           .add("complete_sources", f.complete_sources())
+                           .str()};
+               });
 }
 
 command_output file_info_reply(const pb::FileInfo& info) {
@@ -141,82 +165,64 @@ command_output file_info_reply(const pb::FileInfo& info) {
       .str());
 }
 
-command_output
-downloads_reply(const pb::DownloadList& list) {
-  std::map<std::string, pb::DownloadStatus> xs;
-  for (auto& d : list.downloads())
-    xs[d.name()] = d;
-  std::ostringstream text;
-  std::vector<std::string> js;
-  text << "NAME                             STATE          DONE     RATE"
-          "        SOURCES  NOTE\n";
-  for (auto& [name, s] : xs) {
-    char line[1024];
-    snprintf(line, sizeof(line), "%-32s %-13s %5.1f%%  %9s/s  %7u  %s\n",
-             name.c_str(), to_string(s.state()), percent_done(s),
-             human_bytes(s.rate_bps()).c_str(), s.sources(),
-             note_of(s).c_str());
-    text << line;
-    js.push_back(download_json(s));
-  }
-  return output(0, text.str(), json_array(js));
+command_output downloads_reply(const pb::DownloadList& list) {
+  return table(
+    "NAME                             STATE          DONE     RATE"
+    "        SOURCES  NOTE\n",
+    by_name(list), [](const auto& x) {
+      auto& [name, s] = x;
+      char line[1024];
+      snprintf(line, sizeof(line), "%-32s %-13s %5.1f%%  %9s/s  %7u  %s\n",
+               name.c_str(), to_string(s.state()), percent_done(s),
+               human_bytes(s.rate_bps()).c_str(), s.sources(),
+               note_of(s).c_str());
+      return table_row{line, download_json(s)};
+    });
 }
 
-command_output
-show_downloads_reply(const pb::DownloadList& list) {
-  std::map<std::string, pb::DownloadStatus> xs;
-  for (auto& d : list.downloads())
-    xs[d.name()] = d;
-  std::ostringstream text;
-  std::vector<std::string> js;
-  text << "GROUP            NAME                           DONE    STATE"
-          "        NOTE\n";
-  for (auto& [key, s] : xs) {
-    std::string group = "-", name = key;
-    split_group_key(key, group, name);
-    auto note = note_of(s);
-    char line[1024];
-    snprintf(line, sizeof(line), "%-16s %-30s %5.1f%%  %-12s %s\n",
-             group.c_str(), name.c_str(), percent_done(s), to_string(s.state()),
-             note.c_str());
-    text << line;
-    js.push_back(json_object{}
-                   .add("group", group)
-                   .add("name", name)
-                   .add("percent", percent_done(s))
-                   .add("state", to_string(s.state()))
-                   .add("reason", note)
-                   .str());
-  }
-  return output(0, text.str(), json_array(js));
+command_output show_downloads_reply(const pb::DownloadList& list) {
+  return table(
+    "GROUP            NAME                           DONE    STATE"
+    "        NOTE\n",
+    by_name(list), [](const auto& x) {
+      auto& [key, s] = x;
+      std::string group = "-", name = key;
+      split_group_key(key, group, name);
+      auto note = note_of(s);
+      char line[1024];
+      snprintf(line, sizeof(line), "%-16s %-30s %5.1f%%  %-12s %s\n",
+               group.c_str(), name.c_str(), percent_done(s),
+               to_string(s.state()), note.c_str());
+      return table_row{line, json_object{}
+                               .add("group", group)
+                               .add("name", name)
+                               .add("percent", percent_done(s))
+                               .add("state", to_string(s.state()))
+                               .add("reason", note)
+                               .str()};
+    });
 }
 
 command_output groups_reply(const pb::PeerReply& r) {
-  std::string text = "GROUP                OWNER            MEMBERS  YOU\n";
-  std::vector<std::string> js;
-  for (auto& g : r.groups()) {
-    char line[600];
-    snprintf(line, sizeof(line), "%-20s %-16s %7u  %s\n", g.name().c_str(),
-             g.owner().c_str(), g.members(), g.member() ? "member" : "-");
-    text += line;
-    js.push_back(json_object{}
-                   .add("group", g.name())
-                   .add("owner", g.owner())
-                   .add("members", g.members())
-                   .add("member", g.member())
-                   .str());
-  }
-  return output(0, text, json_array(js));
+  return table("GROUP                OWNER            MEMBERS  YOU\n", r.groups(),
+               [](const pb::GroupEntry& g) {
+                 char line[600];
+                 snprintf(line, sizeof(line), "%-20s %-16s %7u  %s\n",
+                          g.name().c_str(), g.owner().c_str(), g.members(),
+                          g.member() ? "member" : "-");
+                 return table_row{line, json_object{}
+                                          .add("group", g.name())
+                                          .add("owner", g.owner())
+                                          .add("members", g.members())
+                                          .add("member", g.member())
+                                          .str()};
+               });
 }
 
 command_output items_reply(const pb::PeerReply& r) {
-  std::string text;
-  std::vector<std::string> js;
-  for (auto& item : r.items()) {
-    text += item + "\n";
-    js.push_back(json_quote(item));
-  }
-  return output(0, text, json_array(js));
+  return table("", r.items(), [](const std::string& item) {
+    return table_row{item + "\n", json_quote(item)};
+  });
 }
 
 command_output status_reply(const pb::PeerStatus& st) {
@@ -265,22 +271,19 @@ command_output plain_output(int code, std::string text) {
 }
 
 command_output actors_output(const pb::ActorList& xs) {
-  std::ostringstream text;
-  std::vector<std::string> js;
-  text << "NAME        STATE       RESTARTS  LAST EXIT\n";
-  for (auto& a : xs.actors()) {
-    char line[256];
-    snprintf(line, sizeof(line), "%-11s %-11s %8u  %s\n", a.name().c_str(),
-             a.state().c_str(), a.restarts(), a.last_exit().c_str());
-    text << line;
-    js.push_back(json_object{}
-                   .add("name", a.name())
-                   .add("state", a.state())
-                   .add("restarts", a.restarts())
-                   .add("last_exit", a.last_exit())
-                   .str());
-  }
-  return output(0, text.str(), json_array(js));
+  return table("NAME        STATE       RESTARTS  LAST EXIT\n", xs.actors(),
+               [](const pb::ActorStatus& a) {
+                 char line[256];
+                 snprintf(line, sizeof(line), "%-11s %-11s %8u  %s\n",
+                          a.name().c_str(), a.state().c_str(), a.restarts(),
+                          a.last_exit().c_str());
+                 return table_row{line, json_object{}
+                                          .add("name", a.name())
+                                          .add("state", a.state())
+                                          .add("restarts", a.restarts())
+                                          .add("last_exit", a.last_exit())
+                                          .str()};
+               });
 }
 
 command_output supervision_output(bool kill, bool hard,

@@ -22,6 +22,23 @@ std::string sys_error(const std::string& what, const std::string& path) {
   return std::string{"cannot "} + what + " " + path + ": " + strerror(errno);
 }
 
+// Calls `io(done)` (one pread or pwrite of the rest of `len` bytes, `done`
+// of them moved so far) until all `len` have moved: 1 then, otherwise what
+// the failing call returned (0, or -1 with errno set). Retries on EINTR.
+template <class Io>
+ssize_t move_all(size_t len, Io io) {
+  size_t done = 0;
+  while (done < len) {
+    auto n = io(done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n;
+    done += static_cast<size_t>(n);
+  }
+  return 1;
+}
+
 // The file system, with a cache of open descriptors (pieces of one file are
 // read and written many times).
 class disk_io : public file_io {
@@ -36,17 +53,12 @@ public:
     int fd = open_fd(path, false);
     if (fd < 0)
       return sys_error("open", path);
-    size_t got = 0;
-    while (got < len) {
-      auto n = ::pread(fd, buf + got, len - got,
-                       static_cast<off_t>(offset + got));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        forget(path);
-        return n < 0 ? sys_error("read", path) : "short read of " + path;
-      }
-      got += static_cast<size_t>(n);
+    auto n = move_all(len, [&](size_t got) {
+      return ::pread(fd, buf + got, len - got, static_cast<off_t>(offset + got));
+    });
+    if (n <= 0) {
+      forget(path);
+      return n < 0 ? sys_error("read", path) : "short read of " + path;
     }
     return {};
   }
@@ -56,16 +68,12 @@ public:
     int fd = open_fd(path, true);
     if (fd < 0)
       return sys_error("open", path);
-    size_t done = 0;
-    while (done < len) {
-      auto n = ::pwrite(fd, buf + done, len - done,
-                        static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return sys_error("write", path);
-      done += static_cast<size_t>(n);
-    }
+    auto n = move_all(len, [&](size_t done) {
+      return ::pwrite(fd, buf + done, len - done,
+                      static_cast<off_t>(offset + done));
+    });
+    if (n <= 0)
+      return sys_error("write", path);
     return {};
   }
 

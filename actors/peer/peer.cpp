@@ -49,16 +49,22 @@ pb::PeerReply peer_state::quit() {
   return make_reply(0, "bye");
 }
 
-caf::result<pb::PeerReply> peer_state::ask_list() {
+namespace {
+
+// Asks the tracker `(xs...)`; its reply, a `Reply`, goes into the field of a
+// PeerReply that `field` points to; an error becomes a reply with code 1.
+template <class Reply, class Field, class... Ts>
+caf::result<pb::PeerReply> ask_tracker(peer_self self,
+                                       const tracker_client& tracker,
+                                       Field field, const Ts&... xs) {
   if (auto err = tracker.unavailable())
     return make_reply(1, render(err));
-  auto rp = self_->make_response_promise<pb::PeerReply>();
-  self_->request(tracker.handle(), tracker_timeout, list_atom::value,
-                 pb::FileQuery{})
+  auto rp = self->make_response_promise<pb::PeerReply>();
+  self->request(tracker.handle(), tracker_timeout, xs...)
     .then(
-      [rp](pb::FileList& xs) mutable {
+      [rp, field](Reply& x) mutable {
         auto out = make_reply(0);
-        *out.mutable_files() = std::move(xs);
+        *field(out) = std::move(x);
         rp.deliver(std::move(out));
       },
       [rp](const caf::error& err) mutable {
@@ -67,23 +73,20 @@ caf::result<pb::PeerReply> peer_state::ask_list() {
   return rp;
 }
 
+} // namespace
+
+caf::result<pb::PeerReply> peer_state::ask_list() {
+  return ask_tracker<pb::FileList>(
+    self_, tracker, [](pb::PeerReply& r) { return r.mutable_files(); },
+    list_atom::value, pb::FileQuery{});
+}
+
 caf::result<pb::PeerReply> peer_state::ask_info(const std::string& name) {
-  if (auto err = tracker.unavailable())
-    return make_reply(1, render(err));
   pb::FileQuery q;
   q.set_name(name);
-  auto rp = self_->make_response_promise<pb::PeerReply>();
-  self_->request(tracker.handle(), tracker_timeout, info_atom::value, q)
-    .then(
-      [rp](pb::FileInfo& info) mutable {
-        auto out = make_reply(0);
-        *out.mutable_info() = std::move(info);
-        rp.deliver(std::move(out));
-      },
-      [rp](const caf::error& err) mutable {
-        rp.deliver(make_reply(1, render(err)));
-      });
-  return rp;
+  return ask_tracker<pb::FileInfo>(
+    self_, tracker, [](pb::PeerReply& r) { return r.mutable_info(); },
+    info_atom::value, q);
 }
 
 caf::result<pb::FileInfo> peer_state::file_info(const pb::FileQuery& q) {

@@ -62,16 +62,24 @@ void sqlite_group_store::create_user(const std::string& user,
     throw refusal(errc::bad_message, "password is empty");
   auto hash = hash_password(password); // slow: outside the transaction
   sql::transaction tx{db_};
-  auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
-  exists.bind(1, user);
-  if (exists.step())
-    throw refusal(errc::conflict, "user " + user + " already exists");
-  exists.reset();
-  db_.prepare("INSERT INTO users (name, pwhash) VALUES (?,?)")
-    .bind(1, user)
-    .bind(2, hash)
-    .run();
+  insert_new("users", "pwhash", "user", user, hash);
   tx.commit();
+}
+
+void sqlite_group_store::insert_new(const std::string& table,
+                                    const std::string& column,
+                                    const std::string& what,
+                                    const std::string& name,
+                                    const std::string& value) {
+  auto exists = db_.prepare("SELECT 1 FROM " + table + " WHERE name = ?");
+  exists.bind(1, name);
+  if (exists.step())
+    throw refusal(errc::conflict, what + " " + name + " already exists");
+  exists.reset();
+  db_.prepare("INSERT INTO " + table + " (name, " + column + ") VALUES (?,?)")
+    .bind(1, name)
+    .bind(2, value)
+    .run();
 }
 
 std::string sqlite_group_store::login(const std::string& user,
@@ -122,11 +130,17 @@ std::string sqlite_group_store::owner_of(const std::string& group) {
   return st.text_at(0);
 }
 
+bool sqlite_group_store::any_row(const std::string& sql, const std::string& a,
+                                 const std::string& b) {
+  auto st = db_.prepare(sql);
+  st.bind(1, a).bind(2, b);
+  return st.step();
+}
+
 bool sqlite_group_store::is_member(const std::string& user,
                                    const std::string& group) {
-  auto st = db_.prepare("SELECT 1 FROM members WHERE grp = ? AND user = ?");
-  st.bind(1, group).bind(2, user);
-  return st.step();
+  return any_row("SELECT 1 FROM members WHERE grp = ? AND user = ?", group,
+                 user);
 }
 
 void sqlite_group_store::require_owner(const std::string& user,
@@ -137,16 +151,19 @@ void sqlite_group_store::require_owner(const std::string& user,
 
 bool sqlite_group_store::has_request(const std::string& user,
                                      const std::string& group) {
-  auto st = db_.prepare("SELECT 1 FROM requests WHERE grp = ? AND user = ?");
-  st.bind(1, group).bind(2, user);
-  return st.step();
+  return any_row("SELECT 1 FROM requests WHERE grp = ? AND user = ?", group,
+                 user);
 }
 
-void sqlite_group_store::remove_request(const std::string& user,
-                                        const std::string& group) {
+void sqlite_group_store::take_request(const std::string& owner,
+                                      const std::string& group,
+                                      const std::string& requester) {
+  require_owner(owner, group);
+  if (!has_request(requester, group))
+    throw refusal(errc::denied, requester + " did not ask to join " + group);
   db_.prepare("DELETE FROM requests WHERE grp = ? AND user = ?")
     .bind(1, group)
-    .bind(2, user)
+    .bind(2, requester)
     .run();
 }
 
@@ -164,15 +181,7 @@ void sqlite_group_store::create_group(const std::string& user,
                                       const std::string& group) {
   check_name("group", group);
   sql::transaction tx{db_};
-  auto exists = db_.prepare("SELECT 1 FROM groups WHERE name = ?");
-  exists.bind(1, group);
-  if (exists.step())
-    throw refusal(errc::conflict, "group " + group + " already exists");
-  exists.reset();
-  db_.prepare("INSERT INTO groups (name, owner) VALUES (?,?)")
-    .bind(1, group)
-    .bind(2, user)
-    .run();
+  insert_new("groups", "owner", "group", group, user);
   db_.prepare("INSERT INTO members (grp, user) VALUES (?,?)")
     .bind(1, group)
     .bind(2, user)
@@ -238,10 +247,7 @@ void sqlite_group_store::accept_request(const std::string& owner,
                                         const std::string& group,
                                         const std::string& requester) {
   sql::transaction tx{db_};
-  require_owner(owner, group);
-  if (!has_request(requester, group))
-    throw refusal(errc::denied, requester + " did not ask to join " + group);
-  remove_request(requester, group);
+  take_request(owner, group, requester);
   db_.prepare("INSERT INTO members (grp, user) VALUES (?,?)")
     .bind(1, group)
     .bind(2, requester)
@@ -253,10 +259,7 @@ void sqlite_group_store::reject_request(const std::string& owner,
                                         const std::string& group,
                                         const std::string& requester) {
   sql::transaction tx{db_};
-  require_owner(owner, group);
-  if (!has_request(requester, group))
-    throw refusal(errc::denied, requester + " did not ask to join " + group);
-  remove_request(requester, group);
+  take_request(owner, group, requester);
   tx.commit();
 }
 
@@ -318,9 +321,8 @@ std::vector<std::string> sqlite_group_store::files(const std::string& user,
 
 bool sqlite_group_store::is_shared(const std::string& group,
                                    const std::string& name) {
-  auto st = db_.prepare("SELECT 1 FROM shares WHERE grp = ? AND name = ?");
-  st.bind(1, group).bind(2, name);
-  return st.step();
+  return any_row("SELECT 1 FROM shares WHERE grp = ? AND name = ?", group,
+                 name);
 }
 
 std::vector<group_share>

@@ -45,7 +45,19 @@ private:
   void load_or_create_key();
   void require_owner(const std::string& user, const std::string& group);
   bool has_request(const std::string& user, const std::string& group);
-  void remove_request(const std::string& user, const std::string& group);
+  /// Removes the join request of `requester` (owner only); refuses when
+  /// there is none.
+  void take_request(const std::string& owner, const std::string& group,
+                    const std::string& requester);
+  /// Inserts (name, value) into `table` (columns name and `column`); refuses
+  /// (conflict) when `table` has a row of that name: "WHAT NAME already
+  /// exists".
+  void insert_new(const std::string& table, const std::string& column,
+                  const std::string& what, const std::string& name,
+                  const std::string& value);
+  /// Whether `sql` yields a row with `?1` and `?2` bound to `a` and `b`.
+  bool any_row(const std::string& sql, const std::string& a,
+               const std::string& b);
   /// The first column of every row of `sql` with `?` bound to `arg`.
   std::vector<std::string> column(const std::string& sql,
                                   const std::string& arg);

@@ -48,16 +48,4 @@ public:
 /// file path.
 std::unique_ptr<catalog_store> open_catalog_store(const std::string& db);
 
-/// Opens the catalog while it lives: the tracker command's start-up check of
-/// `tracker.db` (nodes/nodes.cpp), before any actor runs. Actors use
-/// open_catalog_store.
-class tracker_store {
-public:
-  explicit tracker_store(const std::string& db)
-    : store_(open_catalog_store(db)) {}
-
-private:
-  std::unique_ptr<catalog_store> store_;
-};
-
 } // namespace actorrent

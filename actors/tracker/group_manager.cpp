@@ -10,8 +10,6 @@ namespace actorrent {
 
 namespace {
 
-using gm_ptr = group_manager_actor::stateful_pointer<group_manager_state>;
-
 constexpr const char* who = "group_manager";
 
 // An outcome for humans, logged.
@@ -20,84 +18,6 @@ pb::GroupText text(const std::string& user, const std::string& what) {
   pb::GroupText out;
   out.set_user(user);
   out.set_text(what);
-  return out;
-}
-
-// The tracker's current incarnation; invalid while it is (re)starting.
-tracker_local_actor catalog(gm_ptr self) {
-  auto& slot = self->state.opts.tracker;
-  return caf::actor_cast<tracker_local_actor>(slot ? slot->get() : nullptr);
-}
-
-// Answers `reply` once the catalog no longer hands out the peers of `ended`
-// as sources of those files. Without a tracker (restarting) there is nothing
-// to withdraw from: a restarted tracker knows only what peers announce again.
-caf::result<pb::GroupText> after_withdraw(gm_ptr self,
-                                          const std::vector<group_share>& ended,
-                                          pb::GroupText reply) {
-  auto tracker = catalog(self);
-  if (ended.empty() || !tracker)
-    return reply;
-  pb::Withdraw w;
-  for (auto& s : ended) {
-    auto& h = *w.add_holdings();
-    h.set_peer_id(s.peer_id);
-    h.set_group(s.group);
-    h.set_name(s.name);
-  }
-  auto rp = self->make_response_promise<pb::GroupText>();
-  self->request(tracker, self->state.opts.tracker_timeout, leave_atom::value, w)
-    .then([rp, reply](caf::ok_atom) mutable { rp.deliver(reply); },
-          [rp, reply](caf::error& err) mutable {
-            LOG_WARN(who, "withdrawing from the catalog: " << render(err));
-            rp.deliver(reply);
-          });
-  return rp;
-}
-
-// Sources from the catalog plus a ticket; membership is checked before the
-// catalog is asked and again when the ticket is signed.
-caf::result<pb::FileInfo> download(gm_ptr self, const pb::GroupDownload& rq) {
-  auto& gs = *self->state.groups;
-  auto user = gs.user_of(rq.token());
-  gs.require_member(user, rq.group());
-  if (!gs.is_shared(rq.group(), rq.name()))
-    throw refusal(errc::unknown_file,
-                  rq.name() + " is not shared in " + rq.group());
-  auto tracker = catalog(self);
-  if (!tracker)
-    return make_error(errc::no_such_actor, "the tracker is restarting");
-  pb::GroupFile f;
-  f.set_group(rq.group());
-  f.set_name(rq.name());
-  auto rp = self->make_response_promise<pb::FileInfo>();
-  self->request(tracker, self->state.opts.tracker_timeout, info_atom::value, f)
-    .then(
-      [self, rp, user, f](pb::FileInfo& info) mutable {
-        deliver_guarded(rp, who, "download", [&] {
-          auto& st = self->state;
-          *info.mutable_ticket() = st.groups->ticket(
-            user, f.group(), f.name(), info.manifest().file_sha256(),
-            st.opts.unix_time(), st.opts.ticket_ttl_seconds);
-          LOG_INFO(who, user << " downloads " << f.group() << "/" << f.name()
-                             << " from " << info.sources_size()
-                             << " sources");
-          return std::move(info);
-        });
-      },
-      [rp](caf::error& err) mutable { rp.deliver(err); });
-  return rp;
-}
-
-pb::GroupList list_groups(group_store& gs, const pb::ListGroups& rq) {
-  pb::GroupList out;
-  for (auto& g : gs.list_groups(gs.user_of(rq.token()))) {
-    auto& e = *out.add_groups();
-    e.set_name(g.name);
-    e.set_owner(g.owner);
-    e.set_members(static_cast<uint32_t>(g.members));
-    e.set_member(g.member);
-  }
   return out;
 }
 
@@ -120,121 +40,261 @@ std::vector<group_share> shares_in(group_store& gs, const std::string& user,
 
 } // namespace
 
+bool group_manager_state::init(group_manager_options o) {
+  opts = std::move(o);
+  try {
+    if (!opts.unix_time)
+      throw std::invalid_argument("no clock for ticket expiry");
+    groups = open_group_store(opts.db, opts.random);
+  } catch (std::exception& e) {
+    LOG_ERROR(who, e.what());
+    self_->quit(make_error(errc::io_failure, e.what()));
+    return false;
+  }
+  return true;
+}
+
+template <class T, class F>
+caf::result<T> group_manager_state::as_user(const char* what,
+                                            const std::string& token, F f) {
+  return guarded<T>(who, what, [&] { return f(groups->user_of(token)); });
+}
+
+tracker_local_actor group_manager_state::catalog() const {
+  auto& slot = opts.tracker;
+  return caf::actor_cast<tracker_local_actor>(slot ? slot->get() : nullptr);
+}
+
+// Without a tracker (restarting) there is nothing to withdraw from: a
+// restarted tracker knows only what peers announce again.
+caf::result<pb::GroupText>
+group_manager_state::after_withdraw(const std::vector<group_share>& ended,
+                                    pb::GroupText reply) {
+  auto tracker = catalog();
+  if (ended.empty() || !tracker)
+    return reply;
+  pb::Withdraw w;
+  for (auto& s : ended) {
+    auto& h = *w.add_holdings();
+    h.set_peer_id(s.peer_id);
+    h.set_group(s.group);
+    h.set_name(s.name);
+  }
+  auto rp = self_->make_response_promise<pb::GroupText>();
+  self_->request(tracker, opts.tracker_timeout, leave_atom::value, w)
+    .then([rp, reply](caf::ok_atom) mutable { rp.deliver(reply); },
+          [rp, reply](caf::error& err) mutable {
+            LOG_WARN(who, "withdrawing from the catalog: " << render(err));
+            rp.deliver(reply);
+          });
+  return rp;
+}
+
+// Membership is checked before the catalog is asked and again when the
+// ticket is signed.
+caf::result<pb::FileInfo>
+group_manager_state::download_now(const pb::GroupDownload& rq) {
+  auto user = groups->user_of(rq.token());
+  groups->require_member(user, rq.group());
+  if (!groups->is_shared(rq.group(), rq.name()))
+    throw refusal(errc::unknown_file,
+                  rq.name() + " is not shared in " + rq.group());
+  auto tracker = catalog();
+  if (!tracker)
+    return make_error(errc::no_such_actor, "the tracker is restarting");
+  pb::GroupFile f;
+  f.set_group(rq.group());
+  f.set_name(rq.name());
+  auto rp = self_->make_response_promise<pb::FileInfo>();
+  self_->request(tracker, opts.tracker_timeout, info_atom::value, f)
+    .then(
+      [self = self_, rp, user, f](pb::FileInfo& info) mutable {
+        deliver_guarded(rp, who, "download", [&] {
+          auto& st = self->state;
+          *info.mutable_ticket() = st.groups->ticket(
+            user, f.group(), f.name(), info.manifest().file_sha256(),
+            st.opts.unix_time(), st.opts.ticket_ttl_seconds);
+          LOG_INFO(who, user << " downloads " << f.group() << "/" << f.name()
+                             << " from " << info.sources_size()
+                             << " sources");
+          return std::move(info);
+        });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<pb::GroupText>
+group_manager_state::create_user(const pb::CreateUser& rq) {
+  return guarded<pb::GroupText>(who, "create_user", [&] {
+    groups->create_user(rq.user(), rq.password());
+    return text(rq.user(), "created user " + rq.user());
+  });
+}
+
+caf::result<pb::LoginReply> group_manager_state::login(const pb::Login& rq) {
+  return guarded<pb::LoginReply>(who, "login", [&] {
+    pb::LoginReply out;
+    out.set_token(groups->login(rq.user(), rq.password()));
+    out.set_user(rq.user());
+    out.set_text(text(rq.user(), "logged in as " + rq.user()).text());
+    return out;
+  });
+}
+
+caf::result<pb::GroupText> group_manager_state::logout(const pb::Logout& rq) {
+  return as_user<pb::GroupText>("logout", rq.token(), [&](const auto& user) {
+    auto ended = groups->logout(rq.token());
+    return after_withdraw(ended, text(user, "logged out " + user));
+  });
+}
+
+caf::result<pb::GroupText>
+group_manager_state::create_group(const pb::CreateGroup& rq) {
+  return as_user<pb::GroupText>(
+    "create_group", rq.token(), [&](const auto& user) {
+      groups->create_group(user, rq.group());
+      return text(user, "created group " + rq.group() + ", owned by " + user);
+    });
+}
+
+caf::result<pb::GroupText>
+group_manager_state::join_group(const pb::JoinGroup& rq) {
+  return as_user<pb::GroupText>("join_group", rq.token(), [&](const auto& user) {
+    groups->join_group(user, rq.group());
+    return text(user, "asked to join " + rq.group());
+  });
+}
+
+caf::result<pb::GroupText>
+group_manager_state::leave_group(const pb::LeaveGroup& rq) {
+  return as_user<pb::GroupText>(
+    "leave_group", rq.token(), [&](const auto& user) {
+      auto ended = shares_in(*groups, user, rq.group());
+      auto what = groups->leave_group(user, rq.group());
+      return after_withdraw(ended, text(user, "left " + rq.group()
+                                                + (what.empty() ? ""
+                                                                : "; " + what)));
+    });
+}
+
+caf::result<pb::NameList>
+group_manager_state::list_requests(const pb::ListRequests& rq) {
+  return as_user<pb::NameList>(
+    "list_requests", rq.token(), [&](const auto& user) {
+      return names(groups->list_requests(user, rq.group()));
+    });
+}
+
+caf::result<pb::GroupText>
+group_manager_state::accept_request(const pb::AcceptRequest& rq) {
+  return as_user<pb::GroupText>(
+    "accept_request", rq.token(), [&](const auto& user) {
+      groups->accept_request(user, rq.group(), rq.user());
+      return text(user, rq.user() + " is now a member of " + rq.group());
+    });
+}
+
+caf::result<pb::GroupText>
+group_manager_state::reject_request(const pb::RejectRequest& rq) {
+  return as_user<pb::GroupText>(
+    "reject_request", rq.token(), [&](const auto& user) {
+      groups->reject_request(user, rq.group(), rq.user());
+      return text(user, "rejected " + rq.user() + " for " + rq.group());
+    });
+}
+
+caf::result<pb::GroupList>
+group_manager_state::list_groups(const pb::ListGroups& rq) {
+  return as_user<pb::GroupList>(
+    "list_groups", rq.token(), [&](const auto& user) {
+      pb::GroupList out;
+      for (auto& g : groups->list_groups(user)) {
+        auto& e = *out.add_groups();
+        e.set_name(g.name);
+        e.set_owner(g.owner);
+        e.set_members(static_cast<uint32_t>(g.members));
+        e.set_member(g.member);
+      }
+      return out;
+    });
+}
+
+caf::result<pb::NameList>
+group_manager_state::list_files(const pb::ListFiles& rq) {
+  return as_user<pb::NameList>("list_files", rq.token(), [&](const auto& user) {
+    return names(groups->files(user, rq.group()));
+  });
+}
+
+caf::result<pb::GroupText> group_manager_state::share(const pb::Share& rq) {
+  return as_user<pb::GroupText>("share", rq.token(), [&](const auto& user) {
+    groups->share(user, rq.group(), rq.name(), rq.peer_id());
+    return text(user, "sharing " + rq.name() + " in " + rq.group());
+  });
+}
+
+caf::result<pb::GroupText> group_manager_state::unshare(const pb::Unshare& rq) {
+  return as_user<pb::GroupText>("unshare", rq.token(), [&](const auto& user) {
+    auto ended = groups->unshare(user, rq.group(), rq.name());
+    return after_withdraw(ended, text(user, "stopped sharing " + rq.name()
+                                              + " in " + rq.group()));
+  });
+}
+
+caf::result<pb::FileInfo>
+group_manager_state::download(const pb::GroupDownload& rq) {
+  return guarded<pb::FileInfo>(who, "download",
+                               [&] { return download_now(rq); });
+}
+
+std::string group_manager_state::ticket_key() const {
+  return groups->key().public_key;
+}
+
 group_manager_actor::behavior_type
 group_manager(group_manager_actor::stateful_pointer<group_manager_state> self,
               group_manager_options opts) {
-  self->state.opts = std::move(opts);
-  try {
-    if (!self->state.opts.unix_time)
-      throw std::invalid_argument("no clock for ticket expiry");
-    self->state.groups = open_group_store(self->state.opts.db, self->state.opts.random);
-  } catch (std::exception& e) {
-    LOG_ERROR(who, e.what());
-    self->quit(make_error(errc::io_failure, e.what()));
+  if (!self->state.init(std::move(opts)))
     return group_manager_actor::behavior_type::make_empty_behavior();
-  }
-  auto gs = self->state.groups.get(); // lives as long as the behavior
-  using text_result = caf::result<pb::GroupText>;
   return {
-    [=](create_user_atom, const pb::CreateUser& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "create_user", [&] {
-        gs->create_user(rq.user(), rq.password());
-        return text(rq.user(), "created user " + rq.user());
-      });
+    [=](create_user_atom, const pb::CreateUser& rq) {
+      return self->state.create_user(rq);
     },
-    [=](login_atom, const pb::Login& rq) -> caf::result<pb::LoginReply> {
-      return guarded<pb::LoginReply>(who, "login", [&] {
-        pb::LoginReply out;
-        out.set_token(gs->login(rq.user(), rq.password()));
-        out.set_user(rq.user());
-        out.set_text(text(rq.user(), "logged in as " + rq.user()).text());
-        return out;
-      });
+    [=](login_atom, const pb::Login& rq) { return self->state.login(rq); },
+    [=](logout_atom, const pb::Logout& rq) { return self->state.logout(rq); },
+    [=](create_group_atom, const pb::CreateGroup& rq) {
+      return self->state.create_group(rq);
     },
-    [=](logout_atom, const pb::Logout& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "logout", [&] {
-        auto user = gs->user_of(rq.token());
-        auto ended = gs->logout(rq.token());
-        return after_withdraw(self, ended, text(user, "logged out " + user));
-      });
+    [=](join_group_atom, const pb::JoinGroup& rq) {
+      return self->state.join_group(rq);
     },
-    [=](create_group_atom, const pb::CreateGroup& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "create_group", [&] {
-        auto user = gs->user_of(rq.token());
-        gs->create_group(user, rq.group());
-        return text(user, "created group " + rq.group() + ", owned by " + user);
-      });
+    [=](leave_group_atom, const pb::LeaveGroup& rq) {
+      return self->state.leave_group(rq);
     },
-    [=](join_group_atom, const pb::JoinGroup& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "join_group", [&] {
-        auto user = gs->user_of(rq.token());
-        gs->join_group(user, rq.group());
-        return text(user, "asked to join " + rq.group());
-      });
+    [=](list_requests_atom, const pb::ListRequests& rq) {
+      return self->state.list_requests(rq);
     },
-    [=](leave_group_atom, const pb::LeaveGroup& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "leave_group", [&] {
-        auto user = gs->user_of(rq.token());
-        auto ended = shares_in(*gs, user, rq.group());
-        auto what = gs->leave_group(user, rq.group());
-        return after_withdraw(self, ended,
-                              text(user, "left " + rq.group()
-                                           + (what.empty() ? "" : "; " + what)));
-      });
+    [=](accept_atom, const pb::AcceptRequest& rq) {
+      return self->state.accept_request(rq);
     },
-    [=](list_requests_atom,
-             const pb::ListRequests& rq) -> caf::result<pb::NameList> {
-      return guarded<pb::NameList>(who, "list_requests", [&] {
-        return names(gs->list_requests(gs->user_of(rq.token()), rq.group()));
-      });
+    [=](reject_atom, const pb::RejectRequest& rq) {
+      return self->state.reject_request(rq);
     },
-    [=](accept_atom, const pb::AcceptRequest& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "accept_request", [&] {
-        auto user = gs->user_of(rq.token());
-        gs->accept_request(user, rq.group(), rq.user());
-        return text(user, rq.user() + " is now a member of " + rq.group());
-      });
+    [=](list_groups_atom, const pb::ListGroups& rq) {
+      return self->state.list_groups(rq);
     },
-    [=](reject_atom, const pb::RejectRequest& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "reject_request", [&] {
-        auto user = gs->user_of(rq.token());
-        gs->reject_request(user, rq.group(), rq.user());
-        return text(user, "rejected " + rq.user() + " for " + rq.group());
-      });
+    [=](list_files_atom, const pb::ListFiles& rq) {
+      return self->state.list_files(rq);
     },
-    [=](list_groups_atom,
-             const pb::ListGroups& rq) -> caf::result<pb::GroupList> {
-      return guarded<pb::GroupList>(who, "list_groups",
-                                    [&] { return list_groups(*gs, rq); });
+    [=](share_atom, const pb::Share& rq) { return self->state.share(rq); },
+    [=](unshare_atom, const pb::Unshare& rq) {
+      return self->state.unshare(rq);
     },
-    [=](list_files_atom,
-             const pb::ListFiles& rq) -> caf::result<pb::NameList> {
-      return guarded<pb::NameList>(who, "list_files", [&] {
-        return names(gs->files(gs->user_of(rq.token()), rq.group()));
-      });
+    [=](download_atom, const pb::GroupDownload& rq) {
+      return self->state.download(rq);
     },
-    [=](share_atom, const pb::Share& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "share", [&] {
-        auto user = gs->user_of(rq.token());
-        gs->share(user, rq.group(), rq.name(), rq.peer_id());
-        return text(user, "sharing " + rq.name() + " in " + rq.group());
-      });
-    },
-    [=](unshare_atom, const pb::Unshare& rq) -> text_result {
-      return guarded<pb::GroupText>(who, "unshare", [&] {
-        auto user = gs->user_of(rq.token());
-        auto ended = gs->unshare(user, rq.group(), rq.name());
-        return after_withdraw(self, ended,
-                              text(user, "stopped sharing " + rq.name()
-                                           + " in " + rq.group()));
-      });
-    },
-    [=](download_atom, const pb::GroupDownload& rq)
-      -> caf::result<pb::FileInfo> {
-      return guarded<pb::FileInfo>(who, "download",
-                                   [&] { return download(self, rq); });
-    },
-    [=](ticket_key_atom) -> std::string { return gs->key().public_key; },
+    [=](ticket_key_atom) { return self->state.ticket_key(); },
   };
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <caf/actor_clock.hpp>
+#include <caf/timespan.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/interfaces.hpp"
@@ -35,6 +36,9 @@ struct tracker_session {
 };
 
 struct tracker_state {
+  using pointer = tracker_local_actor::stateful_pointer<tracker_state>;
+  explicit tracker_state(pointer self) : self_(self) {}
+
   std::unique_ptr<catalog_store> store;
   tracker_options opts;
   std::string public_key;   // the ticket key, once the group manager told it
@@ -45,7 +49,51 @@ struct tracker_state {
   std::map<std::string, std::pair<pb::Announce,
                                   caf::typed_response_promise<pb::AnnounceReply>>>
     waiting;
+
+  /// Takes the options, opens the catalog and asks for the ticket key;
+  /// false (and the actor quits) when the catalog cannot be opened.
+  bool init(tracker_options o);
+
+  // One method per request of tracker_local_actor; a refusal or database
+  // failure becomes the error reply.
+  caf::result<pb::AnnounceReply> announce(const pb::Announce& msg);
+  caf::result<pb::AnnounceReply> heartbeat(const pb::Heartbeat& msg);
+  caf::result<caf::ok_atom> have(const pb::Have& msg);
+  caf::result<caf::ok_atom> leave(const pb::Leave& msg);
+  caf::result<pb::FileList> list();
+  caf::result<pb::FileInfo> info(const pb::FileQuery& q);
+  caf::result<pb::FileInfo> info(const pb::GroupFile& f);
+  caf::result<caf::ok_atom> withdraw(const pb::Withdraw& w);
+  /// The expire timer: marks the peer offline once it has been silent for
+  /// offline_ms, or waits for the rest of that time.
+  void expire(const std::string& peer);
+  /// The retry timer of the ticket key request.
+  void retry_key();
+
   static inline const char* name = "tracker";
+
+private:
+  caf::timespan offline_after() const;
+  /// Starts or renews a peer's session.
+  void touch(const std::string& peer);
+  /// Renews a live session; false when the tracker has none for `peer`.
+  bool renew(const std::string& peer);
+  pb::AnnounceReply reply() const;
+  /// Records an announce (throws on a database failure).
+  pb::AnnounceReply announce_now(const pb::Announce& msg);
+  /// An announce before the ticket key is known waits for it.
+  caf::result<pb::AnnounceReply> announce_later(const pb::Announce& msg);
+  /// The ticket key is known: answers the announces that waited for it.
+  void key_known(std::string key);
+  /// Asks the group manager for the ticket key; on failure asks again later.
+  void ask_key();
+  /// Manifest and online sources of catalog entry `key`, or unknown_file
+  /// with `unknown` as its text; guarded as operation `what`.
+  caf::result<pb::FileInfo> info_of(const std::string& key,
+                                    const std::string& what,
+                                    const std::string& unknown);
+
+  pointer self_;
 };
 
 tracker_local_actor::behavior_type
