@@ -41,7 +41,7 @@ start_peer() { # name index
 }
 ctl() { "$bin" ctl --node "127.0.0.1:$1" "${@:2}"; }
 wait_online() { # control port
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do # hashing the shared file comes first
     ctl "$1" --json status 2>/dev/null | grep -q '"tracker":"online"' && return 0
     sleep 0.1
   done
