@@ -172,7 +172,13 @@ void tracker_client::heartbeat() {
   pb::Heartbeat hb;
   hb.set_peer_id(self_->state.peer_id);
   self_->request(handle_, tracker_timeout, heartbeat_atom::value, hb)
-    .then([](const pb::AnnounceReply&) {},
+    .then(
+      [this](const pb::AnnounceReply& r) {
+        // A tracker that answered the announce before it had its ticket
+        // key hands it out with a later heartbeat.
+        if (!r.public_key().empty())
+          self_->state.lib->set_tracker_key(r.public_key());
+      },
           [this](const caf::error& err) { on_error("heartbeat", err); });
 }
 

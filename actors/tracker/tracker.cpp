@@ -36,6 +36,7 @@ bool tracker_state::init(tracker_options o) {
     return false;
   }
   LOG_INFO("tracker", "started, catalog " << opts.db);
+  started = self_->clock().now();
   ask_key();
   return true;
 }
@@ -148,6 +149,15 @@ void tracker_state::ask_key() {
 
 void tracker_state::retry_key() {
   asking_key = false;
+  if (!waiting.empty() && self_->clock().now() - started >= opts.key_wait) {
+    LOG_WARN("tracker", "no ticket key from the group manager yet: answering "
+                          << waiting.size() << " announces without it");
+    auto answered = std::move(waiting);
+    waiting.clear();
+    for (auto& [peer, entry] : answered)
+      deliver_guarded(entry.second, "tracker", "announce of " + peer,
+                      [&] { return announce_now(entry.first); });
+  }
   ask_key();
 }
 
@@ -167,7 +177,8 @@ tracker_state::announce_later(const pb::Announce& msg) {
 caf::result<pb::AnnounceReply> tracker_state::announce(const pb::Announce& msg) {
   if (auto err = check_announce(msg))
     return err;
-  if (opts.groups && public_key.empty())
+  if (opts.groups && public_key.empty()
+      && self_->clock().now() - started < opts.key_wait)
     return announce_later(msg);
   return guarded<pb::AnnounceReply>("tracker", "announce",
                                     [&] { return announce_now(msg); });

@@ -28,6 +28,10 @@ struct tracker_options {
   /// The group manager (group_manager_actor), asked for the ticket key.
   /// Without one the tracker serves public files only: no key, no waiting.
   std::shared_ptr<actor_slot> groups;
+  /// How long announces wait for the ticket key; then they are answered
+  /// without it (public files work; peers learn the key from a later
+  /// heartbeat reply), so a failed group manager cannot stop the catalog.
+  caf::timespan key_wait = std::chrono::seconds(2);
 };
 
 struct tracker_session {
@@ -43,6 +47,7 @@ struct tracker_state {
   tracker_options opts;
   std::string public_key;   // the ticket key, once the group manager told it
   bool asking_key = false;
+  caf::actor_clock::time_point started;  // when this incarnation started
   /// Peers with a live session.
   std::map<std::string, tracker_session> sessions;
   /// Announces that came before the ticket key, by peer id.

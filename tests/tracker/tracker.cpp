@@ -178,3 +178,31 @@ BOOST_FIXTURE_TEST_CASE(announces_wait_for_the_group_manager, no_groups_fixture)
     [](caf::error& err) { BOOST_FAIL(render(err)); },
     caf::after(std::chrono::seconds(0)) >> [] { BOOST_FAIL("no reply"); });
 }
+
+// A group manager that never comes (failed for good) does not stop the
+// catalog: after 2 s of virtual time announces are answered without a key.
+BOOST_FIXTURE_TEST_CASE(announces_do_not_wait_for_ever, no_groups_fixture) {
+  auto iso = manifest_of("a.iso", 4, 'x');
+  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                  announce_of("p1", 7001, {iso}));
+  BOOST_TEST(code_of(r) == "request_timeout"); // waiting
+  for (int i = 0; i < 7; ++i) { // 1.75 s: still waiting
+    sched.advance_time(250ms);
+    sched.run();
+  }
+  bool early = false;
+  self->receive([&](const pb::AnnounceReply&) { early = true; },
+                [&](caf::error&) { early = true; },
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(!early);
+  sched.advance_time(250ms); // 2 s
+  sched.run();
+  self->receive(
+    [](const pb::AnnounceReply& x) { BOOST_TEST(x.public_key().empty()); },
+    [](caf::error& err) { BOOST_FAIL(render(err)); },
+    caf::after(std::chrono::seconds(0)) >> [] { BOOST_FAIL("no reply"); });
+  // Later announces are answered at once.
+  auto again = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                      announce_of("p2", 7002, {iso}));
+  BOOST_TEST(code_of(again) == "ok");
+}
