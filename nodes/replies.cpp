@@ -76,8 +76,27 @@ std::string note_of(const pb::DownloadStatus& s) {
   return note;
 }
 
+const char* source_state_name(pb::SourceState x) {
+  switch (x) {
+    case pb::SOURCE_CONNECTING:
+      return "connecting";
+    case pb::SOURCE_ACTIVE:
+      return "active";
+    case pb::SOURCE_LOST:
+      return "lost";
+    default:
+      return "banned";
+  }
+}
+
 std::string download_json(const pb::DownloadStatus& s) {
-  std::vector<std::string> banned, missing;
+  std::vector<std::string> banned, missing, sources;
+  for (auto& x : s.source_states())
+    sources.push_back(json_object{}
+                        .add("peer_id", x.peer_id())
+                        .add("state", source_state_name(x.state()))
+                        .add("reason", x.reason())
+                        .str());
   for (auto& b : s.banned())
     banned.push_back(json_quote(b));
   for (auto m : s.missing())
@@ -96,6 +115,7 @@ std::string download_json(const pb::DownloadStatus& s) {
     .add("reason", s.reason())
     .add_raw("banned", json_array(banned))
     .add_raw("missing", json_array(missing))
+    .add_raw("source_states", json_array(sources))
     .str();
 }
 

@@ -29,6 +29,36 @@ const char* to_string(source_state x) {
   return names[static_cast<int>(x)];
 }
 
+pb::DownloadState to_proto(download_state x) {
+  switch (x) {
+    case download_state::fetching_info:
+      return pb::FETCHING_INFO;
+    case download_state::downloading:
+      return pb::DOWNLOADING;
+    case download_state::verifying:
+      return pb::VERIFYING;
+    case download_state::complete:
+      return pb::COMPLETE;
+    case download_state::stalled:
+      return pb::STALLED;
+    default:
+      return pb::FAILED;
+  }
+}
+
+pb::SourceState to_proto(source_state x) {
+  switch (x) {
+    case source_state::connecting:
+      return pb::SOURCE_CONNECTING;
+    case source_state::active:
+      return pb::SOURCE_ACTIVE;
+    case source_state::lost:
+      return pb::SOURCE_LOST;
+    default:
+      return pb::SOURCE_BANNED;
+  }
+}
+
 void piece_fetcher_state::transition(download_state to, std::string why) {
   if (to == state && why == reason)
     return;
@@ -43,7 +73,7 @@ pb::DownloadStatus piece_fetcher_state::status() const {
   pb::DownloadStatus s;
   s.set_name(opts.name);
   s.set_dest(final_path.empty() ? opts.dest_dir : final_path);
-  s.set_state(static_cast<pb::DownloadState>(state));
+  s.set_state(to_proto(state));
   s.set_reason(reason);
   s.set_bytes_received(bytes_received);
   s.set_rate_bps(rate_bps);
@@ -64,6 +94,10 @@ pb::DownloadStatus piece_fetcher_state::status() const {
       ++active;
     if (src.state == source_state::banned)
       s.add_banned(id + ": " + src.reason);
+    auto& detail = *s.add_source_states();
+    detail.set_peer_id(id);
+    detail.set_state(to_proto(src.state));
+    detail.set_reason(src.reason);
   }
   s.set_sources(active);
   return s;

@@ -63,6 +63,9 @@ enum class source_state { connecting, active, lost, banned };
 
 const char* to_string(download_state x);
 const char* to_string(source_state x);
+/// The states as the wire (pb::DownloadStatus) names them.
+pb::DownloadState to_proto(download_state x);
+pb::SourceState to_proto(source_state x);
 
 struct fetch_source {
   std::string host;
