@@ -23,7 +23,7 @@
 #include "actors/peer/peer.hpp"
 #include "actors/transfer/piece_server.hpp"
 #include "actors/node/supervisor.hpp"
-#include "actors/store/tracker_store.hpp"
+#include "actors/store/catalog_store.hpp"
 #include "actors/tracker/tracker.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/replies.hpp"

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "actors/store/sqlite.hpp"
-#include "actors/store/tracker_store.hpp"
+#include "actors/store/catalog_store.hpp"
 
 namespace actorrent {
 

@@ -17,7 +17,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node/actor_slot.hpp"
-#include "actors/store/tracker_store.hpp"
+#include "actors/store/catalog_store.hpp"
 
 namespace actorrent {
 

@@ -1,8 +1,8 @@
-#define BOOST_TEST_MODULE tracker_store
+#define BOOST_TEST_MODULE catalog_store
 #include <boost/test/unit_test.hpp>
 
 #include "actors/core/manifest.hpp"
-#include "actors/store/tracker_store.hpp"
+#include "actors/store/catalog_store.hpp"
 #include "tests/fixtures.hpp"
 
 using namespace actorrent;

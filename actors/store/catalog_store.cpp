@@ -1,4 +1,4 @@
-#include "actors/store/tracker_store.hpp"
+#include "actors/store/catalog_store.hpp"
 
 #include "actors/store/sqlite_catalog_store.hpp"
 
