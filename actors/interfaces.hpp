@@ -47,7 +47,10 @@ using tracker_local_actor = tracker_actor::extend<
   /// been silent for offline_ms.
   caf::reacts_to<expire_atom, std::string>,
   /// Timer: ask the group manager for the ticket key (again).
-  caf::reacts_to<ticket_key_atom>>;
+  caf::reacts_to<ticket_key_atom>,
+  /// Timer: announces that waited key_wait for the ticket key are answered
+  /// without it.
+  caf::reacts_to<flush_atom>>;
 
 /// Accounts, groups and group-scoped files (tracker node). Every request but
 /// CreateUser and Login carries the session token; the user is the token's,

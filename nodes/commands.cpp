@@ -208,11 +208,22 @@ parsed_command parse_command(const args_t& args) {
 command_output run_command(caf::scoped_actor& self, const control_actor& node,
                            const parsed_command& cmd,
                            std::chrono::seconds timeout) {
+  if (cmd.kind == parsed_command::invalid)
+    return plain_output(2, cmd.usage);
+  if (cmd.kind == parsed_command::help)
+    return plain_output(0, command_help);
+  // What is left in the mailbox belongs to earlier commands (a reply that
+  // came after its timeout, a down message): it must not answer this one.
+  bool stale = true;
+  while (stale)
+    self->receive([](const pb::PeerReply&) {}, [](const pb::ActorList&) {},
+                  [](caf::ok_atom) {}, [](const caf::error&) {},
+                  [](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(0)) >> [&] { stale = false; });
   switch (cmd.kind) {
     case parsed_command::invalid:
-      return plain_output(2, cmd.usage);
     case parsed_command::help:
-      return plain_output(0, command_help);
+      break;
     case parsed_command::actors:
       self->send(node, list_atom::value);
       break;

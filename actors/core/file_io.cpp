@@ -39,22 +39,35 @@ ssize_t move_all(size_t len, Io io) {
   return 1;
 }
 
+// An open descriptor, closed when its last user lets go of it (another
+// thread may be reading through it while the cache forgets it).
+struct open_file {
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  ~open_file() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+using file_ptr = std::shared_ptr<open_file>;
+
 // The file system, with a cache of open descriptors (pieces of one file are
-// read and written many times).
+// read and written many times). A cached descriptor is used only while the
+// path still names the same file (a file replaced by a rename is opened
+// anew).
 class disk_io : public file_io {
 public:
-  ~disk_io() override {
-    for (auto& kvp : fds_)
-      ::close(kvp.second);
-  }
 
   std::string read(const std::string& path, uint64_t offset, char* buf,
                    size_t len) override {
-    int fd = open_fd(path, false);
-    if (fd < 0)
+    auto f = open_fd(path, false);
+    if (!f)
       return sys_error("open", path);
     auto n = move_all(len, [&](size_t got) {
-      return ::pread(fd, buf + got, len - got, static_cast<off_t>(offset + got));
+      return ::pread(f->fd, buf + got, len - got,
+                     static_cast<off_t>(offset + got));
     });
     if (n <= 0) {
       forget(path);
@@ -65,11 +78,11 @@ public:
 
   std::string write(const std::string& path, uint64_t offset, const char* buf,
                     size_t len) override {
-    int fd = open_fd(path, true);
-    if (fd < 0)
+    auto f = open_fd(path, true);
+    if (!f)
       return sys_error("open", path);
     auto n = move_all(len, [&](size_t done) {
-      return ::pwrite(fd, buf + done, len - done,
+      return ::pwrite(f->fd, buf + done, len - done,
                       static_cast<off_t>(offset + done));
     });
     if (n <= 0)
@@ -78,11 +91,11 @@ public:
   }
 
   std::string allocate(const std::string& path, uint64_t size) override {
-    int fd = open_fd(path, true);
-    if (fd < 0)
+    auto f = open_fd(path, true);
+    if (!f)
       return sys_error("open", path);
-    if (size > 0 && ::posix_fallocate(fd, 0, static_cast<off_t>(size)) != 0
-        && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    if (size > 0 && ::posix_fallocate(f->fd, 0, static_cast<off_t>(size)) != 0
+        && ::ftruncate(f->fd, static_cast<off_t>(size)) != 0)
       return sys_error("allocate", path);
     return {};
   }
@@ -138,35 +151,38 @@ public:
 
   void forget(const std::string& path) override {
     std::unique_lock<std::shared_mutex> guard{mtx_};
-    for (auto i = fds_.lower_bound({path, false});
-         i != fds_.end() && i->first.first == path;) {
-      ::close(i->second);
-      i = fds_.erase(i);
-    }
+    fds_.erase({path, false});
+    fds_.erase({path, true});
   }
 
 private:
-  int open_fd(const std::string& path, bool writable) {
+  // The cached descriptor of `path`, or a new one; nullptr with errno set
+  // when it cannot be opened.
+  file_ptr open_fd(const std::string& path, bool writable) {
     std::pair<std::string, bool> key{path, writable};
+    struct ::stat sb;
+    bool exists = ::stat(path.c_str(), &sb) == 0;
     {
       std::shared_lock<std::shared_mutex> guard{mtx_};
       auto i = fds_.find(key);
-      if (i != fds_.end())
+      if (i != fds_.end() && exists && i->second->dev == sb.st_dev
+          && i->second->ino == sb.st_ino)
         return i->second;
     }
     int flags = writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
-    int fd = ::open(path.c_str(), flags, 0644);
-    if (fd < 0)
-      return fd;
+    auto f = std::make_shared<open_file>();
+    f->fd = ::open(path.c_str(), flags, 0644);
+    if (f->fd < 0 || ::fstat(f->fd, &sb) != 0)
+      return nullptr;
+    f->dev = sb.st_dev;
+    f->ino = sb.st_ino;
     std::unique_lock<std::shared_mutex> guard{mtx_};
-    auto [i, added] = fds_.emplace(key, fd);
-    if (!added)
-      ::close(fd);
-    return i->second;
+    fds_[key] = f;
+    return f;
   }
 
   std::shared_mutex mtx_;
-  std::map<std::pair<std::string, bool>, int> fds_;
+  std::map<std::pair<std::string, bool>, file_ptr> fds_;
 };
 
 } // namespace

@@ -34,25 +34,68 @@ void download_manager::load() {
       verified_[rec.name]
         = bitfield{static_cast<uint32_t>(rec.manifest->piece_sha256_size()),
                    rec.bitfield};
-    if (rec.state == "downloading") {
+    if (rec.state == "downloading" && finished_on_disk(rec)) {
+      LOG_INFO("peer", rec.name << " was renamed into place before the peer"
+                                   " stopped: complete");
+      complete_record(rec);
+    } else if (rec.state == "downloading") {
       LOG_INFO("peer", "resuming download of " << rec.name);
       spawn(rec);
-    } else if (rec.state == "complete" && !is_group_key(rec.name)) {
-      // A group's file is shared again when its user logs in.
-      std::string why;
-      if (!st.shares.share(rec.dest_dir + "/" + rec.name, rec.name, "", why))
-        LOG_WARN("peer", "no longer sharing download " << rec.name << ": "
-                                                       << why);
-      auto& s = statuses_[rec.name];
-      s.set_name(rec.name);
-      s.set_dest(rec.dest_dir + "/" + rec.name);
-      s.set_state(pb::COMPLETE);
-      if (rec.manifest) {
-        s.set_size(rec.manifest->size());
-        s.set_bytes_done(rec.manifest->size());
-      }
+    } else if (rec.state == "complete") {
+      load_complete(rec);
     }
   }
+}
+
+void download_manager::load_complete(const download_record& rec) {
+  std::string group, name = rec.name;
+  split_group_key(rec.name, group, name);
+  auto path = rec.dest_dir + "/" + name;
+  std::string why;
+  // A group's file is shared again when its user logs in.
+  if (group.empty() && !self_->state.shares.share(path, rec.name, "", why))
+    LOG_WARN("peer", "no longer sharing download " << rec.name << ": " << why);
+  auto& s = statuses_[rec.name];
+  s.set_name(rec.name);
+  s.set_dest(path);
+  s.set_state(pb::COMPLETE);
+  if (rec.manifest) {
+    s.set_size(rec.manifest->size());
+    s.set_bytes_done(rec.manifest->size());
+  }
+}
+
+bool download_manager::finished_on_disk(const download_record& rec) {
+  if (!rec.manifest)
+    return false;
+  auto& io = *self_->state.env.io;
+  std::string group, name = rec.name;
+  split_group_key(rec.name, group, name);
+  auto final_path = rec.dest_dir + "/" + name;
+  uint64_t size = 0;
+  int64_t mtime = 0;
+  if (io.stat(part_path(rec.dest_dir, name), size, mtime)
+      || !io.stat(final_path, size, mtime) || size != rec.manifest->size())
+    return false;
+  try {
+    auto m = build_manifest(io, final_path, rec.name,
+                            rec.manifest->piece_size());
+    return m.file_sha256() == rec.manifest->file_sha256();
+  } catch (std::exception&) {
+    return false;
+  }
+}
+
+void download_manager::complete_record(const download_record& rec) {
+  try {
+    self_->state.store->set_download_state(rec.name, "complete");
+  } catch (std::exception& e) {
+    LOG_ERROR("peer", "cannot record " << rec.name << " as complete: "
+                                       << e.what());
+  }
+  auto done = rec;
+  done.state = "complete";
+  load_complete(done);
 }
 
 void download_manager::spawn(const download_record& rec) {

@@ -43,6 +43,12 @@ public:
 
 private:
   void spawn(const download_record& rec);
+  /// A finished download: shared again (public files) and listed.
+  void load_complete(const download_record& rec);
+  /// True when a download recorded as running was already renamed into
+  /// place, whole and verified, before the peer stopped.
+  bool finished_on_disk(const download_record& rec);
+  void complete_record(const download_record& rec);
   /// Writes the verified pieces of `name` to the state database.
   void record(const std::string& name);
 

@@ -237,6 +237,9 @@ groups_client::download_file(const pb::GroupFileArg& arg) {
     return make_reply(0, name + ": already held by this peer");
   return call(rq, [this, group, name, dest, key](pb::FileInfo& info) {
     auto& st = self_->state;
+    // Asked twice before the first answer came: one download only.
+    if (st.downloads.active(key) || st.lib->contains(key))
+      return make_reply(0, name + ": already downloading");
     if (auto err = st.downloads.start(key, dest); !err.empty())
       return make_reply(1, name + ": " + err);
     // A member who downloads shares at once, piece by piece.

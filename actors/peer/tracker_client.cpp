@@ -70,6 +70,7 @@ void tracker_client::lose(const std::string& why) {
   if (handle_)
     self_->demonitor(handle_.address());
   handle_ = nullptr;
+  ++epoch_; // replies still on their way belong to the lost session
   transition(pb::SESSION_DISCONNECTED, why);
   if (trackers_.size() > 1) {
     index_ = (index_ + 1) % trackers_.size();
@@ -85,12 +86,15 @@ void tracker_client::reconnect() {
     return;
   transition(pb::SESSION_CONNECTING);
   auto target = current();
+  auto epoch = epoch_;
   self_
     ->request(self_->state.env.dir->connector(), tracker_timeout,
               caf::connect_atom::value, target.host, target.port)
     .then(
-      [this, target](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                     const std::set<std::string>& ifs) {
+      [this, target, epoch](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                            const std::set<std::string>& ifs) {
+        if (epoch != epoch_)
+          return;
         if (!ptr || !self_->system().assignable<tracker_actor>(ifs)) {
           lose("not a tracker at " + target.str());
           return;
@@ -99,7 +103,9 @@ void tracker_client::reconnect() {
         self_->monitor(handle_);
         announce();
       },
-      [this, target](const caf::error& err) {
+      [this, target, epoch](const caf::error& err) {
+        if (epoch != epoch_)
+          return;
         LOG_WARN("peer", "tracker " << target.str() << " not reachable: "
                                     << render(err) << "; retrying in "
                                     << std::chrono::duration_cast<
@@ -126,16 +132,30 @@ void tracker_client::announce() {
     h.set_bitfield(f.have.bytes());
   }
   pending_haves_.clear();
+  // Only the answer to the latest announce of this session counts (an
+  // earlier one may be answered late, or refused as superseded).
+  auto epoch = epoch_;
+  auto seq = ++announces_;
+  auto latest = [this, epoch, seq] {
+    return epoch == epoch_ && seq == announces_;
+  };
   self_->request(handle_, tracker_timeout, announce_atom::value, msg)
-    .then([this](const pb::AnnounceReply& r) { on_announced(r); },
-          [this](const caf::error& err) {
-            lose("announce failed: " + render(err));
-          });
+    .then(
+      [this, latest](const pb::AnnounceReply& r) {
+        if (latest())
+          on_announced(r);
+      },
+      [this, latest](const caf::error& err) {
+        if (latest())
+          lose("announce failed: " + render(err));
+      });
 }
 
 void tracker_client::on_announced(const pb::AnnounceReply& r) {
   heartbeat_ms_ = std::max<uint32_t>(100, r.heartbeat_ms());
-  self_->state.lib->set_tracker_key(r.public_key());
+  // A tracker without its key yet answers without one: keep what we know.
+  if (!r.public_key().empty())
+    self_->state.lib->set_tracker_key(r.public_key());
   refused_.assign(r.rejected().begin(), r.rejected().end());
   for (auto& x : refused_)
     LOG_WARN("peer", "tracker refused " << x);
@@ -143,8 +163,9 @@ void tracker_client::on_announced(const pb::AnnounceReply& r) {
   transition(pb::SESSION_ONLINE);
 }
 
-void tracker_client::on_error(const char* what, const caf::error& err) {
-  if (!online())
+void tracker_client::on_error(const char* what, uint64_t epoch,
+                              const caf::error& err) {
+  if (!online() || epoch != epoch_)
     return;
   if (is(err, errc::unknown_peer)) {
     LOG_INFO("peer", "tracker lost our session: announcing");
@@ -171,6 +192,7 @@ void tracker_client::heartbeat() {
     return;
   pb::Heartbeat hb;
   hb.set_peer_id(self_->state.peer_id);
+  auto epoch = epoch_;
   self_->request(handle_, tracker_timeout, heartbeat_atom::value, hb)
     .then(
       [this](const pb::AnnounceReply& r) {
@@ -179,7 +201,9 @@ void tracker_client::heartbeat() {
         if (!r.public_key().empty())
           self_->state.lib->set_tracker_key(r.public_key());
       },
-          [this](const caf::error& err) { on_error("heartbeat", err); });
+          [this, epoch](const caf::error& err) {
+            on_error("heartbeat", epoch, err);
+          });
 }
 
 void tracker_client::have(const std::string& name, uint32_t piece) {
@@ -198,7 +222,9 @@ void tracker_client::flush() {
       msg.add_pieces(p);
     self_->request(handle_, tracker_timeout, have_atom::value, msg)
       .then([](caf::ok_atom) {},
-            [this](const caf::error& err) { on_error("have", err); });
+            [this, epoch = epoch_](const caf::error& err) {
+              on_error("have", epoch, err);
+            });
   }
   pending_haves_.clear();
 }

@@ -65,12 +65,17 @@ private:
   /// The session is gone: try the next tracker after the backoff.
   void lose(const std::string& why);
   void on_announced(const pb::AnnounceReply& r);
-  void on_error(const char* what, const caf::error& err);
+  /// A heartbeat or have failed; ignored when it belongs to a lost session.
+  void on_error(const char* what, uint64_t epoch, const caf::error& err);
 
   peer_self self_;
   std::vector<endpoint> trackers_;
   size_t index_ = 0;
   uint32_t switches_ = 0;
+  /// Counts lost sessions: a reply to an older session is ignored.
+  uint64_t epoch_ = 0;
+  /// Counts announces: only the answer to the latest one counts.
+  uint64_t announces_ = 0;
   pb::SessionState session_ = pb::SESSION_DISCONNECTED;
   tracker_actor handle_;
   caf::timespan backoff_;

@@ -149,6 +149,11 @@ void tracker_state::ask_key() {
 
 void tracker_state::retry_key() {
   asking_key = false;
+  release_waiting();
+  ask_key();
+}
+
+void tracker_state::release_waiting() {
   if (!waiting.empty() && self_->clock().now() - started >= opts.key_wait) {
     LOG_WARN("tracker", "no ticket key from the group manager yet: answering "
                           << waiting.size() << " announces without it");
@@ -158,7 +163,6 @@ void tracker_state::retry_key() {
       deliver_guarded(entry.second, "tracker", "announce of " + peer,
                       [&] { return announce_now(entry.first); });
   }
-  ask_key();
 }
 
 // A newer announce from the same peer replaces a waiting one.
@@ -170,6 +174,9 @@ tracker_state::announce_later(const pb::Announce& msg) {
     entry.second.deliver(make_error(errc::tracker_unavailable,
                                     "superseded by a newer announce"));
   entry = {msg, rp};
+  // Answered with the key, or without it once key_wait is over.
+  self_->delayed_send(self_, started + opts.key_wait - self_->clock().now(),
+                      flush_atom::value);
   ask_key();
   return rp;
 }
@@ -283,6 +290,7 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
     },
     [=](expire_atom, const std::string& peer) { self->state.expire(peer); },
     [=](ticket_key_atom) { self->state.retry_key(); },
+    [=](flush_atom) { self->state.release_waiting(); },
   };
 }
 

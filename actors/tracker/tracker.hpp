@@ -74,6 +74,8 @@ struct tracker_state {
   void expire(const std::string& peer);
   /// The retry timer of the ticket key request.
   void retry_key();
+  /// Answers the waiting announces without a key once key_wait is over.
+  void release_waiting();
 
   static inline const char* name = "tracker";
 

@@ -182,4 +182,45 @@ BOOST_AUTO_TEST_CASE(refuses_tracker_commands_while_disconnected) {
   BOOST_CHECK(answered);
 }
 
+// The peer stopped after the writer renamed a finished download into place
+// but before it recorded it as complete: at start it finds the file whole
+// and verified, records it, and fetches nothing.
+BOOST_AUTO_TEST_CASE(a_download_renamed_before_a_crash_is_complete) {
+  auto& io = static_cast<memory_io&>(*env.io);
+  std::string bytes(100000, 'x');
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(i * 7);
+  io.put("/d/data.bin", bytes);
+  auto m = build_manifest(io, "/d/data.bin", "data.bin", 16384);
+  {
+    peer_store store{dir / "peer.db"};
+    download_record rec;
+    rec.name = "data.bin";
+    rec.dest_dir = "/d";
+    rec.part_path = part_path("/d", "data.bin");
+    rec.state = "downloading";
+    store.put_download(rec);
+    store.set_download_manifest("data.bin", m);
+    store.set_download_bitfield("data.bin",
+                                bitfield{static_cast<uint32_t>(
+                                           m.piece_sha256_size()),
+                                         true}
+                                  .bytes());
+  }
+  start_peer();
+  self->send(agent, status_atom::value);
+  sched.run();
+  pb::DownloadList xs;
+  self->receive([&](pb::DownloadList& x) { xs = std::move(x); },
+                caf::after(0s) >> [] {});
+  BOOST_REQUIRE_EQUAL(xs.downloads_size(), 1);
+  BOOST_CHECK(xs.downloads(0).state() == pb::COMPLETE);
+  // No fetcher started: no part file was created again.
+  uint64_t size = 0;
+  int64_t mtime = 0;
+  BOOST_CHECK(!io.stat(part_path("/d", "data.bin"), size, mtime));
+  BOOST_CHECK_EQUAL(peer_store{dir / "peer.db"}.downloads().at(0).state,
+                    "complete");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
