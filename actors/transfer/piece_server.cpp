@@ -59,32 +59,49 @@ piece_server_state::serve(const pb::PieceRequest& req) {
       return make_error(errc::denied, why);
     }
   }
-  std::vector<char> buf(loc->length);
-  if (auto err = opts.io->read(loc->path, loc->offset, buf.data(), buf.size());
-      !err.empty())
-    return make_error(errc::io_failure, err);
   pb::PieceHeader hdr;
   hdr.set_name(req.name());
   hdr.set_index(req.index());
   auto now = self->clock().now();
-  auto wait = bucket.take(buf.size(), now);
+  auto wait = bucket.take(loc->length, now);
   if (wait.count() == 0) {
-    lib->bytes_served += buf.size();
-    return {std::move(hdr), std::move(buf)};
+    auto buf = read(hdr, req.file_sha256());
+    if (!buf)
+      return buf.error();
+    return {std::move(hdr), std::move(*buf)};
   }
   // Over budget: hold the reply; from here on the promise answers.
   auto rp = self->make_response_promise<pb::PieceHeader, std::vector<char>>();
-  held.push_back(held_reply{now + wait, rp, std::move(hdr), std::move(buf)});
+  held.push_back(held_reply{now + wait, rp, std::move(hdr),
+                            req.file_sha256()});
   self->delayed_send(self, wait, tick_atom::value);
   return rp;
+}
+
+caf::expected<std::vector<char>>
+piece_server_state::read(const pb::PieceHeader& hdr,
+                         const std::string& file_sha256) {
+  std::string why;
+  int code = 0;
+  auto loc = lib->locate(hdr.name(), hdr.index(), file_sha256, why, code);
+  if (!loc)
+    return make_error(static_cast<errc>(code), why);
+  std::vector<char> buf(loc->length);
+  if (auto err = opts.io->read(loc->path, loc->offset, buf.data(), buf.size());
+      !err.empty())
+    return make_error(errc::io_failure, err);
+  lib->bytes_served += buf.size();
+  return buf;
 }
 
 void piece_server_state::release() {
   auto now = self->clock().now();
   while (!held.empty() && held.front().due <= now) {
     auto& x = held.front();
-    lib->bytes_served += x.data.size();
-    x.rp.deliver(std::move(x.hdr), std::move(x.data));
+    if (auto buf = read(x.hdr, x.file_sha256))
+      x.rp.deliver(std::move(x.hdr), std::move(*buf));
+    else
+      x.rp.deliver(buf.error());
     held.pop_front();
   }
 }

@@ -49,12 +49,14 @@ private:
 struct piece_server_state {
   using reply_promise
     = caf::typed_response_promise<pb::PieceHeader, std::vector<char>>;
-  /// A reply waiting for upload budget.
+  /// A reply waiting for upload budget. Its piece is located and read only
+  /// when it is due: waiting replies hold no piece in memory, and a partial
+  /// file renamed into place meanwhile is read where it is then.
   struct held_reply {
     caf::actor_clock::time_point due;
     reply_promise rp;
     pb::PieceHeader hdr;
-    std::vector<char> data;
+    std::string file_sha256;
   };
   std::shared_ptr<library> lib;
   piece_server_options opts;
@@ -68,6 +70,9 @@ struct piece_server_state {
   serve(const pb::PieceRequest& req);
   /// Answers the held replies that are due.
   void release();
+  /// Locates and reads one piece: its bytes, or why not.
+  caf::expected<std::vector<char>> read(const pb::PieceHeader& hdr,
+                                        const std::string& file_sha256);
   /// Held replies fail at once when the server ends (their requesters need
   /// not wait for their timeouts).
   ~piece_server_state();
