@@ -56,9 +56,7 @@ auto spawn_blocking(Parent* parent, blocking_mode mode, F fun, Ts&&... xs) {
 template <caf::spawn_options Os = caf::no_spawn_options, class F, class... Ts>
 auto spawn_blocking(caf::actor_system& sys, blocking_mode mode, F fun,
                     Ts&&... xs) {
-  if (mode == blocking_mode::detached)
-    return sys.spawn<Os + caf::detached>(fun, std::forward<Ts>(xs)...);
-  return sys.spawn<Os>(fun, std::forward<Ts>(xs)...);
+  return spawn_blocking<Os>(&sys, mode, fun, std::forward<Ts>(xs)...);
 }
 
 /// A seed derived from a base seed and a name (the same name, the same seed).

@@ -16,6 +16,21 @@ namespace actorrent {
 
 file_io::~file_io() = default;
 
+bool make_dirs(const std::string& dir) {
+  if (dir.empty())
+    return false;
+  std::string cur;
+  for (size_t i = 0; i <= dir.size(); ++i) {
+    if ((i == dir.size() || dir[i] == '/') && !cur.empty()
+        && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      return false;
+    if (i < dir.size())
+      cur += dir[i];
+  }
+  struct ::stat sb;
+  return ::stat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 namespace {
 
 std::string sys_error(const std::string& what, const std::string& path) {
@@ -134,20 +149,9 @@ public:
   }
 
   bool make_dirs(const std::string& dir) override {
-    if (dir.empty())
-      return false;
-    std::string cur;
-    for (size_t i = 0; i <= dir.size(); ++i) {
-      if (i == dir.size() || dir[i] == '/') {
-        if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-          return false;
-      }
-      if (i < dir.size())
-        cur += dir[i];
-    }
-    struct ::stat sb;
-    return ::stat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+    return actorrent::make_dirs(dir);
   }
+
 
   void forget(const std::string& path) override {
     std::unique_lock<std::shared_mutex> guard{mtx_};

@@ -41,6 +41,10 @@ public:
   virtual void forget(const std::string& path) = 0;
 };
 
+/// mkdir -p on the real file system; false when `dir` is not a directory
+/// afterwards.
+bool make_dirs(const std::string& dir);
+
 /// The real file system (pread/pwrite, an open-descriptor cache).
 std::shared_ptr<file_io> make_disk_io();
 

@@ -31,9 +31,10 @@ void download_manager::load() {
   auto& st = self_->state;
   for (auto& rec : st.store->downloads()) {
     if (rec.manifest)
-      verified_[rec.name]
-        = bitfield{static_cast<uint32_t>(rec.manifest->piece_sha256_size()),
-                   rec.bitfield};
+      verified_[rec.name] = verified_pieces{
+        rec.manifest->file_sha256(),
+        bitfield{static_cast<uint32_t>(rec.manifest->piece_sha256_size()),
+                 rec.bitfield}};
     if (rec.state == "downloading" && finished_on_disk(rec)) {
       LOG_INFO("peer", rec.name << " was renamed into place before the peer"
                                    " stopped: complete");
@@ -175,10 +176,13 @@ pb::PeerReply download_manager::fetch(const pb::FetchFiles& rq) {
 }
 
 void download_manager::on_manifest(const pb::Manifest& m) {
-  auto n = static_cast<uint32_t>(m.piece_sha256_size());
+  // Another version of the file than the one recorded starts from nothing
+  // (the fetcher does the same).
   auto i = verified_.find(m.name());
-  if (i == verified_.end() || i->second.size() != n)
-    verified_[m.name()] = bitfield{n};
+  if (i == verified_.end() || i->second.file_sha256 != m.file_sha256())
+    verified_[m.name()] = verified_pieces{
+      m.file_sha256(),
+      bitfield{static_cast<uint32_t>(m.piece_sha256_size())}};
   try {
     self_->state.store->set_download_manifest(m.name(), m);
   } catch (std::exception& e) {
@@ -189,10 +193,10 @@ void download_manager::on_manifest(const pb::Manifest& m) {
 
 void download_manager::on_have(const std::string& name, uint32_t piece) {
   auto i = verified_.find(name);
-  if (i != verified_.end() && piece < i->second.size()) {
+  if (i != verified_.end() && piece < i->second.pieces.size()) {
     // Recorded at once (one small transaction): a killed peer fetches again
     // at most the pieces that were in flight.
-    i->second.set(piece);
+    i->second.pieces.set(piece);
     record(name);
   }
   self_->state.tracker.have(name, piece);
@@ -200,7 +204,8 @@ void download_manager::on_have(const std::string& name, uint32_t piece) {
 
 void download_manager::record(const std::string& name) {
   try {
-    self_->state.store->set_download_bitfield(name, verified_[name].bytes());
+    self_->state.store->set_download_bitfield(name,
+                                             verified_[name].pieces.bytes());
   } catch (std::exception& e) {
     LOG_ERROR("peer", "cannot record pieces of " << name << ": " << e.what());
   }

@@ -58,8 +58,12 @@ private:
   /// functor that outlives the state).
   std::shared_ptr<std::vector<caf::actor_addr>> children_;
   std::map<std::string, pb::DownloadStatus> statuses_;
-  /// Verified pieces per download.
-  std::map<std::string, bitfield> verified_;
+  /// Verified pieces per download, of which version of the file.
+  struct verified_pieces {
+    std::string file_sha256;
+    bitfield pieces;
+  };
+  std::map<std::string, verified_pieces> verified_;
 };
 
 /// True when the download ended (complete or failed).

@@ -2,11 +2,9 @@
 
 #include "actors/core/file_io.hpp"
 
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
 #include "actors/core/manifest.hpp"
@@ -193,22 +191,6 @@ std::string absolute(const std::string& path) {
 std::string base_name(const std::string& path) {
   auto pos = path.find_last_of('/');
   return pos == std::string::npos ? path : path.substr(pos + 1);
-}
-
-bool make_dirs(const std::string& dir) {
-  std::string cur;
-  std::istringstream in{dir};
-  std::string part;
-  if (!dir.empty() && dir[0] == '/')
-    cur = "/";
-  while (std::getline(in, part, '/')) {
-    if (part.empty())
-      continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      return false;
-  }
-  return true;
 }
 
 pb::Manifest manifest_of(peer_store& store, file_io& io,

@@ -64,8 +64,6 @@ private:
 std::string absolute(const std::string& path);
 /// Last component of a path.
 std::string base_name(const std::string& path);
-/// mkdir -p; false when a component cannot be created.
-bool make_dirs(const std::string& dir);
 
 /// Manifest of a file, from the cache when size and mtime match, otherwise
 /// computed and cached.

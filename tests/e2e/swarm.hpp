@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/core/file_io.hpp"
 #include "actors/store/peer_store.hpp"
 #include "tests/fixtures.hpp"
 

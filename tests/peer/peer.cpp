@@ -223,4 +223,38 @@ BOOST_AUTO_TEST_CASE(a_download_renamed_before_a_crash_is_complete) {
                     "complete");
 }
 
+// A download resumed under one manifest whose name then comes with another
+// version of the file: the pieces verified for the old version are not
+// kept for the new one.
+BOOST_AUTO_TEST_CASE(another_version_starts_from_no_verified_pieces) {
+  auto& io = static_cast<memory_io&>(*env.io);
+  io.put("/v/one", std::string(40000, 'a'));
+  io.put("/v/two", std::string(40000, 'b'));
+  auto one = build_manifest(io, "/v/one", "data.bin", 16384);
+  auto two = build_manifest(io, "/v/two", "data.bin", 16384);
+  BOOST_REQUIRE_EQUAL(one.piece_sha256_size(), two.piece_sha256_size());
+  auto n = static_cast<uint32_t>(one.piece_sha256_size());
+  {
+    peer_store store{dir / "peer.db"};
+    download_record rec;
+    rec.name = "data.bin";
+    rec.dest_dir = "/d";
+    rec.part_path = part_path("/d", "data.bin");
+    rec.state = "downloading";
+    store.put_download(rec);
+    store.set_download_manifest("data.bin", one);
+    store.set_download_bitfield("data.bin", bitfield{n, true}.bytes());
+  }
+  start_peer();
+  auto recorded = [&] {
+    return bitfield{n, peer_store{dir / "peer.db"}.downloads().at(0).bitfield};
+  };
+  BOOST_CHECK_EQUAL(recorded().count(), n);
+  self->send(agent, manifest_atom::value, two);
+  self->send(agent, have_atom::value, std::string{"data.bin"}, uint32_t{1});
+  sched.run();
+  BOOST_CHECK_EQUAL(recorded().count(), 1u);
+  BOOST_CHECK(recorded().test(1));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
