@@ -65,7 +65,7 @@ piece_server_state::serve(const pb::PieceRequest& req) {
   auto now = self->clock().now();
   auto wait = bucket.take(loc->length, now);
   if (wait.count() == 0) {
-    auto buf = read(hdr, req.file_sha256());
+    auto buf = read(*loc);
     if (!buf)
       return buf.error();
     return {std::move(hdr), std::move(*buf)};
@@ -79,15 +79,20 @@ piece_server_state::serve(const pb::PieceRequest& req) {
 }
 
 caf::expected<std::vector<char>>
-piece_server_state::read(const pb::PieceHeader& hdr,
-                         const std::string& file_sha256) {
+piece_server_state::read_held(const held_reply& x) {
   std::string why;
   int code = 0;
-  auto loc = lib->locate(hdr.name(), hdr.index(), file_sha256, why, code);
+  auto loc = lib->locate(x.hdr.name(), x.hdr.index(), x.file_sha256, why,
+                         code);
   if (!loc)
     return make_error(static_cast<errc>(code), why);
-  std::vector<char> buf(loc->length);
-  if (auto err = opts.io->read(loc->path, loc->offset, buf.data(), buf.size());
+  return read(*loc);
+}
+
+caf::expected<std::vector<char>>
+piece_server_state::read(const piece_location& loc) {
+  std::vector<char> buf(loc.length);
+  if (auto err = opts.io->read(loc.path, loc.offset, buf.data(), buf.size());
       !err.empty())
     return make_error(errc::io_failure, err);
   lib->bytes_served += buf.size();
@@ -98,7 +103,7 @@ void piece_server_state::release() {
   auto now = self->clock().now();
   while (!held.empty() && held.front().due <= now) {
     auto& x = held.front();
-    if (auto buf = read(x.hdr, x.file_sha256))
+    if (auto buf = read_held(x))
       x.rp.deliver(std::move(x.hdr), std::move(*buf));
     else
       x.rp.deliver(buf.error());

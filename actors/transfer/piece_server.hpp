@@ -70,9 +70,10 @@ struct piece_server_state {
   serve(const pb::PieceRequest& req);
   /// Answers the held replies that are due.
   void release();
-  /// Locates and reads one piece: its bytes, or why not.
-  caf::expected<std::vector<char>> read(const pb::PieceHeader& hdr,
-                                        const std::string& file_sha256);
+  /// Reads one located piece: its bytes, or why not.
+  caf::expected<std::vector<char>> read(const piece_location& loc);
+  /// Locates a held reply's piece again (it may have moved) and reads it.
+  caf::expected<std::vector<char>> read_held(const held_reply& x);
   /// Held replies fail at once when the server ends (their requesters need
   /// not wait for their timeouts).
   ~piece_server_state();
