@@ -28,6 +28,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "messages/actorrent.pb.h"
 #include "nodes/config.hpp"
 
 namespace actorrent::test {
@@ -62,6 +63,20 @@ struct deterministic_fixture {
   }
   ~deterministic_fixture() { sched.run(); }
 };
+
+/// A manifest of `pieces` 16 KiB pieces whose hashes are all `fill` bytes
+/// (for catalog tests: nothing is ever hashed).
+inline pb::Manifest manifest_of(const std::string& name, uint32_t pieces,
+                                char fill) {
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_piece_size(16384);
+  m.set_size(uint64_t{pieces} * 16384);
+  for (uint32_t i = 0; i < pieces; ++i)
+    m.add_piece_sha256(std::string(32, fill));
+  m.set_file_sha256(std::string(32, fill));
+  return m;
+}
 
 /// A fresh directory under /tmp, removed at the end.
 struct temp_dir {

@@ -96,6 +96,20 @@ struct peer_fixture : test::deterministic_fixture {
     sched.run();
   }
 
+  // The state a peer stopped in while downloading data.bin into /d with
+  // manifest `m` and `verified` pieces.
+  void record_running_download(const pb::Manifest& m, const bitfield& verified) {
+    peer_store store{dir / "peer.db"};
+    download_record rec;
+    rec.name = "data.bin";
+    rec.dest_dir = "/d";
+    rec.part_path = part_path("/d", "data.bin");
+    rec.state = "downloading";
+    store.put_download(rec);
+    store.set_download_manifest("data.bin", m);
+    store.set_download_bitfield("data.bin", verified.bytes());
+  }
+
   const tracker_client& client() {
     auto ptr = caf::actor_cast<caf::abstract_actor*>(agent);
     return dynamic_cast<std::remove_pointer_t<peer_self>&>(*ptr)
@@ -192,21 +206,9 @@ BOOST_AUTO_TEST_CASE(a_download_renamed_before_a_crash_is_complete) {
     bytes[i] = static_cast<char>(i * 7);
   io.put("/d/data.bin", bytes);
   auto m = build_manifest(io, "/d/data.bin", "data.bin", 16384);
-  {
-    peer_store store{dir / "peer.db"};
-    download_record rec;
-    rec.name = "data.bin";
-    rec.dest_dir = "/d";
-    rec.part_path = part_path("/d", "data.bin");
-    rec.state = "downloading";
-    store.put_download(rec);
-    store.set_download_manifest("data.bin", m);
-    store.set_download_bitfield("data.bin",
-                                bitfield{static_cast<uint32_t>(
-                                           m.piece_sha256_size()),
-                                         true}
-                                  .bytes());
-  }
+  record_running_download(m, bitfield{static_cast<uint32_t>(
+                                        m.piece_sha256_size()),
+                                      true});
   start_peer();
   self->send(agent, status_atom::value);
   sched.run();
@@ -234,17 +236,7 @@ BOOST_AUTO_TEST_CASE(another_version_starts_from_no_verified_pieces) {
   auto two = build_manifest(io, "/v/two", "data.bin", 16384);
   BOOST_REQUIRE_EQUAL(one.piece_sha256_size(), two.piece_sha256_size());
   auto n = static_cast<uint32_t>(one.piece_sha256_size());
-  {
-    peer_store store{dir / "peer.db"};
-    download_record rec;
-    rec.name = "data.bin";
-    rec.dest_dir = "/d";
-    rec.part_path = part_path("/d", "data.bin");
-    rec.state = "downloading";
-    store.put_download(rec);
-    store.set_download_manifest("data.bin", one);
-    store.set_download_bitfield("data.bin", bitfield{n, true}.bytes());
-  }
+  record_running_download(one, bitfield{n, true});
   start_peer();
   auto recorded = [&] {
     return bitfield{n, peer_store{dir / "peer.db"}.downloads().at(0).bitfield};

@@ -6,19 +6,9 @@
 #include "tests/fixtures.hpp"
 
 using namespace actorrent;
+using test::manifest_of;
 
 namespace {
-
-pb::Manifest manifest_of(const std::string& name, uint32_t pieces, char fill) {
-  pb::Manifest m;
-  m.set_name(name);
-  m.set_piece_size(16384);
-  m.set_size(uint64_t{pieces} * 16384);
-  for (uint32_t i = 0; i < pieces; ++i)
-    m.add_piece_sha256(std::string(32, fill));
-  m.set_file_sha256(std::string(32, fill));
-  return m;
-}
 
 pb::Announce announce(const std::string& peer, uint32_t port,
                       const pb::Manifest& m, const bitfield& have) {

@@ -79,19 +79,6 @@ struct tracker_fixture : deterministic_fixture {
     return out;
   }
 
-  /// A manifest of `pieces` 16 KiB pieces.
-  static pb::Manifest manifest_of(const std::string& name, uint32_t pieces,
-                                  char fill) {
-    pb::Manifest m;
-    m.set_name(name);
-    m.set_piece_size(16384);
-    m.set_size(uint64_t{pieces} * 16384);
-    for (uint32_t i = 0; i < pieces; ++i)
-      m.add_piece_sha256(std::string(32, fill));
-    m.set_file_sha256(std::string(32, fill));
-    return m;
-  }
-
   /// A peer at 127.0.0.1:port holding all of every manifest.
   static pb::Announce announce_of(const std::string& peer, uint32_t port,
                                   std::vector<pb::Manifest> files) {
