@@ -41,8 +41,11 @@ using tracker_local_actor = tracker_actor::extend<
   /// when the catalog has no such file.
   caf::replies_to<info_atom, pb::GroupFile>::with<pb::FileInfo>,
   /// The catalog stops handing out these peers as sources of these group
-  /// files (a logout, leave_group or unshare).
+  /// files (a logout, leave_group or unshare); their permits end.
   caf::replies_to<leave_atom, pb::Withdraw>::with<caf::ok_atom>,
+  /// A member's peer may now announce and serve this group file (a share):
+  /// a plain announce of a `g:GROUP:NAME` name without a permit is refused.
+  caf::replies_to<share_atom, pb::GroupHolding>::with<caf::ok_atom>,
   /// Timer: the peer's heartbeat deadline; marks it offline when it has
   /// been silent for offline_ms.
   caf::reacts_to<expire_atom, std::string>,

@@ -16,6 +16,19 @@ template <class Request, class OnOk>
 groups_client::reply groups_client::call(const Request& rq, OnOk on_ok,
                                          std::function<void()> on_fail) {
   using op = group_op<Request>;
+  return call_then(
+    rq,
+    [on_ok](typename op::reply& r,
+            caf::typed_response_promise<pb::PeerReply>& rp) mutable {
+      rp.deliver(on_ok(r));
+    },
+    std::move(on_fail));
+}
+
+template <class Request, class OnOk>
+groups_client::reply groups_client::call_then(const Request& rq, OnOk on_ok,
+                                              std::function<void()> on_fail) {
+  using op = group_op<Request>;
   auto& st = self_->state;
   if (auto err = st.tracker.unavailable()) {
     if (on_fail)
@@ -28,7 +41,7 @@ groups_client::reply groups_client::call(const Request& rq, OnOk on_ok,
               std::chrono::milliseconds(st.opts.group_timeout_ms),
               typename op::atom{}, rq)
     .then(
-      [rp, on_ok](typename op::reply& r) mutable { rp.deliver(on_ok(r)); },
+      [rp, on_ok](typename op::reply& r) mutable { on_ok(r, rp); },
       [rp, on_fail](const caf::error& err) mutable {
         if (on_fail)
           on_fail();
@@ -72,7 +85,7 @@ void groups_client::register_share(const std::string& group,
     ->request(caf::actor_cast<group_actor>(self_->state.tracker.handle()),
               std::chrono::milliseconds(self_->state.opts.group_timeout_ms),
               share_atom::value, rq)
-    .then([](const pb::GroupText&) {},
+    .then([this](const pb::GroupText&) { self_->state.tracker.announce(); },
           [name](const caf::error& err) {
             LOG_WARN("peer", "share " << name << ": " << render(err));
           });
@@ -210,13 +223,29 @@ groups_client::reply groups_client::upload_file(const pb::GroupFileArg& arg) {
   std::string why, sha;
   if (!st.shares.share(path, key, group, why, &sha))
     return make_reply(1, "cannot upload " + arg.path() + ": " + why);
-  return call(
+  // Uploaded once the tracker took the file in: its refusal (say, another
+  // member shares a different file of that name) is the command's failure.
+  return call_then(
     rq,
-    [this, group, name, path, sha](pb::GroupText&) {
-      self_->state.store->add_group_share({user_, group, name, path, sha});
-      self_->state.tracker.announce();
-      return make_reply(0, "uploaded " + name + " to " + group + " ("
-                             + hex(sha).substr(0, 16) + "...)");
+    [this, group, name, path, sha, key](pb::GroupText&, auto& rp) {
+      self_->state.tracker.announce(
+        [this, group, name, path, sha, key,
+         rp](const caf::expected<pb::AnnounceReply>& r) mutable {
+          auto why = !r ? render(r.error()) : std::string{};
+          if (r)
+            for (auto& x : r->rejected())
+              if (x.compare(0, key.size() + 1, key + ":") == 0)
+                why = x;
+          if (!why.empty()) {
+            self_->state.lib->remove(key);
+            rp.deliver(make_reply(1, "upload of " + name + " to " + group
+                                       + " refused by the tracker: " + why));
+            return;
+          }
+          self_->state.store->add_group_share({user_, group, name, path, sha});
+          rp.deliver(make_reply(0, "uploaded " + name + " to " + group + " ("
+                                     + hex(sha).substr(0, 16) + "...)"));
+        });
     },
     [this, key] { self_->state.lib->remove(key); });
 }

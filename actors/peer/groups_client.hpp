@@ -43,6 +43,11 @@ private:
   template <class Request, class OnOk>
   reply call(const Request& rq, OnOk on_ok,
              std::function<void()> on_fail = nullptr);
+  /// As call, but `on_ok(answer, promise)` delivers the command's reply
+  /// itself (later, after more requests).
+  template <class Request, class OnOk>
+  reply call_then(const Request& rq, OnOk on_ok,
+                  std::function<void()> on_fail = nullptr);
   /// A request that just reports what it did.
   template <class Request>
   reply call_text(const Request& rq);
@@ -53,6 +58,8 @@ private:
   void reshare(pb::PeerReply& out);
   /// Stops sharing this user's files of `group` here (all when empty).
   void unshare_local(const std::string& group);
+  /// Registers a share at the group manager, then announces (the tracker
+  /// accepts a group file only from a peer the group manager permitted).
   void register_share(const std::string& group, const std::string& name);
 
   peer_self self_;

@@ -116,9 +116,12 @@ void tracker_client::reconnect() {
       });
 }
 
-void tracker_client::announce() {
-  if (!handle_)
+void tracker_client::announce(announced done) {
+  if (!handle_) {
+    if (done)
+      done(unavailable());
     return;
+  }
   transition(pb::SESSION_ANNOUNCING);
   auto& st = self_->state;
   pb::Announce msg;
@@ -141,13 +144,17 @@ void tracker_client::announce() {
   };
   self_->request(handle_, tracker_timeout, announce_atom::value, msg)
     .then(
-      [this, latest](const pb::AnnounceReply& r) {
+      [this, latest, done](const pb::AnnounceReply& r) {
         if (latest())
           on_announced(r);
+        if (done)
+          done(r);
       },
-      [this, latest](const caf::error& err) {
+      [this, latest, done](const caf::error& err) {
         if (latest())
           lose("announce failed: " + render(err));
+        if (done)
+          done(err);
       });
 }
 

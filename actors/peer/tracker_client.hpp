@@ -11,6 +11,7 @@
 //                               250 ms .. 5 s)
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,8 +43,13 @@ public:
   bool on_down(const caf::down_msg& dm);
 
   // -- what the peer tells the tracker ----------------------------------------
-  /// Announces everything the peer holds (after a change of what it shares).
-  void announce();
+  /// What an announce's sender learns: the reply (with the refused files)
+  /// or why it failed.
+  using announced = std::function<void(const caf::expected<pb::AnnounceReply>&)>;
+  /// Announces everything the peer holds (after a change of what it shares);
+  /// `done` (if any) is called with the outcome of this very announce, or
+  /// with tracker_unavailable when there is no tracker.
+  void announce(announced done = nullptr);
   /// A verified piece, sent in the next batch.
   void have(const std::string& name, uint32_t piece);
   /// Stops sharing one file, or leaves altogether (empty name).

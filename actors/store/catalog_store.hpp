@@ -21,12 +21,21 @@ public:
 
   /// Records a peer and everything it holds, replacing what was known of it;
   /// marks it online. Files whose manifest is invalid or conflicts with a
-  /// known file of the same name are skipped and reported as "name: why".
+  /// known file of the same name, and files of a group (`g:GROUP:NAME`)
+  /// the peer has no permit for, are skipped and reported as "name: why".
   virtual std::vector<std::string> announce(const pb::Announce& msg) = 0;
 
   /// Adds verified pieces to what a peer holds. Refuses an unknown file
-  /// (unknown_file) or piece index (bad_piece).
+  /// (unknown_file), piece index (bad_piece) or a group file the peer has no
+  /// permit for (denied).
   virtual void have(const pb::Have& msg) = 0;
+
+  /// Lets a peer hold group file `key` (`g:GROUP:NAME`): only the group
+  /// manager grants this, for a member's share. Kept until withdrawn.
+  virtual void permit(const std::string& peer_id, const std::string& key) = 0;
+  /// The peer no longer serves group file `key`: its holding and its permit
+  /// end.
+  virtual void withdraw(const std::string& peer_id, const std::string& key) = 0;
 
   /// The peer stops sharing one file (or everything with an empty name,
   /// and is offline).

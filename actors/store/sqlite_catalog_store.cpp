@@ -31,6 +31,41 @@ sqlite_catalog_store::sqlite_catalog_store(const std::string& path)
            " peer_id TEXT NOT NULL REFERENCES peers(peer_id) ON DELETE CASCADE,"
            " name TEXT NOT NULL REFERENCES files(name),"
            " bitfield BLOB NOT NULL, PRIMARY KEY (peer_id, name))");
+  // Group files a peer may hold, granted by the group manager for members.
+  db_.exec("CREATE TABLE IF NOT EXISTS permits ("
+           " peer_id TEXT NOT NULL, name TEXT NOT NULL,"
+           " PRIMARY KEY (peer_id, name))");
+}
+
+bool sqlite_catalog_store::permitted(const std::string& peer_id,
+                                     const std::string& name) {
+  if (!is_group_key(name))
+    return true;
+  auto st = db_.prepare("SELECT 1 FROM permits WHERE peer_id = ? AND name = ?");
+  st.bind(1, peer_id).bind(2, name);
+  return st.step();
+}
+
+void sqlite_catalog_store::permit(const std::string& peer_id,
+                                  const std::string& key) {
+  sql::transaction tx{db_};
+  db_.prepare("INSERT OR IGNORE INTO permits (peer_id, name) VALUES (?,?)")
+    .bind(1, peer_id)
+    .bind(2, key)
+    .run();
+  tx.commit();
+}
+
+void sqlite_catalog_store::withdraw(const std::string& peer_id,
+                                    const std::string& key) {
+  sql::transaction tx{db_};
+  for (auto table : {"holdings", "permits"})
+    db_.prepare(std::string{"DELETE FROM "} + table
+                + " WHERE peer_id = ? AND name = ?")
+      .bind(1, peer_id)
+      .bind(2, key)
+      .run();
+  tx.commit();
 }
 
 std::optional<pb::Manifest> sqlite_catalog_store::manifest(const std::string& name) {
@@ -75,6 +110,12 @@ std::vector<std::string> sqlite_catalog_store::announce(const pb::Announce& msg)
       rejected.push_back(m.name() + ": " + why);
       continue;
     }
+    if (!permitted(msg.peer_id(), m.name())) {
+      rejected.push_back(m.name() + ": a group's file enters the catalog only"
+                                    " through the group manager (upload_file"
+                                    " by a member)");
+      continue;
+    }
     if (auto known = manifest(m.name());
         known && known->file_sha256() != m.file_sha256()) {
       rejected.push_back(m.name()
@@ -101,6 +142,8 @@ std::vector<std::string> sqlite_catalog_store::announce(const pb::Announce& msg)
 
 void sqlite_catalog_store::have(const pb::Have& msg) {
   sql::transaction tx{db_};
+  if (!permitted(msg.peer_id(), msg.name()))
+    throw refusal(errc::denied, "no permit for group file " + msg.name());
   auto count = db_.prepare("SELECT length(piece_hashes) / 32 FROM files"
                            " WHERE name = ?");
   count.bind(1, msg.name());

@@ -4,6 +4,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/core/log.hpp"
+#include "actors/core/manifest.hpp"
 #include "actors/tracker/guarded.hpp"
 
 namespace actorrent {
@@ -227,11 +228,35 @@ group_manager_state::list_files(const pb::ListFiles& rq) {
   });
 }
 
+// The catalog permits the peer to hold the file before the share is
+// recorded: a peer announces a group file only after its share succeeded.
 caf::result<pb::GroupText> group_manager_state::share(const pb::Share& rq) {
-  return as_user<pb::GroupText>("share", rq.token(), [&](const auto& user) {
-    groups->share(user, rq.group(), rq.name(), rq.peer_id());
-    return text(user, "sharing " + rq.name() + " in " + rq.group());
-  });
+  return as_user<pb::GroupText>(
+    "share", rq.token(), [&](const auto& user) -> caf::result<pb::GroupText> {
+      std::string why;
+      if (!valid_name(rq.name(), why))
+        throw refusal(errc::bad_name, why);
+      groups->require_member(user, rq.group());
+      auto tracker = catalog();
+      if (!tracker)
+        return make_error(errc::no_such_actor, "the tracker is restarting");
+      pb::GroupHolding h;
+      h.set_peer_id(rq.peer_id());
+      h.set_group(rq.group());
+      h.set_name(rq.name());
+      auto rp = self_->make_response_promise<pb::GroupText>();
+      self_->request(tracker, opts.tracker_timeout, share_atom::value, h)
+        .then(
+          [self = self_, rp, user, rq](caf::ok_atom) mutable {
+            deliver_guarded(rp, who, "share", [&] {
+              self->state.groups->share(user, rq.group(), rq.name(),
+                                        rq.peer_id());
+              return text(user, "sharing " + rq.name() + " in " + rq.group());
+            });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    });
 }
 
 caf::result<pb::GroupText> group_manager_state::unshare(const pb::Unshare& rq) {

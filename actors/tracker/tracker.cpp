@@ -260,10 +260,19 @@ caf::result<pb::FileInfo> tracker_state::info(const pb::GroupFile& f) {
 caf::result<caf::ok_atom> tracker_state::withdraw(const pb::Withdraw& w) {
   return guarded<caf::ok_atom>("tracker", "withdraw", [&] {
     for (auto& h : w.holdings()) {
-      store->leave(h.peer_id(), group_key(h.group(), h.name()));
+      store->withdraw(h.peer_id(), group_key(h.group(), h.name()));
       LOG_INFO("tracker", "peer " << h.peer_id() << " no longer serves "
                                   << h.group() << "/" << h.name());
     }
+    return caf::ok_atom::value;
+  });
+}
+
+caf::result<caf::ok_atom> tracker_state::permit(const pb::GroupHolding& h) {
+  return guarded<caf::ok_atom>("tracker", "permit", [&] {
+    store->permit(h.peer_id(), group_key(h.group(), h.name()));
+    LOG_INFO("tracker", "peer " << h.peer_id() << " may serve " << h.group()
+                                << "/" << h.name());
     return caf::ok_atom::value;
   });
 }
@@ -287,6 +296,9 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
     [=](info_atom, const pb::GroupFile& f) { return self->state.info(f); },
     [=](leave_atom, const pb::Withdraw& w) {
       return self->state.withdraw(w);
+    },
+    [=](share_atom, const pb::GroupHolding& h) {
+      return self->state.permit(h);
     },
     [=](expire_atom, const std::string& peer) { self->state.expire(peer); },
     [=](ticket_key_atom) { self->state.retry_key(); },

@@ -69,6 +69,7 @@ struct tracker_state {
   caf::result<pb::FileInfo> info(const pb::FileQuery& q);
   caf::result<pb::FileInfo> info(const pb::GroupFile& f);
   caf::result<caf::ok_atom> withdraw(const pb::Withdraw& w);
+  caf::result<caf::ok_atom> permit(const pb::GroupHolding& h);
   /// The expire timer: marks the peer offline once it has been silent for
   /// offline_ms, or waits for the rest of that time.
   void expire(const std::string& peer);

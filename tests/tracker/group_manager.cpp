@@ -59,12 +59,14 @@ struct fixture : tracker_fixture {
     auto accept = in_group<pb::AcceptRequest>(alice, "films");
     accept.set_user("bob");
     BOOST_REQUIRE(ask<pb::GroupText>(gm, accept_atom::value, accept));
-    BOOST_REQUIRE(ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                         announce_of("pa", 7001, {movie})));
     auto share = in_group<pb::Share>(alice, "films");
     share.set_name("movie.mkv");
     share.set_peer_id("pa");
     BOOST_REQUIRE(ask<pb::GroupText>(gm, share_atom::value, share));
+    auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                    announce_of("pa", 7001, {movie}));
+    BOOST_REQUIRE(r);
+    BOOST_REQUIRE_EQUAL(r->rejected_size(), 0);
   }
 
   /// Sources of the group file as the catalog has them.
@@ -175,13 +177,18 @@ BOOST_AUTO_TEST_CASE(unshare_and_logout_withdraw_from_the_catalog) {
   BOOST_REQUIRE(ask<pb::GroupText>(gm, unshare_atom::value, unshare));
   BOOST_TEST(catalog_sources() == 0);
   BOOST_TEST(code_of(download(bob)) == "unknown_file");
+  // Unsharing ended the peer's permit: announcing the file is refused.
+  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                  announce_of("pa", 7001, {movie}));
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->rejected_size() == 1);
   // Shared again (the peer announces it again), then alice logs out.
-  BOOST_REQUIRE(ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                       announce_of("pa", 7001, {movie})));
   auto share = in_group<pb::Share>(alice, "films");
   share.set_name("movie.mkv");
   share.set_peer_id("pa");
   BOOST_REQUIRE(ask<pb::GroupText>(gm, share_atom::value, share));
+  BOOST_REQUIRE(ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                       announce_of("pa", 7001, {movie})));
   BOOST_TEST(catalog_sources() == 1);
   pb::Logout out;
   out.set_token(alice);
@@ -206,6 +213,34 @@ BOOST_AUTO_TEST_CASE(a_download_while_the_tracker_restarts_fails_at_once) {
   auto info = download(bob);
   BOOST_REQUIRE_MESSAGE(info, why(info));
   BOOST_TEST(info->sources_size() == 0);
+}
+
+
+// A group's file enters the catalog only through a member's share: a plain
+// announce of its catalog name is refused, and so are haves for it.
+BOOST_AUTO_TEST_CASE(a_group_file_is_not_planted_by_a_plain_announce) {
+  films();
+  auto planted = manifest_of(group_key("films", "movie.mkv"), 2, 'E');
+  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                  announce_of("mallory", 7666, {planted}));
+  BOOST_REQUIRE(r);
+  BOOST_REQUIRE_EQUAL(r->rejected_size(), 1);
+  BOOST_TEST(r->rejected(0).find("group manager") != std::string::npos);
+  auto fresh = manifest_of(group_key("films", "new.mkv"), 2, 'E');
+  r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                             announce_of("mallory", 7666, {fresh}));
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->rejected_size() == 1);
+  pb::Have h;
+  h.set_peer_id("mallory");
+  h.set_name(group_key("films", "movie.mkv"));
+  h.add_pieces(0);
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h)) == "denied");
+  // The member's file is still the only one, from the member's peer.
+  BOOST_TEST(catalog_sources() == 1);
+  auto info = download(bob);
+  BOOST_REQUIRE(info);
+  BOOST_TEST(info->manifest().file_sha256() == movie.file_sha256());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

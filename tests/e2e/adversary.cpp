@@ -1,0 +1,105 @@
+// End-to-end: an adversarial client that speaks actorrent's protocol attacks
+// a real tracker and real peers on loopback; each attack is refused and the
+// tracker keeps answering within 1 s meanwhile.
+#define BOOST_TEST_MODULE e2e_adversary
+#include <boost/test/unit_test.hpp>
+
+#include "actors/core/manifest.hpp"
+#include "tests/e2e/adversary.hpp"
+
+using namespace actorrent;
+using namespace actorrent::test;
+
+namespace {
+
+// A lying manifest of `name`: one piece of random-looking bytes.
+pb::Manifest fake_manifest(const std::string& name) {
+  pb::Manifest m;
+  m.set_name(name);
+  m.set_size(16384);
+  m.set_piece_size(16384);
+  m.add_piece_sha256(std::string(32, 'E'));
+  m.set_file_sha256(std::string(32, 'E'));
+  return m;
+}
+
+pb::Announce announce_of(const std::string& peer, uint32_t port,
+                         const pb::Manifest& m) {
+  pb::Announce a;
+  a.set_peer_id(peer);
+  a.set_host("127.0.0.1");
+  a.set_port(port);
+  *a.add_files() = m;
+  auto& h = *a.add_holdings();
+  h.set_name(m.name());
+  h.set_bitfield(bitfield{1, true}.bytes());
+  return a;
+}
+
+struct group_swarm : swarm {
+  test::run_result ok(const std::string& peer, std::vector<std::string> args) {
+    auto r = ctl(peer, args);
+    BOOST_REQUIRE_MESSAGE(r.code == 0, peer << " " << args[0] << ": " << r.out);
+    return r;
+  }
+  /// alice owns group films; bob and carol are members.
+  void start_group() {
+    start_tracker();
+    for (auto u : {"alice", "bob", "carol"}) {
+      start_peer(u);
+      ok(u, {"create_user", u, std::string{"pw-"} + u});
+      ok(u, {"login", u, std::string{"pw-"} + u});
+    }
+    ok("alice", {"create_group", "films"});
+    for (auto u : {"bob", "carol"}) {
+      ok(u, {"join_group", "films"});
+      ok("alice", {"accept_request", "films", u});
+    }
+  }
+};
+
+} // namespace
+
+// A non-member cannot plant a file in a group by announcing its catalog
+// name; the owner's upload then works, and a member's upload the tracker
+// refuses is reported as a failure.
+BOOST_AUTO_TEST_CASE(a_group_file_cannot_be_planted_by_announce) {
+  group_swarm s;
+  s.start_group();
+  auto key = group_key("films", "movie.mkv");
+  tracker_client_conn mallory{s.tracker_ports.port};
+  caf::expected<pb::AnnounceReply> r{caf::sec::request_timeout};
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    r = mallory.ask<pb::AnnounceReply>(
+      announce_atom::value,
+      announce_of("p-mallory", free_port(), fake_manifest(key)));
+  });
+  BOOST_TEST(slowest < 1000);
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_REQUIRE_EQUAL(r->rejected_size(), 1);
+  BOOST_TEST(r->rejected(0).find("group manager") != std::string::npos,
+             r->rejected(0));
+  // The owner uploads the real file; a member downloads it intact.
+  write_random_file(s.dir / "movie.mkv", 3 * piece + 17, 5);
+  s.ok("alice", {"upload_file", s.dir / "movie.mkv", "films"});
+  s.ok("bob", {"download_file", "films", "movie.mkv", s.dir / "bob-got"});
+  BOOST_REQUIRE(wait_until(
+    [&] {
+      return s.ok("bob", {"show_downloads"}).out.find("complete")
+             != std::string::npos;
+    },
+    30s));
+  BOOST_TEST(file_of(s.dir / "bob-got/movie.mkv")
+             == file_of(s.dir / "movie.mkv"));
+  // Another member uploads a different file of the same name: the tracker
+  // refuses it, and upload_file says so (exit 1, the reason).
+  make_dirs(s.dir / "other");
+  write_random_file(s.dir / "other/movie.mkv", 2 * piece, 6);
+  auto refused = s.ctl("carol", {"upload_file", s.dir / "other/movie.mkv",
+                                 "films"});
+  BOOST_TEST(refused.code == 1, refused.out);
+  BOOST_TEST(refused.out.find("a different file with this name")
+               != std::string::npos,
+             refused.out);
+}
+
