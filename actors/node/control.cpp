@@ -5,6 +5,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/core/log.hpp"
+#include "actors/node/unexpected.hpp"
 
 namespace actorrent {
 
@@ -15,6 +16,7 @@ control(control_actor::stateful_pointer<control_state> self,
   self->state.sup = std::move(sup);
   self->state.node_kind = std::move(node_kind);
   self->state.commands = std::move(commands);
+  drop_unexpected(self, "control");
   return {
     [=](list_atom a) { return self->delegate(self->state.sup, a); },
     [=](kill_atom a, const std::string& name, bool hard) {

@@ -2,6 +2,7 @@
 // once, it forwards every request (delegate) to the current incarnation in
 // the child's slot, so clients keep one handle across restarts. While the
 // child is down, requests fail at once (no_such_actor) instead of hanging.
+// A message of no handler is dropped and counted (drop_unexpected).
 #pragma once
 
 #include <caf/actor_cast.hpp>
@@ -11,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/node/actor_slot.hpp"
+#include "actors/node/unexpected.hpp"
 #include "actors/types.hpp"
 
 namespace actorrent {
@@ -40,6 +42,7 @@ struct front<caf::typed_actor<Sigs...>> {
   using iface = caf::typed_actor<Sigs...>;
   static typename iface::behavior_type run(typename iface::pointer self,
                                            std::shared_ptr<actor_slot> slot) {
+    drop_unexpected(self, "front");
     return {front_handler<Sigs>::template make<iface>(self, slot)...};
   }
 };
@@ -55,6 +58,7 @@ struct front_pair<caf::typed_actor<As...>, caf::typed_actor<Bs...>> {
   static typename iface::behavior_type run(typename iface::pointer self,
                                            std::shared_ptr<actor_slot> a,
                                            std::shared_ptr<actor_slot> b) {
+    drop_unexpected(self, "front");
     return {
       front_handler<As>::template make<caf::typed_actor<As...>>(self, a)...,
       front_handler<Bs>::template make<caf::typed_actor<Bs...>>(self, b)...};

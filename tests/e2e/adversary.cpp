@@ -103,3 +103,47 @@ BOOST_AUTO_TEST_CASE(a_group_file_cannot_be_planted_by_announce) {
              refused.out);
 }
 
+// A stray message of 32 MiB, sent to the tracker's published actor, a
+// peer's and a control port, is dropped with one short log line naming its
+// types, not printed; the tracker keeps answering meanwhile.
+BOOST_AUTO_TEST_CASE(a_stray_large_message_is_dropped_not_printed) {
+  swarm s;
+  s.start_tracker();
+  s.start_peer("alice");
+  auto size_of = [](const std::string& path) { return file_of(path).size(); };
+  auto tracker_log = s.dir / "tracker.log";
+  auto peer_log = s.dir / "alice.log";
+  auto tracker_before = size_of(tracker_log);
+  auto peer_before = size_of(peer_log);
+  std::string payload(32 * 1024 * 1024, 'A');
+  auto stray = [&](auto& c) {
+    caf::scoped_actor self{*c.sys};
+    auto h = caf::actor_cast<caf::actor>(c.node);
+    caf::error got;
+    self->request(h, 30s, caf::atom("junk"), payload)
+      .receive([](const caf::message&) {}, [&](caf::error& err) { got = err; });
+    return got;
+  };
+  caf::error to_tracker, to_peer, to_control;
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    tracker_client_conn t{s.tracker_ports.port};
+    to_tracker = stray(t);
+    client<piece_server_actor> p{s.ports["alice"].port};
+    to_peer = stray(p);
+    client<control_actor> c{s.ports["alice"].control};
+    to_control = stray(c);
+  });
+  BOOST_TEST(slowest < 1000);
+  for (auto* err : {&to_tracker, &to_peer, &to_control})
+    BOOST_TEST(render(*err).find("unexpected") != std::string::npos,
+               render(*err));
+  auto tracker_grew = size_of(tracker_log) - tracker_before;
+  auto peer_grew = size_of(peer_log) - peer_before;
+  BOOST_TEST(tracker_grew < 64 * 1024u);
+  BOOST_TEST(peer_grew < 64 * 1024u);
+  auto text = file_of(tracker_log);
+  BOOST_TEST(text.find("dropped an unexpected message") != std::string::npos);
+  BOOST_TEST(file_of(peer_log).find("2 so far") != std::string::npos);
+  // Both nodes still work.
+  BOOST_TEST(s.ctl("alice", {"list"}).code == 0);
+}
