@@ -15,17 +15,24 @@ namespace actorrent {
 
 /// The catalog of files and of who holds which pieces (tracker node).
 using tracker_actor = caf::typed_actor<
+  /// A one-time challenge for the next announce (valid a few seconds).
+  caf::replies_to<challenge_atom>::with<pb::Challenge>,
   /// A peer joins or re-joins with every file it holds; replaces what the
-  /// tracker knew of it. Refuses bad names and inconsistent manifests. The
-  /// reply carries the ticket key (answered once the tracker has it).
+  /// tracker knew of it. The peer proves its id (derived from its key) by
+  /// signing a challenge: denied otherwise. Refuses bad names and
+  /// inconsistent manifests. The reply carries the session token and the
+  /// ticket key (answered once the tracker has it).
   caf::replies_to<announce_atom, pb::Announce>::with<pb::AnnounceReply>,
-  /// Keeps a peer online. Fails with errc::unknown_peer when the tracker has no
-  /// session for it (e.g. after a restart): the peer must announce again.
+  /// Keeps a peer online. Fails with errc::unknown_peer when the tracker has
+  /// no session for it (e.g. after a restart) or the session token is not
+  /// the peer's: the peer must announce again.
   caf::replies_to<heartbeat_atom, pb::Heartbeat>::with<pb::AnnounceReply>,
-  /// Pieces a peer has just verified, batched. Fails with unknown_peer,
-  /// bad_name, unknown_file or bad_piece (index out of range).
+  /// Pieces a peer has just verified, batched. Fails with unknown_peer (no
+  /// session or not the peer's token), bad_name, unknown_file or bad_piece
+  /// (index out of range).
   caf::replies_to<have_atom, pb::Have>::with<caf::ok_atom>,
-  /// A peer stops sharing one file, or leaves (empty name).
+  /// A peer stops sharing one file, or leaves (empty name). Denied without
+  /// the peer's session token.
   caf::replies_to<leave_atom, pb::Leave>::with<caf::ok_atom>,
   /// Lists every public file with how many online sources hold it.
   caf::replies_to<list_atom, pb::FileQuery>::with<pb::FileList>,
@@ -45,6 +52,7 @@ using tracker_local_actor = tracker_actor::extend<
   caf::replies_to<leave_atom, pb::Withdraw>::with<caf::ok_atom>,
   /// A member's peer may now announce and serve this group file (a share):
   /// a plain announce of a `g:GROUP:NAME` name without a permit is refused.
+  /// Denied unless the session is the peer's live tracker session.
   caf::replies_to<share_atom, pb::GroupHolding>::with<caf::ok_atom>,
   /// Timer: the peer's heartbeat deadline; marks it offline when it has
   /// been silent for offline_ms.

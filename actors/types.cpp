@@ -59,6 +59,7 @@ void register_types(caf::actor_system_config& cfg) {
 #define ACTORRENT_ADD(T) cfg.add_message_type<pb::T>("actorrent.pb." #T)
   ACTORRENT_ADD(Manifest);
   ACTORRENT_ADD(Holding);
+  ACTORRENT_ADD(Challenge);
   ACTORRENT_ADD(Announce);
   ACTORRENT_ADD(AnnounceReply);
   ACTORRENT_ADD(Heartbeat);

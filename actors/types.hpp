@@ -22,10 +22,11 @@ namespace caf { class actor_system_config; }
 namespace actorrent {
 
 /// Protocol version: nodes with different identifiers refuse to connect.
-constexpr const char* protocol_version = "actorrent.v2";
+constexpr const char* protocol_version = "actorrent.v3";
 
 // -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
+using challenge_atom = caf::atom_constant<caf::atom("challenge")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using have_atom = caf::atom_constant<caf::atom("have")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;

@@ -70,6 +70,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
     return ptr_of(spawn_blocking(sys, mode, group_manager, gopts));
   };
   opts.groups = groups.slot;
+  opts.random = env.random;
   spec.start = [opts, mode](caf::actor_system& sys) {
     return ptr_of(spawn_blocking(sys, mode, tracker, opts));
   };

@@ -28,6 +28,24 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
+std::string unhex(const std::string& text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0)
+      break;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
 bool valid_name(const std::string& name, std::string& why) {
   if (name.empty()) {
     why = "empty name";

@@ -19,6 +19,8 @@ std::string sha256(const void* data, size_t size);
 
 /// Lower-case hex of raw bytes.
 std::string hex(const std::string& bytes);
+/// The bytes of a hex text (stops at the first character that is not hex).
+std::string unhex(const std::string& text);
 
 /// True when `name` is a plain file name: not empty, at most 255 bytes, no
 /// path separator, not "." or "..", no NUL or control character. Otherwise

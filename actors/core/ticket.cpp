@@ -36,31 +36,59 @@ random_source seeded_random(uint64_t seed) {
 }
 
 signing_key signing_key::generate(const random_source& random) {
-  init_sodium();
-  signing_key k;
-  k.public_key.resize(crypto_sign_PUBLICKEYBYTES);
-  k.secret_key.resize(crypto_sign_SECRETKEYBYTES);
   std::string seed(crypto_sign_SEEDBYTES, '\0');
   random(seed.data(), seed.size());
-  crypto_sign_seed_keypair(
-    reinterpret_cast<unsigned char*>(k.public_key.data()),
-    reinterpret_cast<unsigned char*>(k.secret_key.data()),
-    reinterpret_cast<const unsigned char*>(seed.data()));
+  auto k = from_seed(seed);
   sodium_memzero(seed.data(), seed.size());
   return k;
 }
 
-pb::SignedTicket sign_ticket(const signing_key& key, const pb::Ticket& t) {
+signing_key signing_key::from_seed(const std::string& seed) {
   init_sodium();
-  pb::SignedTicket out;
-  out.set_ticket(t.SerializeAsString());
+  if (seed.size() != crypto_sign_SEEDBYTES)
+    throw std::invalid_argument("a key seed has 32 bytes");
+  signing_key k;
+  k.public_key.resize(crypto_sign_PUBLICKEYBYTES);
+  k.secret_key.resize(crypto_sign_SECRETKEYBYTES);
+  crypto_sign_seed_keypair(
+    reinterpret_cast<unsigned char*>(k.public_key.data()),
+    reinterpret_cast<unsigned char*>(k.secret_key.data()),
+    reinterpret_cast<const unsigned char*>(seed.data()));
+  return k;
+}
+
+std::string signing_key::seed() const {
+  return secret_key.substr(0, crypto_sign_SEEDBYTES);
+}
+
+std::string sign(const signing_key& key, const std::string& bytes) {
+  init_sodium();
   std::string sig(crypto_sign_BYTES, '\0');
   crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(out.ticket().data()),
-                       out.ticket().size(),
+                       reinterpret_cast<const unsigned char*>(bytes.data()),
+                       bytes.size(),
                        reinterpret_cast<const unsigned char*>(
                          key.secret_key.data()));
-  out.set_signature(std::move(sig));
+  return sig;
+}
+
+bool verify(const std::string& public_key, const std::string& bytes,
+            const std::string& signature) {
+  init_sodium();
+  return public_key.size() == crypto_sign_PUBLICKEYBYTES
+         && signature.size() == crypto_sign_BYTES
+         && crypto_sign_verify_detached(
+              reinterpret_cast<const unsigned char*>(signature.data()),
+              reinterpret_cast<const unsigned char*>(bytes.data()),
+              bytes.size(),
+              reinterpret_cast<const unsigned char*>(public_key.data()))
+              == 0;
+}
+
+pb::SignedTicket sign_ticket(const signing_key& key, const pb::Ticket& t) {
+  pb::SignedTicket out;
+  out.set_ticket(t.SerializeAsString());
+  out.set_signature(sign(key, out.ticket()));
   return out;
 }
 
@@ -73,12 +101,7 @@ std::string check_ticket(const std::string& public_key,
     return "no tracker key to check tickets with";
   if (st.signature().size() != crypto_sign_BYTES)
     return "ticket missing or without signature";
-  if (crypto_sign_verify_detached(
-        reinterpret_cast<const unsigned char*>(st.signature().data()),
-        reinterpret_cast<const unsigned char*>(st.ticket().data()),
-        st.ticket().size(),
-        reinterpret_cast<const unsigned char*>(public_key.data()))
-      != 0)
+  if (!verify(public_key, st.ticket(), st.signature()))
     return "ticket signature does not verify (forged or tampered)";
   pb::Ticket t;
   if (!t.ParseFromString(st.ticket()))

@@ -16,7 +16,17 @@ struct signing_key {
   std::string secret_key;  // 64 bytes
   /// A fresh key pair from 32 bytes of `random`.
   static signing_key generate(const random_source& random);
+  /// The key pair of a 32-byte seed (what a peer keeps in its database).
+  static signing_key from_seed(const std::string& seed);
+  /// The 32-byte seed this key pair was made from.
+  std::string seed() const;
 };
+
+/// Ed25519 signature (64 bytes) of `bytes`.
+std::string sign(const signing_key& key, const std::string& bytes);
+/// True when `signature` is `public_key`'s signature of `bytes`.
+bool verify(const std::string& public_key, const std::string& bytes,
+            const std::string& signature);
 
 pb::SignedTicket sign_ticket(const signing_key& key, const pb::Ticket& t);
 

@@ -81,6 +81,7 @@ void groups_client::register_share(const std::string& group,
   rq.set_group(group);
   rq.set_name(name);
   rq.set_peer_id(self_->state.peer_id);
+  rq.set_peer_session(self_->state.tracker.session_token());
   self_
     ->request(caf::actor_cast<group_actor>(self_->state.tracker.handle()),
               std::chrono::milliseconds(self_->state.opts.group_timeout_ms),
@@ -219,7 +220,8 @@ groups_client::reply groups_client::upload_file(const pb::GroupFileArg& arg) {
   auto group = arg.group();
   auto key = group_key(group, name);
   ACTORRENT_SESSION(Share, rq.set_group(group); rq.set_name(name);
-                    rq.set_peer_id(st.peer_id));
+                    rq.set_peer_id(st.peer_id);
+                    rq.set_peer_session(st.tracker.session_token()));
   std::string why, sha;
   if (!st.shares.share(path, key, group, why, &sha))
     return make_reply(1, "cannot upload " + arg.path() + ": " + why);

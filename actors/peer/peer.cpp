@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/core/log.hpp"
 
 namespace actorrent {
@@ -160,9 +161,8 @@ caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {
 void peer_state::start() {
   try {
     store = std::make_unique<peer_store>(opts.state_db);
-    peer_id = store->peer_id(
-      derive_seed(env.seed, "peer-id:" + opts.host + ":"
-                              + std::to_string(opts.port)));
+    key = store->identity(env.random);
+    peer_id = peer_id_of(key.public_key);
   } catch (std::exception& e) {
     LOG_ERROR("peer", e.what());
     self_->quit(make_error(errc::io_failure, e.what()));

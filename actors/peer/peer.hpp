@@ -51,7 +51,8 @@ struct peer_state {
   environment env;
   std::shared_ptr<library> lib;
   std::unique_ptr<peer_store> store;
-  std::string peer_id;
+  signing_key key;      // proves peer_id to the tracker
+  std::string peer_id;  // peer_id_of(key.public_key)
   tracker_client tracker;
   sharing shares;
   download_manager downloads;

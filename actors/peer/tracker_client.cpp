@@ -4,6 +4,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/core/log.hpp"
 #include "actors/peer/peer.hpp"
 
@@ -123,9 +124,34 @@ void tracker_client::announce(announced done) {
     return;
   }
   transition(pb::SESSION_ANNOUNCING);
+  pending_haves_.clear();
+  // Only the answer to the latest announce of this session counts (an
+  // earlier one may be answered late, or refused as superseded).
+  auto epoch = epoch_;
+  auto seq = ++announces_;
+  auto fail = [this, epoch, seq, done](const caf::error& err) {
+    if (epoch == epoch_ && seq == announces_)
+      lose("announce failed: " + render(err));
+    if (done)
+      done(err);
+  };
+  self_->request(handle_, tracker_timeout, challenge_atom::value)
+    .then(
+      [this, epoch, seq, done](const pb::Challenge& c) {
+        send_announce(c.nonce(), epoch, seq, done);
+      },
+      fail);
+}
+
+void tracker_client::send_announce(const std::string& nonce, uint64_t epoch,
+                                   uint64_t seq, announced done) {
+  if (epoch != epoch_ || !handle_) {
+    if (done)
+      done(unavailable());
+    return;
+  }
   auto& st = self_->state;
   pb::Announce msg;
-  msg.set_peer_id(st.peer_id);
   msg.set_host(st.opts.host);
   msg.set_port(st.opts.port);
   for (auto& f : st.lib->snapshot()) {
@@ -134,11 +160,7 @@ void tracker_client::announce(announced done) {
     h.set_name(f.manifest.name());
     h.set_bitfield(f.have.bytes());
   }
-  pending_haves_.clear();
-  // Only the answer to the latest announce of this session counts (an
-  // earlier one may be answered late, or refused as superseded).
-  auto epoch = epoch_;
-  auto seq = ++announces_;
+  sign_announce(st.key, nonce, msg);
   auto latest = [this, epoch, seq] {
     return epoch == epoch_ && seq == announces_;
   };
@@ -163,6 +185,7 @@ void tracker_client::on_announced(const pb::AnnounceReply& r) {
   // A tracker without its key yet answers without one: keep what we know.
   if (!r.public_key().empty())
     self_->state.lib->set_tracker_key(r.public_key());
+  token_ = r.session();
   refused_.assign(r.rejected().begin(), r.rejected().end());
   for (auto& x : refused_)
     LOG_WARN("peer", "tracker refused " << x);
@@ -199,6 +222,7 @@ void tracker_client::heartbeat() {
     return;
   pb::Heartbeat hb;
   hb.set_peer_id(self_->state.peer_id);
+  hb.set_session(token_);
   auto epoch = epoch_;
   self_->request(handle_, tracker_timeout, heartbeat_atom::value, hb)
     .then(
@@ -224,6 +248,7 @@ void tracker_client::flush() {
   for (auto& [name, pieces] : pending_haves_) {
     pb::Have msg;
     msg.set_peer_id(self_->state.peer_id);
+    msg.set_session(token_);
     msg.set_name(name);
     for (auto p : pieces)
       msg.add_pieces(p);
@@ -241,6 +266,7 @@ void tracker_client::leave(const std::string& name) {
     return;
   pb::Leave msg;
   msg.set_peer_id(self_->state.peer_id);
+  msg.set_session(token_);
   msg.set_name(name);
   self_->request(handle_, tracker_timeout, leave_atom::value, msg)
     .then([](caf::ok_atom) {}, [](const caf::error&) {});

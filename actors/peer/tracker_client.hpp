@@ -2,6 +2,10 @@
 // the configured trackers in order and fails over to the next one when the
 // session is lost (connection down, a request timed out, not a tracker).
 //
+// Each announce first asks the tracker for a challenge and signs it with the
+// peer's key (actors/core/identity.hpp); the reply's session token goes into
+// every heartbeat, have and leave, and into group shares.
+//
 // States (transitions are logged):
 //   disconnected -> connecting -> announcing -> online
 //   online -> announcing       (the tracker lost our session: restarted)
@@ -63,6 +67,8 @@ public:
   /// Why a command needing the tracker cannot run now; none when online.
   caf::error unavailable() const;
   const tracker_actor& handle() const { return handle_; }
+  /// The session token of the last announce (empty before one).
+  const std::string& session_token() const { return token_; }
   const std::vector<std::string>& refused() const { return refused_; }
   uint32_t switches() const { return switches_; }
 
@@ -71,6 +77,9 @@ private:
   /// The session is gone: try the next tracker after the backoff.
   void lose(const std::string& why);
   void on_announced(const pb::AnnounceReply& r);
+  /// Sends the signed announce answering challenge `nonce`.
+  void send_announce(const std::string& nonce, uint64_t epoch, uint64_t seq,
+                     announced done);
   /// A heartbeat or have failed; ignored when it belongs to a lost session.
   void on_error(const char* what, uint64_t epoch, const caf::error& err);
 
@@ -82,6 +91,8 @@ private:
   uint64_t epoch_ = 0;
   /// Counts announces: only the answer to the latest one counts.
   uint64_t announces_ = 0;
+  /// Proves this peer in heartbeats, haves and leaves.
+  std::string token_;
   pb::SessionState session_ = pb::SESSION_DISCONNECTED;
   tracker_actor handle_;
   caf::timespan backoff_;

@@ -3,6 +3,8 @@
 #include "actors/core/file_io.hpp"
 
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -12,6 +14,9 @@
 namespace actorrent {
 
 peer_store::peer_store(const std::string& path) : db_(path) {
+  // It holds the peer's secret key (SQLite gives its -wal and -shm files
+  // the same mode).
+  ::chmod(path.c_str(), 0600);
   db_.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY,"
            " value TEXT NOT NULL)");
   db_.exec("CREATE TABLE IF NOT EXISTS hash_cache (path TEXT PRIMARY KEY,"
@@ -27,19 +32,15 @@ peer_store::peer_store(const std::string& path) : db_(path) {
            " state TEXT NOT NULL, manifest BLOB, bitfield BLOB NOT NULL)");
 }
 
-std::string peer_store::peer_id(uint64_t seed) {
-  auto get = db_.prepare("SELECT value FROM meta WHERE key = 'peer_id'");
+signing_key peer_store::identity(const random_source& random) {
+  auto get = db_.prepare("SELECT value FROM meta WHERE key = 'identity'");
   if (get.step())
-    return get.text_at(0);
-  std::mt19937_64 rng{seed};
-  std::string id = "p-";
-  static const char* digits = "0123456789abcdef";
-  for (int i = 0; i < 12; ++i)
-    id += digits[rng() % 16];
-  db_.prepare("INSERT INTO meta (key, value) VALUES ('peer_id', ?)")
-    .bind(1, id)
+    return signing_key::from_seed(unhex(get.text_at(0)));
+  auto key = signing_key::generate(random);
+  db_.prepare("INSERT INTO meta (key, value) VALUES ('identity', ?)")
+    .bind(1, hex(key.seed()))
     .run();
-  return id;
+  return key;
 }
 
 std::optional<pb::Manifest>

@@ -1,4 +1,5 @@
-// A peer's own SQLite state: its stable id, the hash cache (path, size,
+// A peer's own SQLite state (readable by its owner only): its key pair
+// (its id is derived from the public key), the hash cache (path, size,
 // mtime -> manifest), files it publishes from outside its share directory,
 // and every download with its verified pieces (for resume).
 #pragma once
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/core/ticket.hpp"
 #include "actors/store/sqlite.hpp"
 #include "messages/actorrent.pb.h"
 
@@ -27,8 +29,9 @@ class peer_store {
 public:
   explicit peer_store(const std::string& path);
 
-  /// The peer's id, created once (from `seed`) and kept across restarts.
-  std::string peer_id(uint64_t seed);
+  /// The peer's Ed25519 key pair, made once (from `random`) and kept across
+  /// restarts: its id is peer_id_of(public key).
+  signing_key identity(const random_source& random);
 
   /// Manifest of `path` when size and mtime still match the cached entry.
   std::optional<pb::Manifest> cached_manifest(const std::string& path,

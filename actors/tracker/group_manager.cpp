@@ -244,6 +244,7 @@ caf::result<pb::GroupText> group_manager_state::share(const pb::Share& rq) {
       h.set_peer_id(rq.peer_id());
       h.set_group(rq.group());
       h.set_name(rq.name());
+      h.set_session(rq.peer_session());
       auto rp = self_->make_response_promise<pb::GroupText>();
       self_->request(tracker, opts.tracker_timeout, share_atom::value, h)
         .then(

@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
 #include "actors/tracker/guarded.hpp"
@@ -56,11 +57,43 @@ void tracker_state::touch(const std::string& peer) {
   }
 }
 
-bool tracker_state::renew(const std::string& peer) {
-  if (sessions.count(peer) == 0)
+bool tracker_state::proven(const std::string& peer,
+                           const std::string& token) const {
+  auto i = sessions.find(peer);
+  return i != sessions.end() && !token.empty() && i->second.token == token;
+}
+
+bool tracker_state::renew(const std::string& peer, const std::string& token) {
+  if (!proven(peer, token))
     return false;
   touch(peer);
   return true;
+}
+
+// Expired challenges go first; when too many are still pending, the request
+// is refused (the peer retries after its backoff).
+caf::result<pb::Challenge> tracker_state::challenge() {
+  auto now = self_->clock().now();
+  for (auto i = challenges.begin(); i != challenges.end();)
+    i = i->second <= now ? challenges.erase(i) : std::next(i);
+  if (challenges.size() >= opts.max_challenges)
+    return make_error(errc::tracker_unavailable, "too many pending challenges");
+  pb::Challenge c;
+  std::string nonce(32, '\0');
+  opts.random(nonce.data(), nonce.size());
+  challenges.emplace(nonce, now + opts.challenge_ttl);
+  c.set_nonce(std::move(nonce));
+  return c;
+}
+
+caf::error tracker_state::check_identity(const pb::Announce& msg) {
+  auto i = challenges.find(msg.nonce());
+  if (i == challenges.end() || i->second <= self_->clock().now())
+    return make_error(errc::denied, "announce without a valid challenge");
+  challenges.erase(i);
+  if (auto why = check_announce_proof(msg); !why.empty())
+    return make_error(errc::denied, why);
+  return caf::none;
 }
 
 void tracker_state::expire(const std::string& peer) {
@@ -95,11 +128,16 @@ pb::AnnounceReply tracker_state::announce_now(const pb::Announce& msg) {
   auto rejected = store->announce(msg);
   bool fresh = sessions.count(msg.peer_id()) == 0;
   touch(msg.peer_id());
+  // A session keeps its token across re-announces of its (proven) peer.
+  auto& token = sessions[msg.peer_id()].token;
+  if (token.empty())
+    token = random_token(opts.random);
   LOG_INFO("tracker", "peer " << msg.peer_id() << " at " << msg.host() << ":"
                               << msg.port()
                               << (fresh ? " joined" : " re-announced")
                               << " with " << msg.files_size() << " files");
   auto r = reply();
+  r.set_session(token);
   for (auto& x : rejected) {
     LOG_WARN("tracker", "refused from " << msg.peer_id() << ": " << x);
     r.add_rejected(x);
@@ -184,6 +222,8 @@ tracker_state::announce_later(const pb::Announce& msg) {
 caf::result<pb::AnnounceReply> tracker_state::announce(const pb::Announce& msg) {
   if (auto err = check_announce(msg))
     return err;
+  if (auto err = check_identity(msg))
+    return err;
   if (opts.groups && public_key.empty()
       && self_->clock().now() - started < opts.key_wait)
     return announce_later(msg);
@@ -193,13 +233,13 @@ caf::result<pb::AnnounceReply> tracker_state::announce(const pb::Announce& msg) 
 
 caf::result<pb::AnnounceReply>
 tracker_state::heartbeat(const pb::Heartbeat& msg) {
-  if (!renew(msg.peer_id()))
+  if (!renew(msg.peer_id(), msg.session()))
     return make_error(errc::unknown_peer, msg.peer_id());
   return reply();
 }
 
 caf::result<caf::ok_atom> tracker_state::have(const pb::Have& msg) {
-  if (!renew(msg.peer_id()))
+  if (!renew(msg.peer_id(), msg.session()))
     return make_error(errc::unknown_peer, msg.peer_id());
   std::string why;
   if (!valid_name(msg.name(), why))
@@ -211,6 +251,8 @@ caf::result<caf::ok_atom> tracker_state::have(const pb::Have& msg) {
 }
 
 caf::result<caf::ok_atom> tracker_state::leave(const pb::Leave& msg) {
+  if (!proven(msg.peer_id(), msg.session()))
+    return make_error(errc::denied, "leave without the peer's session");
   return guarded<caf::ok_atom>("tracker", "leave", [&] {
     store->leave(msg.peer_id(), msg.name());
     if (msg.name().empty()) {
@@ -269,6 +311,9 @@ caf::result<caf::ok_atom> tracker_state::withdraw(const pb::Withdraw& w) {
 }
 
 caf::result<caf::ok_atom> tracker_state::permit(const pb::GroupHolding& h) {
+  if (!proven(h.peer_id(), h.session()))
+    return make_error(errc::denied, "share for a peer whose tracker session"
+                                    " this is not (log in on that peer)");
   return guarded<caf::ok_atom>("tracker", "permit", [&] {
     store->permit(h.peer_id(), group_key(h.group(), h.name()));
     LOG_INFO("tracker", "peer " << h.peer_id() << " may serve " << h.group()
@@ -283,6 +328,7 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
   if (!self->state.init(std::move(opts)))
     return tracker_local_actor::behavior_type::make_empty_behavior();
   return {
+    [=](challenge_atom) { return self->state.challenge(); },
     [=](announce_atom, const pb::Announce& msg) {
       return self->state.announce(msg);
     },

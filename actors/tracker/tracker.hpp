@@ -17,6 +17,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node/actor_slot.hpp"
+#include "actors/core/random.hpp"
 #include "actors/store/catalog_store.hpp"
 
 namespace actorrent {
@@ -32,11 +33,17 @@ struct tracker_options {
   /// without it (public files work; peers learn the key from a later
   /// heartbeat reply), so a failed group manager cannot stop the catalog.
   caf::timespan key_wait = std::chrono::seconds(2);
+  /// Challenges and session tokens (environment).
+  random_source random = system_random();
+  /// How long a challenge may be answered, and how many may be pending.
+  caf::timespan challenge_ttl = std::chrono::seconds(10);
+  size_t max_challenges = 10000;
 };
 
 struct tracker_session {
   caf::actor_clock::time_point last_seen;
   bool expiry_pending = false;  // an expire timer is on its way
+  std::string token;            // proves the peer in later requests
 };
 
 struct tracker_state {
@@ -50,6 +57,8 @@ struct tracker_state {
   caf::actor_clock::time_point started;  // when this incarnation started
   /// Peers with a live session.
   std::map<std::string, tracker_session> sessions;
+  /// Challenges handed out and not yet answered, with when they expire.
+  std::map<std::string, caf::actor_clock::time_point> challenges;
   /// Announces that came before the ticket key, by peer id.
   std::map<std::string, std::pair<pb::Announce,
                                   caf::typed_response_promise<pb::AnnounceReply>>>
@@ -61,6 +70,7 @@ struct tracker_state {
 
   // One method per request of tracker_local_actor; a refusal or database
   // failure becomes the error reply.
+  caf::result<pb::Challenge> challenge();
   caf::result<pb::AnnounceReply> announce(const pb::Announce& msg);
   caf::result<pb::AnnounceReply> heartbeat(const pb::Heartbeat& msg);
   caf::result<caf::ok_atom> have(const pb::Have& msg);
@@ -84,8 +94,14 @@ private:
   caf::timespan offline_after() const;
   /// Starts or renews a peer's session.
   void touch(const std::string& peer);
-  /// Renews a live session; false when the tracker has none for `peer`.
-  bool renew(const std::string& peer);
+  /// Renews a live session; false when the tracker has none for `peer` or
+  /// `token` is not its token.
+  bool renew(const std::string& peer, const std::string& token);
+  /// True when `token` is the token of `peer`'s live session.
+  bool proven(const std::string& peer, const std::string& token) const;
+  /// Takes the announce's challenge (once) and checks its signature;
+  /// the refusal otherwise.
+  caf::error check_identity(const pb::Announce& msg);
   pb::AnnounceReply reply() const;
   /// Records an announce (throws on a database failure).
   pb::AnnounceReply announce_now(const pb::Announce& msg);

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE e2e_adversary
 #include <boost/test/unit_test.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/core/manifest.hpp"
 #include "tests/e2e/adversary.hpp"
 
@@ -34,6 +35,17 @@ pb::Announce announce_of(const std::string& peer, uint32_t port,
   h.set_name(m.name());
   h.set_bitfield(bitfield{1, true}.bytes());
   return a;
+}
+
+// Announces `a` through `c` as the holder of `key` (a peer of its own).
+caf::expected<pb::AnnounceReply> announce_as(tracker_client_conn& c,
+                                             const signing_key& key,
+                                             pb::Announce a) {
+  auto challenge = c.ask<pb::Challenge>(challenge_atom::value);
+  if (!challenge)
+    return challenge.error();
+  sign_announce(key, challenge->nonce(), a);
+  return c.ask<pb::AnnounceReply>(announce_atom::value, a);
 }
 
 struct group_swarm : swarm {
@@ -70,9 +82,8 @@ BOOST_AUTO_TEST_CASE(a_group_file_cannot_be_planted_by_announce) {
   tracker_client_conn mallory{s.tracker_ports.port};
   caf::expected<pb::AnnounceReply> r{caf::sec::request_timeout};
   auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
-    r = mallory.ask<pb::AnnounceReply>(
-      announce_atom::value,
-      announce_of("p-mallory", free_port(), fake_manifest(key)));
+    r = announce_as(mallory, signing_key::generate(system_random()),
+                    announce_of("", free_port(), fake_manifest(key)));
   });
   BOOST_TEST(slowest < 1000);
   BOOST_REQUIRE_MESSAGE(r, why(r));
@@ -146,4 +157,109 @@ BOOST_AUTO_TEST_CASE(a_stray_large_message_is_dropped_not_printed) {
   BOOST_TEST(file_of(peer_log).find("2 so far") != std::string::npos);
   // Both nodes still work.
   BOOST_TEST(s.ctl("alice", {"list"}).code == 0);
+}
+
+// Nobody can act in a real peer's name: its id is public (info lists it),
+// but announces must be signed with its key and heartbeats, haves, leaves
+// and shares must carry its session. A member's share naming another
+// peer is refused, so the member's logout cannot withdraw that peer's
+// holding. A restarted peer keeps its id.
+BOOST_AUTO_TEST_CASE(a_peer_cannot_be_impersonated) {
+  group_swarm s;
+  s.start_group();
+  write_random_file(s.dir / "a.iso", 3 * piece, 9);
+  s.ok("alice", {"publish", s.dir / "a.iso"});
+  write_random_file(s.dir / "movie.mkv", 2 * piece, 10);
+  s.ok("alice", {"upload_file", s.dir / "movie.mkv", "films"});
+  BOOST_REQUIRE(wait_until([&] { return s.sources("bob", "a.iso", 1); }, 10s));
+  auto alice = json_strings(s.ctl("alice", {"--json", "status"}).out,
+                            "peer_id")
+                 .at(0);
+  tracker_client_conn mallory{s.tracker_ports.port};
+  auto info = mallory.ask<pb::FileInfo>(info_atom::value, [] {
+    pb::FileQuery q;
+    q.set_name("a.iso");
+    return q;
+  }());
+  BOOST_REQUIRE_MESSAGE(info, why(info));
+  BOOST_REQUIRE_EQUAL(info->sources(0).peer_id(), alice); // ids are public
+  std::vector<std::string> outcomes;
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    // An announce in alice's name, unsigned and signed with another key.
+    auto c = mallory.ask<pb::Challenge>(challenge_atom::value);
+    pb::Announce a = announce_of(alice, free_port(), fake_manifest("a.iso"));
+    a.set_nonce(c ? c->nonce() : "");
+    outcomes.push_back(
+      why(mallory.ask<pb::AnnounceReply>(announce_atom::value, a)));
+    c = mallory.ask<pb::Challenge>(challenge_atom::value);
+    auto key = signing_key::generate(system_random());
+    sign_announce(key, c ? c->nonce() : "", a);
+    a.set_peer_id(alice);
+    outcomes.push_back(
+      why(mallory.ask<pb::AnnounceReply>(announce_atom::value, a)));
+    // A leave, a heartbeat and a have in alice's name.
+    pb::Leave l;
+    l.set_peer_id(alice);
+    outcomes.push_back(why(mallory.ask<caf::ok_atom>(leave_atom::value, l)));
+    pb::Heartbeat hb;
+    hb.set_peer_id(alice);
+    hb.set_session("guess");
+    outcomes.push_back(
+      why(mallory.ask<pb::AnnounceReply>(heartbeat_atom::value, hb)));
+    pb::Have h;
+    h.set_peer_id(alice);
+    h.set_name("a.iso");
+    h.add_pieces(0);
+    outcomes.push_back(why(mallory.ask<caf::ok_atom>(have_atom::value, h)));
+  });
+  BOOST_TEST(slowest < 1000);
+  BOOST_REQUIRE_EQUAL(outcomes.size(), 5u);
+  BOOST_TEST(outcomes[0].find("denied") == 0u, outcomes[0]);
+  BOOST_TEST(outcomes[1].find("denied") == 0u, outcomes[1]);
+  BOOST_TEST(outcomes[2].find("denied") == 0u, outcomes[2]);
+  BOOST_TEST(outcomes[3].find("unknown_peer") == 0u, outcomes[3]);
+  BOOST_TEST(outcomes[4].find("unknown_peer") == 0u, outcomes[4]);
+  // A member (carol, logged in from this client) shares alice's file in
+  // alice's name, then logs out.
+  auto login = [&] {
+    pb::Login l;
+    l.set_user("carol");
+    l.set_password("pw-carol");
+    return mallory.ask<pb::LoginReply>(login_atom::value, l);
+  }();
+  BOOST_REQUIRE_MESSAGE(login, why(login));
+  pb::Share share;
+  share.set_token(login->token());
+  share.set_group("films");
+  share.set_name("movie.mkv");
+  share.set_peer_id(alice);
+  auto shared = mallory.ask<pb::GroupText>(share_atom::value, share);
+  BOOST_TEST(why(shared).find("denied") == 0u, why(shared));
+  pb::Logout out;
+  out.set_token(login->token());
+  BOOST_REQUIRE(mallory.ask<pb::GroupText>(logout_atom::value, out));
+  // alice is still listed, at her own port, and serves both files.
+  BOOST_TEST(s.ctl("alice", {"--json", "status"}).out.find("\"online\"")
+             != std::string::npos);
+  auto r = s.ctl("bob", {"--json", "info", "a.iso"});
+  BOOST_TEST(r.out.find("\"port\":" + std::to_string(s.ports["alice"].port))
+               != std::string::npos,
+             r.out);
+  s.ok("bob", {"fetch", "a.iso"});
+  s.ok("bob", {"download_file", "films", "movie.mkv", s.dir / "bob-got"});
+  BOOST_REQUIRE(wait_until(
+    [&] {
+      return s.download_state("bob", "a.iso") == "complete"
+             && s.ok("bob", {"show_downloads"}).out.find("complete")
+                  != std::string::npos;
+    },
+    30s));
+  BOOST_TEST(file_of(s.dir / "bob-got/movie.mkv")
+             == file_of(s.dir / "movie.mkv"));
+  // A restarted peer keeps its id.
+  s.peers["alice"]->kill(SIGKILL);
+  s.start_peer("alice");
+  BOOST_TEST(json_strings(s.ctl("alice", {"--json", "status"}).out, "peer_id")
+               .at(0)
+             == alice);
 }

@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/peer/peer.hpp"
 #include "tests/fixtures.hpp"
 
@@ -19,6 +20,8 @@ namespace {
 // What a stand-in tracker saw, and whether it forgot every session.
 struct tracker_log {
   int announces = 0;
+  int unproven = 0;        // announces whose signature did not check
+  std::string peer_id;     // of the last announce
   int heartbeats = 0;
   int haves = 0;
   bool forget = false;
@@ -32,8 +35,17 @@ stand_in_tracker(tracker_actor::pointer, std::shared_ptr<tracker_log> log) {
     return r;
   };
   return {
-    [=](announce_atom, const pb::Announce&) {
+    [=](challenge_atom) {
+      pb::Challenge c;
+      c.set_nonce(std::string(32, 'n'));
+      return c;
+    },
+    [=](announce_atom, const pb::Announce& a) {
       ++log->announces;
+      log->peer_id = a.peer_id();
+      if (a.nonce() != std::string(32, 'n')
+          || !check_announce_proof(a).empty())
+        ++log->unproven;
       log->forget = false;
       return reply();
     },
@@ -73,6 +85,7 @@ struct peer_fixture : test::deterministic_fixture {
     env.blocking = blocking_mode::scheduled;
     env.seed = 7;
     env.unix_time = [] { return int64_t{1700000000}; };
+    env.random = seeded_random(7);
   }
 
   ~peer_fixture() {
@@ -140,6 +153,9 @@ BOOST_AUTO_TEST_CASE(goes_online_and_re_announces_when_forgotten) {
   start_peer();
   BOOST_CHECK_EQUAL(client().session(), pb::SESSION_ONLINE);
   BOOST_CHECK_EQUAL(log->announces, 1);
+  // It signed the tracker's challenge with the key its id comes from.
+  BOOST_CHECK_EQUAL(log->unproven, 0);
+  auto id = log->peer_id;
   // Heartbeats every second of virtual time keep the session.
   run_until([&] { return log->heartbeats >= 3; }, 5s);
   BOOST_CHECK_EQUAL(log->announces, 1);
@@ -149,6 +165,13 @@ BOOST_AUTO_TEST_CASE(goes_online_and_re_announces_when_forgotten) {
   auto took = run_until([&] { return log->announces == 2; }, 5s);
   BOOST_CHECK_LE(ms(took), 1010);
   BOOST_CHECK_EQUAL(client().session(), pb::SESSION_ONLINE);
+  // A restarted peer keeps its key, hence its id.
+  caf::anon_send_exit(agent, caf::exit_reason::kill);
+  sched.run();
+  start_peer();
+  BOOST_CHECK_EQUAL(log->announces, 3);
+  BOOST_CHECK_EQUAL(log->unproven, 0);
+  BOOST_CHECK_EQUAL(log->peer_id, id);
 }
 
 BOOST_AUTO_TEST_CASE(fails_over_to_the_next_tracker_when_one_dies) {

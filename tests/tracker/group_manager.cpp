@@ -59,12 +59,13 @@ struct fixture : tracker_fixture {
     auto accept = in_group<pb::AcceptRequest>(alice, "films");
     accept.set_user("bob");
     BOOST_REQUIRE(ask<pb::GroupText>(gm, accept_atom::value, accept));
+    BOOST_REQUIRE(announce_as("pa", 7001, {}));  // online, sharing nothing
     auto share = in_group<pb::Share>(alice, "films");
     share.set_name("movie.mkv");
-    share.set_peer_id("pa");
+    share.set_peer_id(id("pa"));
+    share.set_peer_session(tokens["pa"]);
     BOOST_REQUIRE(ask<pb::GroupText>(gm, share_atom::value, share));
-    auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                    announce_of("pa", 7001, {movie}));
+    auto r = announce_as("pa", 7001, {movie});
     BOOST_REQUIRE(r);
     BOOST_REQUIRE_EQUAL(r->rejected_size(), 0);
   }
@@ -153,7 +154,7 @@ BOOST_AUTO_TEST_CASE(members_get_sources_and_a_ticket_others_are_refused) {
   auto info = download(bob);
   BOOST_REQUIRE_MESSAGE(info, why(info));
   BOOST_REQUIRE(info->sources_size() == 1);
-  BOOST_TEST(info->sources(0).peer_id() == "pa");
+  BOOST_TEST(info->sources(0).peer_id() == id("pa"));
   BOOST_TEST(info->manifest().name() == movie.name());
   auto key = ask<std::string>(gm, ticket_key_atom::value);
   BOOST_REQUIRE(key);
@@ -178,17 +179,16 @@ BOOST_AUTO_TEST_CASE(unshare_and_logout_withdraw_from_the_catalog) {
   BOOST_TEST(catalog_sources() == 0);
   BOOST_TEST(code_of(download(bob)) == "unknown_file");
   // Unsharing ended the peer's permit: announcing the file is refused.
-  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                  announce_of("pa", 7001, {movie}));
+  auto r = announce_as("pa", 7001, {movie});
   BOOST_REQUIRE(r);
   BOOST_TEST(r->rejected_size() == 1);
   // Shared again (the peer announces it again), then alice logs out.
   auto share = in_group<pb::Share>(alice, "films");
   share.set_name("movie.mkv");
-  share.set_peer_id("pa");
+  share.set_peer_id(id("pa"));
+  share.set_peer_session(tokens["pa"]);
   BOOST_REQUIRE(ask<pb::GroupText>(gm, share_atom::value, share));
-  BOOST_REQUIRE(ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                       announce_of("pa", 7001, {movie})));
+  BOOST_REQUIRE(announce_as("pa", 7001, {movie}));
   BOOST_TEST(catalog_sources() == 1);
   pb::Logout out;
   out.set_token(alice);
@@ -221,18 +221,15 @@ BOOST_AUTO_TEST_CASE(a_download_while_the_tracker_restarts_fails_at_once) {
 BOOST_AUTO_TEST_CASE(a_group_file_is_not_planted_by_a_plain_announce) {
   films();
   auto planted = manifest_of(group_key("films", "movie.mkv"), 2, 'E');
-  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                  announce_of("mallory", 7666, {planted}));
+  auto r = announce_as("mallory", 7666, {planted});
   BOOST_REQUIRE(r);
   BOOST_REQUIRE_EQUAL(r->rejected_size(), 1);
   BOOST_TEST(r->rejected(0).find("group manager") != std::string::npos);
   auto fresh = manifest_of(group_key("films", "new.mkv"), 2, 'E');
-  r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                             announce_of("mallory", 7666, {fresh}));
+  r = announce_as("mallory", 7666, {fresh});
   BOOST_REQUIRE(r);
   BOOST_TEST(r->rejected_size() == 1);
-  pb::Have h;
-  h.set_peer_id("mallory");
+  auto h = from<pb::Have>("mallory");
   h.set_name(group_key("films", "movie.mkv"));
   h.add_pieces(0);
   BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h)) == "denied");
@@ -241,6 +238,27 @@ BOOST_AUTO_TEST_CASE(a_group_file_is_not_planted_by_a_plain_announce) {
   auto info = download(bob);
   BOOST_REQUIRE(info);
   BOOST_TEST(info->manifest().file_sha256() == movie.file_sha256());
+}
+
+// A member shares only from the peer whose tracker session it holds: a
+// share naming another peer is refused, so the member's logout cannot
+// withdraw that peer's holding.
+BOOST_AUTO_TEST_CASE(a_share_names_only_the_sessions_own_peer) {
+  films();
+  BOOST_REQUIRE(announce_as("pb", 7002, {}));
+  auto share = in_group<pb::Share>(bob, "films");
+  share.set_name("movie.mkv");
+  share.set_peer_id(id("pa"));
+  share.set_peer_session(tokens["pb"]);
+  BOOST_TEST(code_of(ask<pb::GroupText>(gm, share_atom::value, share))
+             == "denied");
+  share.clear_peer_session();
+  BOOST_TEST(code_of(ask<pb::GroupText>(gm, share_atom::value, share))
+             == "denied");
+  pb::Logout out;
+  out.set_token(bob);
+  BOOST_REQUIRE(ask<pb::GroupText>(gm, logout_atom::value, out));
+  BOOST_TEST(catalog_sources() == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,13 +16,11 @@ struct fixture : tracker_fixture {
 
   caf::expected<pb::AnnounceReply> announce(const std::string& peer,
                                             uint32_t port = 7001) {
-    return ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                  announce_of(peer, port, {iso}));
+    return announce_as(peer, port, {iso});
   }
 
   caf::expected<pb::AnnounceReply> heartbeat(const std::string& peer) {
-    pb::Heartbeat hb;
-    hb.set_peer_id(peer);
+    auto hb = from<pb::Heartbeat>(peer);
     return ask<pb::AnnounceReply>(trk, heartbeat_atom::value, hb);
   }
 
@@ -98,8 +96,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_tracker_asks_peers_to_announce_again) {
   restart_tracker();
   BOOST_TEST(sources() == 0); // nobody is online after a restart
   BOOST_TEST(code_of(heartbeat("p1")) == "unknown_peer");
-  pb::Have h;
-  h.set_peer_id("p1");
+  auto h = from<pb::Have>("p1");
   h.set_name("a.iso");
   h.add_pieces(0);
   BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
@@ -112,9 +109,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_tracker_asks_peers_to_announce_again) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_names_and_bad_messages_are_refused) {
-  auto r = ask<pb::AnnounceReply>(
-    trk, announce_atom::value,
-    announce_of("p1", 7001, {iso, manifest_of("../etc", 2, 'y')}));
+  auto r = announce_as("p1", 7001, {iso, manifest_of("../etc", 2, 'y')});
   BOOST_REQUIRE(r);
   BOOST_REQUIRE(r->rejected_size() == 1);
   BOOST_TEST(r->rejected(0).find("../etc") == 0u);
@@ -126,8 +121,7 @@ BOOST_AUTO_TEST_CASE(bad_names_and_bad_messages_are_refused) {
   info = ask<pb::FileInfo>(trk, info_atom::value,
                            query(group_key("films", "a.iso")));
   BOOST_TEST(code_of(info) == "denied");
-  pb::Have h;
-  h.set_peer_id("p1");
+  auto h = from<pb::Have>("p1");
   h.set_name("a/b");
   BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
              == "bad_name");
@@ -144,16 +138,85 @@ BOOST_AUTO_TEST_CASE(bad_names_and_bad_messages_are_refused) {
 BOOST_AUTO_TEST_CASE(leave_drops_a_file_or_the_whole_peer) {
   BOOST_REQUIRE(announce("p1"));
   BOOST_REQUIRE(announce("p2", 7002));
-  pb::Leave l;
-  l.set_peer_id("p1");
+  auto l = from<pb::Leave>("p1");
   l.set_name("a.iso");
   BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "ok");
   BOOST_TEST(sources() == 1);
-  l.set_peer_id("p2");
-  l.clear_name();
+  l = from<pb::Leave>("p2");
   BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "ok");
   BOOST_TEST(sources() == 0);
   BOOST_TEST(code_of(heartbeat("p2")) == "unknown_peer");
+}
+
+// A peer proves its id: the id is derived from its key, and it signs a
+// fresh challenge of this tracker, once.
+BOOST_AUTO_TEST_CASE(an_announce_must_prove_its_peer_id) {
+  BOOST_REQUIRE(announce("p1"));
+  // Unsigned, in p1's name.
+  pb::Announce plain;
+  plain.set_peer_id(id("p1"));
+  plain.set_host("127.0.0.1");
+  plain.set_port(7666);
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, plain))
+             == "denied");
+  // Signed by mallory's key, claiming p1's id.
+  auto forged = announce_of("mallory", 7666, {});
+  forged.set_peer_id(id("p1"));
+  BOOST_TEST(why(ask<pb::AnnounceReply>(trk, announce_atom::value, forged))
+               .find("not the one of the announced key")
+             != std::string::npos);
+  // Signed, but the address was changed afterwards.
+  auto moved = announce_of("p1", 7001, {iso});
+  moved.set_port(7666);
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, moved))
+             == "denied");
+  // A challenge counts once.
+  auto once = announce_of("p1", 7001, {iso});
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, once))
+             == "ok");
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, once))
+             == "denied");
+  // And only for a while.
+  auto late = announce_of("p1", 7001, {iso});
+  wait(10s);
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, announce_atom::value, late))
+             == "denied");
+  BOOST_TEST(code_of(announce("p1")) == "ok");
+  // p1 is still listed at its own address.
+  auto info = ask<pb::FileInfo>(trk, info_atom::value, query("a.iso"));
+  BOOST_REQUIRE(info);
+  BOOST_REQUIRE_EQUAL(info->sources_size(), 1);
+  BOOST_TEST(info->sources(0).port() == 7001u);
+}
+
+// Heartbeats, haves and leaves count only with the peer's session token:
+// nobody else can mark it offline, add pieces or withdraw its files.
+BOOST_AUTO_TEST_CASE(messages_in_another_peers_name_are_refused) {
+  BOOST_REQUIRE(announce("p1"));
+  BOOST_REQUIRE(announce("mallory", 7666));
+  auto as_mallory = [&](auto msg) {
+    msg.set_peer_id(id("p1"));
+    msg.set_session(tokens["mallory"]);
+    return msg;
+  };
+  auto l = as_mallory(from<pb::Leave>("mallory"));
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "denied");
+  l.set_name("a.iso");
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, leave_atom::value, l)) == "denied");
+  auto hb = as_mallory(from<pb::Heartbeat>("mallory"));
+  BOOST_TEST(code_of(ask<pb::AnnounceReply>(trk, heartbeat_atom::value, hb))
+             == "unknown_peer");
+  auto h = as_mallory(from<pb::Have>("mallory"));
+  h.set_name("a.iso");
+  h.add_pieces(0);
+  BOOST_TEST(code_of(ask<caf::ok_atom>(trk, have_atom::value, h))
+             == "unknown_peer");
+  BOOST_TEST(sources() == 2);
+  BOOST_TEST(code_of(heartbeat("p1")) == "ok");
+  // A re-announce keeps the session token.
+  auto token = tokens["p1"];
+  BOOST_REQUIRE(announce("p1"));
+  BOOST_TEST(tokens["p1"] == token);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -165,8 +228,7 @@ struct no_groups_fixture : tracker_fixture {
 
 BOOST_FIXTURE_TEST_CASE(announces_wait_for_the_group_manager, no_groups_fixture) {
   auto iso = manifest_of("a.iso", 4, 'x');
-  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                  announce_of("p1", 7001, {iso}));
+  auto r = announce_as("p1", 7001, {iso});
   BOOST_TEST(code_of(r) == "request_timeout"); // no reply yet
   start_group_manager();
   sched.advance_time(250ms); // the tracker asks again
@@ -183,8 +245,7 @@ BOOST_FIXTURE_TEST_CASE(announces_wait_for_the_group_manager, no_groups_fixture)
 // catalog: after 2 s of virtual time announces are answered without a key.
 BOOST_FIXTURE_TEST_CASE(announces_do_not_wait_for_ever, no_groups_fixture) {
   auto iso = manifest_of("a.iso", 4, 'x');
-  auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                  announce_of("p1", 7001, {iso}));
+  auto r = announce_as("p1", 7001, {iso});
   BOOST_TEST(code_of(r) == "request_timeout"); // waiting
   for (int i = 0; i < 7; ++i) { // 1.75 s: still waiting
     sched.advance_time(250ms);
@@ -202,7 +263,6 @@ BOOST_FIXTURE_TEST_CASE(announces_do_not_wait_for_ever, no_groups_fixture) {
     [](caf::error& err) { BOOST_FAIL(render(err)); },
     caf::after(std::chrono::seconds(0)) >> [] { BOOST_FAIL("no reply"); });
   // Later announces are answered at once.
-  auto again = ask<pb::AnnounceReply>(trk, announce_atom::value,
-                                      announce_of("p2", 7002, {iso}));
+  auto again = announce_as("p2", 7002, {iso});
   BOOST_TEST(code_of(again) == "ok");
 }

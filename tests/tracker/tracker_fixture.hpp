@@ -6,6 +6,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/environment.hpp"
+#include "actors/core/identity.hpp"
 #include "actors/core/manifest.hpp"
 #include "actors/tracker/group_manager.hpp"
 #include "actors/tracker/tracker.hpp"
@@ -79,11 +81,27 @@ struct tracker_fixture : deterministic_fixture {
     return out;
   }
 
-  /// A peer at 127.0.0.1:port holding all of every manifest.
-  static pb::Announce announce_of(const std::string& peer, uint32_t port,
-                                  std::vector<pb::Manifest> files) {
+  /// The key pair of test peer `name` (one per name, seeded by it).
+  const signing_key& key_of(const std::string& name) {
+    auto i = keys.find(name);
+    if (i == keys.end())
+      i = keys
+            .emplace(name, signing_key::generate(
+                             seeded_random(derive_seed(1, "key:" + name))))
+            .first;
+    return i->second;
+  }
+
+  /// The peer id of test peer `name`.
+  std::string id(const std::string& name) {
+    return peer_id_of(key_of(name).public_key);
+  }
+
+  /// Peer `name` at 127.0.0.1:port holding all of every manifest, signed
+  /// with its key over a fresh challenge of the tracker.
+  pb::Announce announce_of(const std::string& name, uint32_t port,
+                           std::vector<pb::Manifest> files) {
     pb::Announce a;
-    a.set_peer_id(peer);
     a.set_host("127.0.0.1");
     a.set_port(port);
     for (auto& m : files) {
@@ -93,8 +111,34 @@ struct tracker_fixture : deterministic_fixture {
       h.set_bitfield(bitfield{n, true}.bytes());
       *a.add_files() = std::move(m);
     }
+    auto c = ask<pb::Challenge>(trk, challenge_atom::value);
+    BOOST_REQUIRE(c);
+    sign_announce(key_of(name), c->nonce(), a);
     return a;
   }
+
+  /// Announces peer `name` and keeps its session token.
+  caf::expected<pb::AnnounceReply>
+  announce_as(const std::string& name, uint32_t port,
+              std::vector<pb::Manifest> files) {
+    auto r = ask<pb::AnnounceReply>(trk, announce_atom::value,
+                                    announce_of(name, port, std::move(files)));
+    if (r)
+      tokens[name] = r->session();
+    return r;
+  }
+
+  /// A Heartbeat, Have or Leave of peer `name` with its session token.
+  template <class Msg>
+  Msg from(const std::string& name) {
+    Msg m;
+    m.set_peer_id(id(name));
+    m.set_session(tokens[name]);
+    return m;
+  }
+
+  std::map<std::string, signing_key> keys;
+  std::map<std::string, std::string> tokens;
 
   static pb::FileQuery query(const std::string& name) {
     pb::FileQuery q;
