@@ -31,7 +31,11 @@ node_config::node_config() {
     .add(tracker_db, "db", "SQLite database file of the catalog")
     .add(tracker_heartbeat_ms, "heartbeat-ms", "peers send a heartbeat this often")
     .add(tracker_offline_ms, "offline-ms",
-         "a peer silent this long is marked offline");
+         "a peer silent this long is marked offline")
+    .add(tracker_max_file_size, "max-file-size",
+         "largest file the catalog accepts, in bytes")
+    .add(tracker_max_pieces, "max-pieces",
+         "most pieces per file the catalog accepts");
   opt_group{custom_options_, "peer"}
     .add(peer_tracker, "tracker", "host:port of the tracker")
     .add(peer_host, "host", "address the piece server listens on and announces")

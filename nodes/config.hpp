@@ -19,6 +19,8 @@ struct node_config : caf::actor_system_config {
   std::string tracker_db = "tracker.db";
   uint32_t tracker_heartbeat_ms = 1000;
   uint32_t tracker_offline_ms = 2500;
+  uint64_t tracker_max_file_size = uint64_t{64} << 30;
+  uint32_t tracker_max_pieces = uint32_t{1} << 20;
   // [peer]
   std::string peer_tracker = "127.0.0.1:6881";
   std::string peer_host = "127.0.0.1";

@@ -164,6 +164,13 @@ int run_tracker(std::vector<std::string> args) {
   opts.db = cfg.tracker_db;
   opts.heartbeat_ms = cfg.tracker_heartbeat_ms;
   opts.offline_ms = cfg.tracker_offline_ms;
+  opts.bounds.max_file_size = cfg.tracker_max_file_size;
+  opts.bounds.max_pieces = cfg.tracker_max_pieces;
+  if (opts.bounds.max_file_size == 0 || opts.bounds.max_pieces == 0) {
+    std::cerr << "error: tracker.max-file-size and tracker.max-pieces must"
+                 " be positive\n";
+    return 2;
+  }
   tracker_node node;
   auto err = start_tracker(sys, make_node_environment(sys), opts, cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node);

@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
 #include "actors/tracker/guarded.hpp"
@@ -55,10 +56,12 @@ bool group_manager_state::init(group_manager_options o) {
   return true;
 }
 
-template <class T, class F>
+template <class T, class Request, class F>
 caf::result<T> group_manager_state::as_user(const char* what,
-                                            const std::string& token, F f) {
-  return guarded<T>(who, what, [&] { return f(groups->user_of(token)); });
+                                            const Request& rq, F f) {
+  if (auto too_large = check_sizes(rq); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
+  return guarded<T>(who, what, [&] { return f(groups->user_of(rq.token())); });
 }
 
 tracker_local_actor group_manager_state::catalog() const {
@@ -127,6 +130,8 @@ group_manager_state::download_now(const pb::GroupDownload& rq) {
 
 caf::result<pb::GroupText>
 group_manager_state::create_user(const pb::CreateUser& rq) {
+  if (auto too_large = check_sizes(rq); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
   return guarded<pb::GroupText>(who, "create_user", [&] {
     groups->create_user(rq.user(), rq.password());
     return text(rq.user(), "created user " + rq.user());
@@ -134,6 +139,8 @@ group_manager_state::create_user(const pb::CreateUser& rq) {
 }
 
 caf::result<pb::LoginReply> group_manager_state::login(const pb::Login& rq) {
+  if (auto too_large = check_sizes(rq); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
   return guarded<pb::LoginReply>(who, "login", [&] {
     pb::LoginReply out;
     out.set_token(groups->login(rq.user(), rq.password()));
@@ -144,7 +151,7 @@ caf::result<pb::LoginReply> group_manager_state::login(const pb::Login& rq) {
 }
 
 caf::result<pb::GroupText> group_manager_state::logout(const pb::Logout& rq) {
-  return as_user<pb::GroupText>("logout", rq.token(), [&](const auto& user) {
+  return as_user<pb::GroupText>("logout", rq, [&](const auto& user) {
     auto ended = groups->logout(rq.token());
     return after_withdraw(ended, text(user, "logged out " + user));
   });
@@ -153,7 +160,7 @@ caf::result<pb::GroupText> group_manager_state::logout(const pb::Logout& rq) {
 caf::result<pb::GroupText>
 group_manager_state::create_group(const pb::CreateGroup& rq) {
   return as_user<pb::GroupText>(
-    "create_group", rq.token(), [&](const auto& user) {
+    "create_group", rq, [&](const auto& user) {
       groups->create_group(user, rq.group());
       return text(user, "created group " + rq.group() + ", owned by " + user);
     });
@@ -161,7 +168,7 @@ group_manager_state::create_group(const pb::CreateGroup& rq) {
 
 caf::result<pb::GroupText>
 group_manager_state::join_group(const pb::JoinGroup& rq) {
-  return as_user<pb::GroupText>("join_group", rq.token(), [&](const auto& user) {
+  return as_user<pb::GroupText>("join_group", rq, [&](const auto& user) {
     groups->join_group(user, rq.group());
     return text(user, "asked to join " + rq.group());
   });
@@ -170,7 +177,7 @@ group_manager_state::join_group(const pb::JoinGroup& rq) {
 caf::result<pb::GroupText>
 group_manager_state::leave_group(const pb::LeaveGroup& rq) {
   return as_user<pb::GroupText>(
-    "leave_group", rq.token(), [&](const auto& user) {
+    "leave_group", rq, [&](const auto& user) {
       auto ended = shares_in(*groups, user, rq.group());
       auto what = groups->leave_group(user, rq.group());
       return after_withdraw(ended, text(user, "left " + rq.group()
@@ -182,7 +189,7 @@ group_manager_state::leave_group(const pb::LeaveGroup& rq) {
 caf::result<pb::NameList>
 group_manager_state::list_requests(const pb::ListRequests& rq) {
   return as_user<pb::NameList>(
-    "list_requests", rq.token(), [&](const auto& user) {
+    "list_requests", rq, [&](const auto& user) {
       return names(groups->list_requests(user, rq.group()));
     });
 }
@@ -190,7 +197,7 @@ group_manager_state::list_requests(const pb::ListRequests& rq) {
 caf::result<pb::GroupText>
 group_manager_state::accept_request(const pb::AcceptRequest& rq) {
   return as_user<pb::GroupText>(
-    "accept_request", rq.token(), [&](const auto& user) {
+    "accept_request", rq, [&](const auto& user) {
       groups->accept_request(user, rq.group(), rq.user());
       return text(user, rq.user() + " is now a member of " + rq.group());
     });
@@ -199,7 +206,7 @@ group_manager_state::accept_request(const pb::AcceptRequest& rq) {
 caf::result<pb::GroupText>
 group_manager_state::reject_request(const pb::RejectRequest& rq) {
   return as_user<pb::GroupText>(
-    "reject_request", rq.token(), [&](const auto& user) {
+    "reject_request", rq, [&](const auto& user) {
       groups->reject_request(user, rq.group(), rq.user());
       return text(user, "rejected " + rq.user() + " for " + rq.group());
     });
@@ -208,7 +215,7 @@ group_manager_state::reject_request(const pb::RejectRequest& rq) {
 caf::result<pb::GroupList>
 group_manager_state::list_groups(const pb::ListGroups& rq) {
   return as_user<pb::GroupList>(
-    "list_groups", rq.token(), [&](const auto& user) {
+    "list_groups", rq, [&](const auto& user) {
       pb::GroupList out;
       for (auto& g : groups->list_groups(user)) {
         auto& e = *out.add_groups();
@@ -223,7 +230,7 @@ group_manager_state::list_groups(const pb::ListGroups& rq) {
 
 caf::result<pb::NameList>
 group_manager_state::list_files(const pb::ListFiles& rq) {
-  return as_user<pb::NameList>("list_files", rq.token(), [&](const auto& user) {
+  return as_user<pb::NameList>("list_files", rq, [&](const auto& user) {
     return names(groups->files(user, rq.group()));
   });
 }
@@ -232,7 +239,7 @@ group_manager_state::list_files(const pb::ListFiles& rq) {
 // recorded: a peer announces a group file only after its share succeeded.
 caf::result<pb::GroupText> group_manager_state::share(const pb::Share& rq) {
   return as_user<pb::GroupText>(
-    "share", rq.token(), [&](const auto& user) -> caf::result<pb::GroupText> {
+    "share", rq, [&](const auto& user) -> caf::result<pb::GroupText> {
       std::string why;
       if (!valid_name(rq.name(), why))
         throw refusal(errc::bad_name, why);
@@ -261,7 +268,7 @@ caf::result<pb::GroupText> group_manager_state::share(const pb::Share& rq) {
 }
 
 caf::result<pb::GroupText> group_manager_state::unshare(const pb::Unshare& rq) {
-  return as_user<pb::GroupText>("unshare", rq.token(), [&](const auto& user) {
+  return as_user<pb::GroupText>("unshare", rq, [&](const auto& user) {
     auto ended = groups->unshare(user, rq.group(), rq.name());
     return after_withdraw(ended, text(user, "stopped sharing " + rq.name()
                                               + " in " + rq.group()));
@@ -270,6 +277,8 @@ caf::result<pb::GroupText> group_manager_state::unshare(const pb::Unshare& rq) {
 
 caf::result<pb::FileInfo>
 group_manager_state::download(const pb::GroupDownload& rq) {
+  if (auto too_large = check_sizes(rq); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
   return guarded<pb::FileInfo>(who, "download",
                                [&] { return download_now(rq); });
 }

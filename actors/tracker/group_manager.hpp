@@ -66,9 +66,10 @@ struct group_manager_state {
   static inline const char* name = "group_manager";
 
 private:
-  /// Runs `f(user)` for the user of `token`, guarded as operation `what`.
-  template <class T, class F>
-  caf::result<T> as_user(const char* what, const std::string& token, F f);
+  /// Runs `f(user)` for the user of the request's token, guarded as
+  /// operation `what`, once the request is within the size limits.
+  template <class T, class Request, class F>
+  caf::result<T> as_user(const char* what, const Request& rq, F f);
   /// The tracker's current incarnation; invalid while it is (re)starting.
   tracker_local_actor catalog() const;
   /// Answers `reply` once the catalog no longer hands out the peers of

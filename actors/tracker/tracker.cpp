@@ -1,5 +1,7 @@
 #include "actors/tracker/tracker.hpp"
 
+#include <optional>
+
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -15,13 +17,52 @@ namespace {
 constexpr auto key_retry = std::chrono::milliseconds(250);
 constexpr auto key_timeout = std::chrono::seconds(5);
 
-// An announce must say where the peer serves its pieces.
+// An error for a message over the size limits, or none.
+caf::error oversized(const char* what, const std::string& why) {
+  if (why.empty())
+    return caf::none;
+  return make_error(errc::bad_message, std::string{what} + ": " + why);
+}
+
+// An announce must fit the limits and say where the peer serves its pieces.
 caf::error check_announce(const pb::Announce& msg) {
+  if (auto err = oversized("announce", check_sizes(msg)))
+    return err;
   if (msg.peer_id().empty() || msg.host().empty() || msg.port() == 0
       || msg.port() > 65535)
     return make_error(errc::bad_message,
                       "announce needs peer_id, host and port");
   return caf::none;
+}
+
+// The announce without the files over the limits, each named in `rejected`
+// with why; none when every file fits (no copy then).
+std::optional<pb::Announce> drop_oversized(const pb::Announce& msg,
+                                           const limits& l,
+                                           std::vector<std::string>& rejected) {
+  std::vector<bool> fits;
+  for (int i = 0; i < msg.files_size(); ++i) {
+    auto* h = i < msg.holdings_size() ? &msg.holdings(i) : nullptr;
+    auto why = check_sizes(msg.files(i), h, l);
+    fits.push_back(why.empty());
+    if (!why.empty())
+      rejected.push_back(msg.files(i).name() + ": " + why);
+  }
+  if (rejected.empty())
+    return std::nullopt;
+  pb::Announce out = msg;
+  out.clear_files();
+  out.clear_holdings();
+  for (int i = 0; i < msg.files_size(); ++i)
+    if (fits[static_cast<size_t>(i)]) {
+      *out.add_files() = msg.files(i);
+      auto& h = *out.add_holdings();
+      if (i < msg.holdings_size())
+        h = msg.holdings(i);
+      else
+        h.set_name(msg.files(i).name());
+    }
+  return out;
 }
 
 } // namespace
@@ -125,7 +166,10 @@ pb::AnnounceReply tracker_state::reply() const {
 }
 
 pb::AnnounceReply tracker_state::announce_now(const pb::Announce& msg) {
-  auto rejected = store->announce(msg);
+  std::vector<std::string> rejected;
+  auto fitting = drop_oversized(msg, opts.bounds, rejected);
+  for (auto& x : store->announce(fitting ? *fitting : msg))
+    rejected.push_back(std::move(x));
   bool fresh = sessions.count(msg.peer_id()) == 0;
   touch(msg.peer_id());
   // A session keeps its token across re-announces of its (proven) peer.
@@ -233,12 +277,16 @@ caf::result<pb::AnnounceReply> tracker_state::announce(const pb::Announce& msg) 
 
 caf::result<pb::AnnounceReply>
 tracker_state::heartbeat(const pb::Heartbeat& msg) {
+  if (auto err = oversized("heartbeat", check_sizes(msg)))
+    return err;
   if (!renew(msg.peer_id(), msg.session()))
     return make_error(errc::unknown_peer, msg.peer_id());
   return reply();
 }
 
 caf::result<caf::ok_atom> tracker_state::have(const pb::Have& msg) {
+  if (auto err = oversized("have", check_sizes(msg, opts.bounds)))
+    return err;
   if (!renew(msg.peer_id(), msg.session()))
     return make_error(errc::unknown_peer, msg.peer_id());
   std::string why;
@@ -251,6 +299,8 @@ caf::result<caf::ok_atom> tracker_state::have(const pb::Have& msg) {
 }
 
 caf::result<caf::ok_atom> tracker_state::leave(const pb::Leave& msg) {
+  if (auto err = oversized("leave", check_sizes(msg)))
+    return err;
   if (!proven(msg.peer_id(), msg.session()))
     return make_error(errc::denied, "leave without the peer's session");
   return guarded<caf::ok_atom>("tracker", "leave", [&] {
@@ -284,6 +334,8 @@ tracker_state::info_of(const std::string& key, const std::string& what,
 }
 
 caf::result<pb::FileInfo> tracker_state::info(const pb::FileQuery& q) {
+  if (auto err = oversized("info", check_sizes(q)))
+    return err;
   std::string why;
   if (!valid_name(q.name(), why))
     return make_error(errc::bad_name, why);

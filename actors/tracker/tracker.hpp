@@ -17,6 +17,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node/actor_slot.hpp"
+#include "actors/core/limits.hpp"
 #include "actors/core/random.hpp"
 #include "actors/store/catalog_store.hpp"
 
@@ -33,6 +34,9 @@ struct tracker_options {
   /// without it (public files work; peers learn the key from a later
   /// heartbeat reply), so a failed group manager cannot stop the catalog.
   caf::timespan key_wait = std::chrono::seconds(2);
+  /// Largest file and most pieces per file accepted (tracker.max-file-size,
+  /// tracker.max-pieces).
+  limits bounds;
   /// Challenges and session tokens (environment).
   random_source random = system_random();
   /// How long a challenge may be answered, and how many may be pending.

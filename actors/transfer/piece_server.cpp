@@ -6,6 +6,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/ticket.hpp"
 
@@ -41,6 +42,8 @@ caf::timespan token_bucket::take(uint64_t bytes, time_point now) {
 
 caf::result<pb::PieceHeader, std::vector<char>>
 piece_server_state::serve(const pb::PieceRequest& req) {
+  if (auto too_large = check_sizes(req); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
   std::string why;
   if (!valid_name(req.name(), why))
     return make_error(errc::bad_name, why);

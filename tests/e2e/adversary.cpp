@@ -263,3 +263,87 @@ BOOST_AUTO_TEST_CASE(a_peer_cannot_be_impersonated) {
                .at(0)
              == alice);
 }
+
+// Oversized fields and counts are refused before any expensive work: a
+// 1 MiB peer id and host, a manifest whose piece hashes contradict its
+// size, a consistent manifest over tracker.max-pieces, a have of too many
+// pieces, a 1 MiB password. Real peers keep their sessions meanwhile and
+// the tracker's log and database stay small.
+BOOST_AUTO_TEST_CASE(oversized_messages_are_refused_before_any_work) {
+  swarm s;
+  s.start_tracker({"--tracker.max-pieces=10000"});
+  s.start_peer("alice");
+  s.start_peer("bob");
+  tracker_client_conn mallory{s.tracker_ports.port};
+  auto key = signing_key::generate(system_random());
+  auto huge = std::string(1 << 20, 'x');
+  auto many = [](const std::string& name, uint32_t pieces, uint64_t size) {
+    pb::Manifest m;
+    m.set_name(name);
+    m.set_piece_size(16384);
+    m.set_size(size);
+    for (uint32_t i = 0; i < pieces; ++i)
+      m.add_piece_sha256(std::string(32, static_cast<char>(i)));
+    m.set_file_sha256(std::string(32, 'f'));
+    return m;
+  };
+  auto db_before = file_of(s.dir / "tracker.db").size()
+                   + file_of(s.dir / "tracker.db-wal").size();
+  std::vector<std::string> outcomes;
+  pb::AnnounceReply lying, consistent;
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    auto a = announce_of("", 7666, fake_manifest("ok.bin"));
+    a.set_host(huge);
+    outcomes.push_back(why(announce_as(mallory, key, a)));
+    a.set_host("127.0.0.1");
+    a.set_peer_id(huge);
+    outcomes.push_back(
+      why(mallory.ask<pb::AnnounceReply>(announce_atom::value, a)));
+    // 100,000 hashes for a 1 MiB file; 20,000 for a file that has them.
+    auto r = announce_as(mallory, key,
+                         announce_of("", 7666, many("lie.bin", 100000,
+                                                    1 << 20)));
+    outcomes.push_back(why(r));
+    if (r)
+      lying = *r;
+    r = announce_as(mallory, key,
+                    announce_of("", 7666, many("big.bin", 20000,
+                                               uint64_t{20000} * 16384)));
+    outcomes.push_back(why(r));
+    if (r)
+      consistent = *r;
+    pb::Have h;
+    h.set_peer_id(peer_id_of(key.public_key));
+    h.set_session(consistent.session());
+    h.set_name("ok.bin");
+    for (uint32_t i = 0; i < 20000; ++i)
+      h.add_pieces(i);
+    outcomes.push_back(why(mallory.ask<caf::ok_atom>(have_atom::value, h)));
+    pb::Login l;
+    l.set_user("mallory");
+    l.set_password(huge);
+    outcomes.push_back(why(mallory.ask<pb::LoginReply>(login_atom::value, l)));
+  });
+  BOOST_TEST(slowest < 1000);
+  BOOST_REQUIRE_EQUAL(outcomes.size(), 6u);
+  for (size_t i : {0, 1, 4, 5})
+    BOOST_TEST(outcomes[i].find("bad_message") == 0u, i << ": " << outcomes[i]);
+  BOOST_TEST(outcomes[0].find("host has 1048576 bytes") != std::string::npos);
+  BOOST_TEST(outcomes[1].find("peer_id has 1048576 bytes")
+             != std::string::npos);
+  BOOST_REQUIRE_EQUAL(lying.rejected_size(), 1);
+  BOOST_TEST(lying.rejected(0).find("lie.bin: piece hashes: 100000, at most"
+                                    " 10000")
+             == 0u, lying.rejected(0));
+  BOOST_REQUIRE_EQUAL(consistent.rejected_size(), 1);
+  BOOST_TEST(consistent.rejected(0).find("big.bin: piece hashes: 20000")
+             == 0u, consistent.rejected(0));
+  // Nothing of it was stored or logged whole; the real peers stayed online.
+  auto db_after = file_of(s.dir / "tracker.db").size()
+                  + file_of(s.dir / "tracker.db-wal").size();
+  BOOST_TEST(db_after < db_before + 256 * 1024);
+  BOOST_TEST(file_of(s.dir / "tracker.log").size() < 64 * 1024u);
+  BOOST_TEST(file_of(s.dir / "tracker.log").find("missed its heartbeats")
+             == std::string::npos);
+  BOOST_TEST(s.ctl("alice", {"info", "big.bin"}).code == 1);
+}

@@ -27,14 +27,14 @@ struct swarm {
   std::map<std::string, node_ports> ports;
   std::map<std::string, std::unique_ptr<test::process>> peers;
 
-  void start_tracker() {
-    tracker = std::make_unique<test::process>(
-      std::vector<std::string>{
-        "tracker", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/tracker.ini",
-        "--tracker.port=" + std::to_string(tracker_ports.port),
-        "--tracker.control-port=" + std::to_string(tracker_ports.control),
-        "--tracker.db=" + (dir / "tracker.db")},
-      dir / "tracker.log");
+  void start_tracker(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+      "tracker", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/tracker.ini",
+      "--tracker.port=" + std::to_string(tracker_ports.port),
+      "--tracker.control-port=" + std::to_string(tracker_ports.control),
+      "--tracker.db=" + (dir / "tracker.db")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    tracker = std::make_unique<test::process>(args, dir / "tracker.log");
     BOOST_REQUIRE(test::wait_until(
       [&] { return ctl(tracker_ports, {"actors"}).code == 0; }, 10s));
   }
