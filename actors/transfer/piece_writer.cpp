@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/fault.hpp"
 #include "actors/core/log.hpp"
 
 namespace actorrent {
@@ -61,9 +62,14 @@ caf::result<std::string> piece_writer_state::finish() {
     return make_error(errc::hash_mismatch, "whole-file SHA-256 of " + m.name()
                                              + " does not match its manifest");
   }
+  // A crash on either side of the rename is finished at the next start
+  // (download_manager::load): the pieces are all recorded as verified, or
+  // the final file is in place with the manifest's SHA-256.
+  fault_point("before_rename");
   if (auto err = opts.io->rename(opts.part_path, opts.final_path);
       !err.empty())
     return make_error(errc::io_failure, err);
+  fault_point("after_rename");
   lib->set_path(m.name(), opts.final_path);
   return opts.final_path;
 }
