@@ -123,17 +123,19 @@ using paced_piece_server_actor = piece_server_actor::extend<
 
 /// Answers operators (published on a node's control port, loopback only).
 /// The shell and `actorrent ctl` parse command lines into these requests and
-/// format the replies (nodes/commands.*).
+/// format the replies (nodes/commands.*). Every request ends with the
+/// node's control token: refused (denied) when the node has one and the
+/// request carries another (`*.control-token-file`).
 using control_actor = caf::typed_actor<
   /// `actors`: every supervised actor with its state and restart count.
-  caf::replies_to<list_atom>::with<pb::ActorList>,
+  caf::replies_to<list_atom, std::string>::with<pb::ActorList>,
   /// `kill [--hard] NAME`: ends an actor abnormally (restarted) or for good.
-  caf::replies_to<kill_atom, std::string, bool>::with<caf::ok_atom>,
+  caf::replies_to<kill_atom, std::string, bool, std::string>::with<caf::ok_atom>,
   /// `restart NAME`: ends an actor if it runs and starts it again at once.
-  caf::replies_to<restart_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<restart_atom, std::string, std::string>::with<caf::ok_atom>,
   /// A peer command, handed to the node's peer agent. Fails with
   /// no_such_actor on a node without one (a tracker) or while it restarts.
-  caf::replies_to<command_atom, pb::PeerRequest>::with<pb::PeerReply>>;
+  caf::replies_to<command_atom, pb::PeerRequest, std::string>::with<pb::PeerReply>>;
 
 /// Restarts a node's server actors (local to its node).
 using supervisor_actor = caf::typed_actor<

@@ -207,7 +207,8 @@ parsed_command parse_command(const args_t& args) {
 
 command_output run_command(caf::scoped_actor& self, const control_actor& node,
                            const parsed_command& cmd,
-                           std::chrono::seconds timeout) {
+                           std::chrono::seconds timeout,
+                           const std::string& token) {
   if (cmd.kind == parsed_command::invalid)
     return plain_output(2, cmd.usage);
   if (cmd.kind == parsed_command::help)
@@ -225,16 +226,16 @@ command_output run_command(caf::scoped_actor& self, const control_actor& node,
     case parsed_command::help:
       break;
     case parsed_command::actors:
-      self->send(node, list_atom::value);
+      self->send(node, list_atom::value, token);
       break;
     case parsed_command::kill:
-      self->send(node, kill_atom::value, cmd.name, cmd.hard);
+      self->send(node, kill_atom::value, cmd.name, cmd.hard, token);
       break;
     case parsed_command::restart:
-      self->send(node, restart_atom::value, cmd.name);
+      self->send(node, restart_atom::value, cmd.name, token);
       break;
     case parsed_command::peer:
-      self->send(node, command_atom::value, cmd.request);
+      self->send(node, command_atom::value, cmd.request, token);
       break;
   }
   self->monitor(node);

@@ -37,8 +37,10 @@ struct command_output {
 /// Sends a parsed command to a node's control actor and waits (blocking) for
 /// at most `timeout`. The node is monitored: a node that dies ends the wait
 /// at once (CAF 0.17 never fails a request to a dead remote node).
+/// `token` is the node's control token (empty when it has none).
 command_output run_command(caf::scoped_actor& self, const control_actor& node,
                            const parsed_command& cmd,
-                           std::chrono::seconds timeout);
+                           std::chrono::seconds timeout,
+                           const std::string& token = {});
 
 } // namespace actorrent

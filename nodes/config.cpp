@@ -1,5 +1,9 @@
 #include "nodes/config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -8,6 +12,7 @@
 #include <caf/config_option_set.hpp>
 
 #include "actors/core/log.hpp"
+#include "actors/core/ticket.hpp"
 #include "actors/types.hpp"
 
 namespace actorrent {
@@ -35,7 +40,10 @@ node_config::node_config() {
     .add(tracker_max_file_size, "max-file-size",
          "largest file the catalog accepts, in bytes")
     .add(tracker_max_pieces, "max-pieces",
-         "most pieces per file the catalog accepts");
+         "most pieces per file the catalog accepts")
+    .add(tracker_control_token_file, "control-token-file",
+         "file with the secret every control request must carry (made if"
+         " missing, owner-only)");
   opt_group{custom_options_, "peer"}
     .add(peer_tracker, "tracker", "host:port of the tracker")
     .add(peer_host, "host", "address the piece server listens on and announces")
@@ -47,6 +55,9 @@ node_config::node_config() {
     .add(peer_state_db, "state-db", "SQLite file: hash cache and downloads")
     .add(peer_piece_size, "piece-size", "piece size of files this peer shares")
     .add(peer_window, "window", "piece requests in flight per source")
+    .add(peer_control_token_file, "control-token-file",
+         "file with the secret every control request must carry (made if"
+         " missing, owner-only)")
     .add(peer_request_timeout_ms, "request-timeout-ms",
          "a piece request not answered in this time fails over")
     .add(peer_upload_limit, "upload-limit",
@@ -251,6 +262,38 @@ int load_config(node_config& cfg, const std::string& kind,
   else if (kind == "peer" && cfg.peer_port != 0)
     node += "@" + cfg.peer_host + ":" + std::to_string(cfg.peer_port);
   log::setup(node, lvl);
+  return 0;
+}
+
+int control_token_from(const std::string& path, const char* key,
+                       std::string& token) {
+  token.clear();
+  if (path.empty())
+    return 0;
+  auto fail = [&](const std::string& why) {
+    std::cerr << "error: " << key << ": " << path << ": " << why << "\n";
+    return 2;
+  };
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd >= 0) {
+    auto made = random_token(system_random()) + "\n";
+    bool ok = ::write(fd, made.data(), made.size())
+              == static_cast<ssize_t>(made.size());
+    ::close(fd);
+    if (!ok)
+      return fail("cannot write the token");
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return fail("cannot read the token file");
+  if (st.st_uid != ::getuid())
+    return fail("the token file belongs to another user");
+  if ((st.st_mode & 077) != 0)
+    return fail("other users may read or write the token file (chmod 600)");
+  std::ifstream in{path};
+  std::getline(in, token);
+  if (token.size() < 16 || token.size() > 1024)
+    return fail("the token must have 16 to 1024 characters on its first line");
   return 0;
 }
 

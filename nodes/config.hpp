@@ -21,6 +21,7 @@ struct node_config : caf::actor_system_config {
   uint32_t tracker_offline_ms = 2500;
   uint64_t tracker_max_file_size = uint64_t{64} << 30;
   uint32_t tracker_max_pieces = uint32_t{1} << 20;
+  std::string tracker_control_token_file;
   // [peer]
   std::string peer_tracker = "127.0.0.1:6881";
   std::string peer_host = "127.0.0.1";
@@ -33,6 +34,7 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_window = 8;
   uint32_t peer_request_timeout_ms = 10000;
   uint64_t peer_upload_limit = 0;
+  std::string peer_control_token_file;
   // [log]
   std::string log_level = "info";
 
@@ -49,6 +51,13 @@ std::vector<std::string> categories_of(const std::string& kind);
 /// config, 0 when only help was printed (`done` is then set).
 int load_config(node_config& cfg, const std::string& kind,
                 std::vector<std::string> args, bool& done);
+
+/// The control token kept in `path` (setting `key`): read when the file
+/// exists, made (32 random bytes as hex, mode 0600) when it does not; empty
+/// `path`: no token. Returns 0, or 2 after naming the problem on stderr (a
+/// file other users may read or write, an unreadable file).
+int control_token_from(const std::string& path, const char* key,
+                       std::string& token);
 
 /// Checks one INI text; returns the CLI arguments it stands for or an error
 /// message "FILE:LINE: ..." in `error`.

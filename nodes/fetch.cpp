@@ -184,7 +184,8 @@ void start_downloads(caf::actor_system& sys, caf::scoped_actor& self,
   // The peer agent starts right after the node is wired: wait for it.
   if (!wait_for([&] { return node.peer_slot->get() != nullptr; }))
     give_up(sys, node, "error: the peer did not start\n", 1);
-  auto started = run_command(self, node.ctl, cmd, std::chrono::seconds(30));
+  auto started = run_command(self, node.ctl, cmd, std::chrono::seconds(30),
+                             node.control_token);
   if (started.code != 0)
     give_up(sys, node, started.text, started.code);
 }
@@ -210,6 +211,10 @@ int run_fetch(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
+  if (auto rc = control_token_from(cfg.peer_control_token_file,
+                                   "peer.control-token-file",
+                                   node.control_token))
+    return rc;
   if (auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
                             cfg.peer_upload_limit, node);
       !err.empty())

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -50,7 +51,7 @@ void wait_for_signal(const sigset_t& set) {
 
 // The interactive shell of a node: reads command lines from stdin and sends
 // them to the control actor.
-void shell(caf::actor_system& sys, control_actor ctl) {
+void shell(caf::actor_system& sys, control_actor ctl, std::string token) {
   caf::scoped_actor self{sys};
   std::string line;
   std::cout << "actorrent> " << std::flush;
@@ -62,7 +63,7 @@ void shell(caf::actor_system& sys, control_actor ctl) {
       args.push_back(word);
     if (!args.empty()) {
       auto out = run_command(self, ctl, parse_command(args),
-                             std::chrono::seconds(600));
+                             std::chrono::seconds(600), token);
       std::cout << out.text;
       if (args[0] == "quit" && out.code == 0)
         return;
@@ -172,6 +173,10 @@ int run_tracker(std::vector<std::string> args) {
     return 2;
   }
   tracker_node node;
+  if (auto rc = control_token_from(cfg.tracker_control_token_file,
+                                   "tracker.control-token-file",
+                                   node.control_token))
+    return rc;
   auto err = start_tracker(sys, make_node_environment(sys), opts, cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node);
   serve(sys, signals, node, err,
@@ -197,19 +202,23 @@ int run_peer(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   peer_node node;
+  if (auto rc = control_token_from(cfg.peer_control_token_file,
+                                   "peer.control-token-file",
+                                   node.control_token))
+    return rc;
   auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
                         cfg.peer_upload_limit, node);
   // The interactive shell; the process ends (and with it the shell) when a
   // signal or `quit` arrives.
   if (err.empty() && ::isatty(STDIN_FILENO))
-    std::thread{[&] { shell(sys, node.ctl); }}.detach();
+    std::thread{[&] { shell(sys, node.ctl, node.control_token); }}.detach();
   serve(sys, signals, node, err,
         "peer listening on " + cfg.peer_host + ":" + std::to_string(node.port));
 }
 
 int run_ctl(std::vector<std::string> args) {
   bool json = false;
-  std::string node;
+  std::string node, token_file;
   std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
     if (words.empty() && args[i] == "--json")
@@ -218,10 +227,14 @@ int run_ctl(std::vector<std::string> args) {
       node = args[++i];
     else if (words.empty() && args[i].rfind("--node=", 0) == 0)
       node = args[i].substr(7);
+    else if (words.empty() && args[i] == "--token-file" && i + 1 < args.size())
+      token_file = args[++i];
     else if (words.empty() && (args[i] == "-h" || args[i] == "--help")) {
-      std::cout << "usage: actorrent ctl [--json] --node HOST:PORT COMMAND...\n\n"
+      std::cout << "usage: actorrent ctl [--json] [--token-file FILE] --node"
+                   " HOST:PORT COMMAND...\n\n"
                    "Sends one command to a node's control port. --json prints\n"
-                   "machine-readable output. Exit code: the command's.\n\n"
+                   "machine-readable output. --token-file: the node's\n"
+                   "control-token-file. Exit code: the command's.\n\n"
                 << command_help;
       return 0;
     } else
@@ -238,6 +251,14 @@ int run_ctl(std::vector<std::string> args) {
     std::cerr << cmd.usage << "\n";
     return 2;
   }
+  std::string token;
+  if (!token_file.empty()) {
+    std::ifstream in{token_file};
+    if (!in || !std::getline(in, token)) {
+      std::cerr << "error: --token-file: cannot read " << token_file << "\n";
+      return 2;
+    }
+  }
   node_config cfg;
   cfg.load<caf::io::middleman>();
   log::setup("ctl", log::level::error);
@@ -249,7 +270,7 @@ int run_ctl(std::vector<std::string> args) {
     return 1;
   }
   caf::scoped_actor self{sys};
-  auto out = run_command(self, *ctl, cmd, std::chrono::seconds(120));
+  auto out = run_command(self, *ctl, cmd, std::chrono::seconds(120), token);
   if (json)
     std::cout << out.json << "\n";
   else if (out.code == 0)

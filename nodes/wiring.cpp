@@ -83,7 +83,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
   node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec, groups},
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
-                       std::shared_ptr<actor_slot>{});
+                       std::shared_ptr<actor_slot>{}, node.control_token);
   node.control_port = control_port;
   return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
                  "tracker.control-port");
@@ -117,7 +117,8 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
   node.peer_slot = agent.slot;
   node.sup = sys.spawn(supervisor, std::vector<child_spec>{server, agent},
                        supervisor_options{});
-  node.ctl = sys.spawn(control, node.sup, std::string{"peer"}, agent.slot);
+  node.ctl = sys.spawn(control, node.sup, std::string{"peer"}, agent.slot,
+                       node.control_token);
   node.control_port = control_port;
   return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
                  "peer.control-port");

@@ -22,6 +22,7 @@ struct tracker_node {
   control_actor ctl;        // published on `control_port` (loopback)
   uint16_t port = 0;
   uint16_t control_port = 0;
+  std::string control_token; // set before start: what control requests need
 };
 
 /// Spawns a supervised tracker and group manager behind a published front. Ports of 0 pick a
@@ -41,6 +42,7 @@ struct peer_node {
   control_actor ctl;         // published on `control_port` (loopback)
   uint16_t port = 0;
   uint16_t control_port = 0;
+  std::string control_token; // set before start: what control requests need
 };
 
 /// Spawns a supervised piece server and peer agent; the piece server's front

@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE e2e_adversary
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include "actors/core/identity.hpp"
 #include "actors/core/manifest.hpp"
 #include "tests/e2e/adversary.hpp"
@@ -346,4 +348,45 @@ BOOST_AUTO_TEST_CASE(oversized_messages_are_refused_before_any_work) {
   BOOST_TEST(file_of(s.dir / "tracker.log").find("missed its heartbeats")
              == std::string::npos);
   BOOST_TEST(s.ctl("alice", {"info", "big.bin"}).code == 1);
+}
+
+// A node with a control token file: the file is made owner-only, `ctl`
+// without the token (any local user) is refused, with --token-file it
+// works; a token file other users may read stops the node from starting.
+BOOST_AUTO_TEST_CASE(a_control_token_keeps_other_local_users_out) {
+  swarm s;
+  s.start_tracker();
+  auto token_file = s.dir / "alice.token";
+  s.start_peer("alice", {"--peer.control-token-file=" + token_file});
+  struct stat st {};
+  BOOST_REQUIRE_EQUAL(::stat(token_file.c_str(), &st), 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  auto without = [&](const node_ports& p, const std::string& cmd) {
+    return run({"ctl", "--node", p.ctl(), cmd}, 30s);
+  };
+  auto refused = run({"ctl", "--node", s.ports["alice"].ctl(), "kill",
+                      "--hard", "pserver"},
+                     30s);
+  BOOST_TEST(refused.code == 1);
+  BOOST_TEST(refused.out.find("control token") != std::string::npos,
+             refused.out);
+  auto ok = s.ctl("alice", {"--json", "actors"}); // with --token-file
+  BOOST_TEST(ok.code == 0, ok.out);
+  BOOST_TEST(ok.out.find("\"restarts\":0") != std::string::npos, ok.out);
+  // The tracker refuses too when it has a token.
+  s.tracker->kill();
+  auto tracker_token = s.dir / "tracker.token";
+  s.start_tracker({"--tracker.control-token-file=" + tracker_token});
+  BOOST_TEST(without(s.tracker_ports, "actors").code == 1);
+  BOOST_TEST(s.ctl(s.tracker_ports, {"actors"}).code == 0);
+  // A token file others may read: the node does not start (exit 2).
+  auto loose = s.dir / "loose.token";
+  write_random_file(loose, 64, 1);
+  ::chmod(loose.c_str(), 0644);
+  auto r = run({"peer", "--peer.control-token-file=" + loose,
+                "--peer.state-db=" + (s.dir / "x.db"),
+                "--peer.share-dir=" + s.share_dir("x")},
+               10s);
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("chmod 600") != std::string::npos, r.out);
 }

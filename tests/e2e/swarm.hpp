@@ -17,6 +17,7 @@ constexpr uint32_t piece = 256 * 1024;
 struct node_ports {
   uint16_t port = test::free_port();
   uint16_t control = test::free_port();
+  std::string token_file;   // the node's control-token-file, if any
   std::string ctl() const { return "127.0.0.1:" + std::to_string(control); }
 };
 
@@ -34,6 +35,7 @@ struct swarm {
       "--tracker.control-port=" + std::to_string(tracker_ports.control),
       "--tracker.db=" + (dir / "tracker.db")};
     args.insert(args.end(), extra.begin(), extra.end());
+    tracker_ports.token_file = token_file_in(extra);
     tracker = std::make_unique<test::process>(args, dir / "tracker.log");
     BOOST_REQUIRE(test::wait_until(
       [&] { return ctl(tracker_ports, {"actors"}).code == 0; }, 10s));
@@ -57,6 +59,7 @@ struct swarm {
       "--peer.state-db=" + (dir / (name + ".db")),
       "--peer.piece-size=" + std::to_string(piece)};
     args.insert(args.end(), extra.begin(), extra.end());
+    p.token_file = token_file_in(extra);
     peers[name] = std::make_unique<test::process>(args, dir / (name + ".log"));
     BOOST_REQUIRE(test::wait_until(
       [&] {
@@ -67,8 +70,19 @@ struct swarm {
       15s));
   }
 
+  // The value of a *.control-token-file option among `args`, or "".
+  static std::string token_file_in(const std::vector<std::string>& args) {
+    for (auto& a : args)
+      if (auto at = a.find("control-token-file="); at != std::string::npos)
+        return a.substr(at + 19);
+    return {};
+  }
+
+  /// `ctl` with the node's token file, if it has one.
   test::run_result ctl(const node_ports& p, std::vector<std::string> args) {
     std::vector<std::string> full{"ctl", "--node", p.ctl()};
+    if (!p.token_file.empty())
+      full.insert(full.begin() + 1, {"--token-file", p.token_file});
     full.insert(full.end(), args.begin(), args.end());
     return test::run(full, 30s);
   }

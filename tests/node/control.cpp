@@ -69,8 +69,9 @@ struct control_fixture : test::deterministic_fixture {
     return out;
   }
 
-  caf::error ask_error(const control_actor& ctl, const pb::PeerRequest& rq) {
-    self->send(ctl, command_atom::value, rq);
+  caf::error ask_error(const control_actor& ctl, const pb::PeerRequest& rq,
+                       const std::string& token = {}) {
+    self->send(ctl, command_atom::value, rq, token);
     sched.run();
     caf::error out;
     self->receive([&](caf::error& err) { out = std::move(err); },
@@ -85,38 +86,39 @@ struct control_fixture : test::deterministic_fixture {
 BOOST_FIXTURE_TEST_SUITE(control_actor_tests, control_fixture)
 
 BOOST_AUTO_TEST_CASE(routes_supervision_and_peer_commands) {
-  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot);
-  auto list = ask<pb::ActorList>(ctl, list_atom::value);
+  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot,
+                       std::string{});
+  auto list = ask<pb::ActorList>(ctl, list_atom::value, std::string{});
   BOOST_REQUIRE_EQUAL(list.actors_size(), 1);
   BOOST_CHECK_EQUAL(list.actors(0).state(), "running");
   pb::PeerRequest rq;
   rq.mutable_status();
-  auto r = ask<pb::PeerReply>(ctl, command_atom::value, rq);
+  auto r = ask<pb::PeerReply>(ctl, command_atom::value, rq, std::string{});
   BOOST_CHECK_EQUAL(r.lines(0), "op " + std::to_string(rq.op_case()));
   // kill: the supervisor restarts the agent after 50 ms of virtual time.
-  ask<caf::ok_atom>(ctl, kill_atom::value, std::string{"peer"}, false);
+  ask<caf::ok_atom>(ctl, kill_atom::value, std::string{"peer"}, false, std::string{});
   BOOST_CHECK(is(ask_error(ctl, rq), errc::no_such_actor));
   sched.advance_time(50ms);
   sched.run();
-  r = ask<pb::PeerReply>(ctl, command_atom::value, rq);
+  r = ask<pb::PeerReply>(ctl, command_atom::value, rq, std::string{});
   BOOST_CHECK_EQUAL(r.lines_size(), 1);
-  list = ask<pb::ActorList>(ctl, list_atom::value);
+  list = ask<pb::ActorList>(ctl, list_atom::value, std::string{});
   BOOST_CHECK_EQUAL(list.actors(0).restarts(), 1u);
-  ask<caf::ok_atom>(ctl, restart_atom::value, std::string{"peer"});
-  list = ask<pb::ActorList>(ctl, list_atom::value);
+  ask<caf::ok_atom>(ctl, restart_atom::value, std::string{"peer"}, std::string{});
+  list = ask<pb::ActorList>(ctl, list_atom::value, std::string{});
   BOOST_CHECK_EQUAL(list.actors(0).restarts(), 2u);
   caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(a_node_without_a_peer_refuses_peer_commands) {
   auto ctl = sys.spawn(control, sup, std::string{"tracker"},
-                       std::shared_ptr<actor_slot>{});
+                       std::shared_ptr<actor_slot>{}, std::string{});
   pb::PeerRequest rq;
   rq.mutable_status();
   auto err = ask_error(ctl, rq);
   BOOST_CHECK(is(err, errc::no_such_actor));
   BOOST_CHECK_NE(render(err).find("this is a tracker node"), std::string::npos);
-  self->send(ctl, kill_atom::value, std::string{"nobody"}, false);
+  self->send(ctl, kill_atom::value, std::string{"nobody"}, false, std::string{});
   sched.run();
   bool refused = false;
   self->receive([&](caf::error& e) {
@@ -124,6 +126,37 @@ BOOST_AUTO_TEST_CASE(a_node_without_a_peer_refuses_peer_commands) {
                 },
                 caf::after(0s) >> [] {});
   BOOST_CHECK(refused);
+  caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
+}
+
+// With a control token, a request without it (or with another) is refused
+// and changes nothing; with it, everything works as before.
+BOOST_AUTO_TEST_CASE(a_control_token_guards_every_request) {
+  std::string token = "0123456789abcdef0123456789abcdef";
+  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot, token);
+  pb::PeerRequest rq;
+  rq.mutable_status();
+  BOOST_CHECK(is(ask_error(ctl, rq), errc::denied));
+  BOOST_CHECK(is(ask_error(ctl, rq, token.substr(1) + "0"), errc::denied));
+  for (auto* wrong : {"", "0123456789abcdef"}) {
+    self->send(ctl, kill_atom::value, std::string{"peer"}, true,
+               std::string{wrong});
+    self->send(ctl, restart_atom::value, std::string{"peer"},
+               std::string{wrong});
+    self->send(ctl, list_atom::value, std::string{wrong});
+    sched.run();
+    for (int i = 0; i < 3; ++i) {
+      bool denied = false;
+      self->receive([&](caf::error& e) { denied = is(e, errc::denied); },
+                    caf::after(0s) >> [] {});
+      BOOST_CHECK(denied);
+    }
+  }
+  auto list = ask<pb::ActorList>(ctl, list_atom::value, token);
+  BOOST_CHECK_EQUAL(list.actors(0).state(), "running");
+  BOOST_CHECK_EQUAL(list.actors(0).restarts(), 0u);
+  auto r = ask<pb::PeerReply>(ctl, command_atom::value, rq, token);
+  BOOST_CHECK_EQUAL(r.lines_size(), 1);
   caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
 }
 

@@ -170,7 +170,7 @@ private:
   // Asks a node's control actor; the answer comes while the scheduler runs.
   command_output command(peer_node& n, std::vector<std::string> args) {
     auto cmd = parse_command(args);
-    self_->send(n.ctl, command_atom::value, cmd.request);
+    self_->send(n.ctl, command_atom::value, cmd.request, std::string{});
     events_ += drain();
     command_output out;
     out.code = -1;
