@@ -11,7 +11,8 @@ namespace {
 constexpr const char* errc_names[] = {
   "ok", "unknown_file", "bad_name", "bad_piece", "bad_message", "unknown_peer",
   "tracker_unavailable", "no_such_actor", "io_failure", "hash_mismatch",
-  "conflict", "not_logged_in", "denied", "unknown_group", "wrong_login"};
+  "conflict", "not_logged_in", "denied", "unknown_group", "wrong_login",
+  "busy"};
 } // namespace
 
 const char* to_string(errc x) {

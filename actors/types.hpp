@@ -80,6 +80,7 @@ enum class errc : uint8_t {
   denied,             // not a member / not the owner / bad ticket
   unknown_group,      // no such group
   wrong_login,        // unknown user or wrong password (one message for both)
+  busy,               // a paced source cannot answer in time: try another
 };
 
 const char* to_string(errc x);

@@ -14,6 +14,8 @@ namespace {
 constexpr int max_bad_pieces = 3;
 constexpr auto reconnect_delay = std::chrono::seconds(3);
 constexpr auto connect_timeout = std::chrono::seconds(5);
+// How long a source that answered busy gets no requests.
+constexpr auto busy_backoff = std::chrono::milliseconds(500);
 } // namespace
 
 void piece_fetcher_state::on_info(pb::FileInfo& info) {
@@ -149,7 +151,7 @@ void piece_fetcher_state::schedule() {
   }
   auto now = self->clock().now();
   for (auto& [id, src] : sources) {
-    if (src.state != source_state::active)
+    if (src.state != source_state::active || src.busy_until > now)
       continue;
     while (picker->in_flight(id) < opts.window) {
       auto p = picker->pick(id, now);
@@ -219,6 +221,10 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
     b.reset(p);
     i->second.holds = b.bytes();
     picker->set_source(id, b);
+  } else if (is(err, errc::busy)) {
+    // A paced source that cannot answer in time: its pieces go to the
+    // others; it is asked again after a while.
+    i->second.busy_until = self->clock().now() + busy_backoff;
   } else {
     drop(id, source_state::lost,
          "piece " + std::to_string(p) + ": " + render(err));

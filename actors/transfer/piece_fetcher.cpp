@@ -89,9 +89,13 @@ pb::DownloadStatus piece_fetcher_state::status() const {
         s.add_missing(p);
   }
   uint32_t active = 0;
+  uint32_t busy = 0;
+  auto now = self->clock().now();
   for (auto& [id, src] : sources) {
     if (src.state == source_state::active)
       ++active;
+    if (src.state == source_state::active && src.busy_until > now)
+      ++busy;
     if (src.state == source_state::banned)
       s.add_banned(id + ": " + src.reason);
     auto& detail = *s.add_source_states();
@@ -100,6 +104,8 @@ pb::DownloadStatus piece_fetcher_state::status() const {
     detail.set_reason(src.reason);
   }
   s.set_sources(active);
+  if (state == download_state::downloading && active > 0 && busy == active)
+    s.set_reason("stalled: sources busy");
   return s;
 }
 

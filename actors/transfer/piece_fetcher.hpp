@@ -77,6 +77,8 @@ struct fetch_source {
   std::string reason;          // why lost or banned
   std::string holds;           // bitfield from the tracker
   caf::actor_clock::time_point retry_at;
+  /// A paced source answered busy: no requests to it until then.
+  caf::actor_clock::time_point busy_until;
 };
 
 struct piece_fetcher_state {

@@ -22,20 +22,35 @@ token_bucket::token_bucket(uint64_t rate, time_point now)
   // A quarter of a second's worth may go out at once.
 }
 
-caf::timespan token_bucket::take(uint64_t bytes, time_point now) {
-  if (rate_ == 0)
-    return caf::timespan{0};
+void token_bucket::refill(time_point now) {
   if (now > last_) {
     auto secs = std::chrono::duration<double>(now - last_).count();
     tokens_ = std::min(burst_, tokens_ + secs * static_cast<double>(rate_));
     last_ = now;
   }
-  tokens_ -= static_cast<double>(bytes);
-  if (tokens_ >= 0)
+}
+
+caf::timespan token_bucket::wait_for(double tokens) const {
+  if (tokens >= 0)
     return caf::timespan{0};
   // Rounded up: never early.
-  auto ns = std::ceil(-tokens_ * 1e9 / static_cast<double>(rate_));
+  auto ns = std::ceil(-tokens * 1e9 / static_cast<double>(rate_));
   return caf::timespan{static_cast<int64_t>(ns)};
+}
+
+caf::timespan token_bucket::take(uint64_t bytes, time_point now) {
+  if (rate_ == 0)
+    return caf::timespan{0};
+  refill(now);
+  tokens_ -= static_cast<double>(bytes);
+  return wait_for(tokens_);
+}
+
+caf::timespan token_bucket::delay(uint64_t bytes, time_point now) {
+  if (rate_ == 0)
+    return caf::timespan{0};
+  refill(now);
+  return wait_for(tokens_ - static_cast<double>(bytes));
 }
 
 // -- piece_server ---------------------------------------------------------------
@@ -66,6 +81,11 @@ piece_server_state::serve(const pb::PieceRequest& req) {
   hdr.set_name(req.name());
   hdr.set_index(req.index());
   auto now = self->clock().now();
+  if (bucket.delay(loc->length, now) > opts.max_wait)
+    return make_error(errc::busy, "uploads paced: no budget within "
+                                    + std::to_string(opts.max_wait.count()
+                                                     / 1000000)
+                                    + " ms; try another source");
   auto wait = bucket.take(loc->length, now);
   if (wait.count() == 0) {
     auto buf = read(*loc);

@@ -26,6 +26,11 @@ struct piece_server_options {
   uint64_t upload_limit = 0;  // bytes per second, 0: unlimited
   /// Seconds since the Unix epoch (ticket expiry).
   std::function<int64_t()> unix_time;
+  /// A request that would wait longer than this for upload budget is
+  /// refused at once with errc::busy (the requester asks another source):
+  /// the held queue stays short and every held reply is answered long
+  /// before its requester's timeout.
+  caf::timespan max_wait = std::chrono::seconds(2);
 };
 
 /// An upload budget: `rate` bytes per second, at most `burst` saved up.
@@ -38,8 +43,12 @@ public:
   /// Takes `bytes` from the budget; returns how long the reply must wait
   /// (zero: at once).
   caf::timespan take(uint64_t bytes, time_point now);
+  /// How long a reply of `bytes` would wait if taken now (nothing taken).
+  caf::timespan delay(uint64_t bytes, time_point now);
 
 private:
+  void refill(time_point now);
+  caf::timespan wait_for(double tokens) const;
   uint64_t rate_ = 0;
   double tokens_ = 0;
   double burst_ = 0;

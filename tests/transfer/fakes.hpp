@@ -99,7 +99,7 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
 
 // -- piece servers that serve, hold or corrupt ---------------------------------
 
-enum class source_mode { serve, hold, corrupt };
+enum class source_mode { serve, hold, corrupt, busy };
 
 struct source_record {
   source_mode mode = source_mode::serve;
@@ -119,6 +119,8 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
     [self, rec](piece_atom, const pb::PieceRequest& req)
       -> caf::result<pb::PieceHeader, std::vector<char>> {
       rec->requests.push_back(req.index());
+      if (rec->mode == source_mode::busy)
+        return make_error(errc::busy, "uploads paced");
       if (rec->mode == source_mode::hold) {
         auto rp = self->make_response_promise<pb::PieceHeader,
                                               std::vector<char>>();

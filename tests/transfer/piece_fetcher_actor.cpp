@@ -116,6 +116,28 @@ BOOST_AUTO_TEST_CASE(a_dead_sources_pieces_in_flight_go_to_the_other) {
   BOOST_CHECK(file("/dl/f.bin") == bytes);
 }
 
+// A paced source that answers busy is not dropped: its pieces go to the
+// other source, it gets no request for 500 ms, and while every source is
+// busy the download says so; once it serves again, the download completes.
+BOOST_AUTO_TEST_CASE(a_busy_source_is_asked_again_later) {
+  auto a = add_source("1", test::source_mode::busy);
+  start(options());
+  BOOST_REQUIRE_EQUAL(a->requests.size(), 2u); // its window, refused
+  auto s = status();
+  BOOST_CHECK(s.state() == pb::DOWNLOADING);
+  BOOST_CHECK_EQUAL(s.sources(), 1u);          // still active, not lost
+  BOOST_CHECK_EQUAL(s.reason(), "stalled: sources busy");
+  sched.advance_time(std::chrono::milliseconds(250)); // a tick: not yet
+  sched.run();
+  BOOST_CHECK_EQUAL(a->requests.size(), 2u);
+  a->mode = test::source_mode::serve;
+  sched.advance_time(std::chrono::milliseconds(250)); // 500 ms: asked again
+  sched.run();
+  BOOST_CHECK_GT(a->requests.size(), 2u);
+  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+}
+
 BOOST_AUTO_TEST_CASE(bans_a_source_after_three_corrupt_pieces) {
   auto bad = add_source("1", test::source_mode::corrupt);
   auto good = add_source("2", test::source_mode::serve);

@@ -88,6 +88,24 @@ BOOST_AUTO_TEST_CASE(paces_uploads_in_virtual_time_without_blocking) {
   BOOST_CHECK_EQUAL(lib->bytes_served.load(), 3 * test::piece);
 }
 
+// 64 KiB/s: a request that would wait more than max_wait (2 s) for budget
+// is refused at once with busy; the queue of held replies stays bounded and
+// every held reply is answered within 2 s.
+BOOST_AUTO_TEST_CASE(refuses_busy_beyond_the_longest_wait) {
+  lib->put(local_file{m, "/share/f.bin", bitfield{n, true}, ""});
+  start(4 * test::piece);
+  for (uint32_t i = 0; i < 12; ++i)
+    ask("f.bin", i % n);
+  BOOST_CHECK_EQUAL(rec->pieces.size(), 1u);   // at once
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 3u); // would wait 2.25 s and more
+  for (auto& err : rec->errors)
+    BOOST_CHECK(is(err, errc::busy));
+  sched.advance_time(2s);                      // the 8 held ones
+  sched.run();
+  BOOST_CHECK_EQUAL(rec->pieces.size(), 9u);
+  BOOST_CHECK_EQUAL(rec->errors.size(), 3u);
+}
+
 BOOST_AUTO_TEST_CASE(held_replies_fail_at_once_when_the_server_ends) {
   lib->put(local_file{m, "/share/f.bin", bitfield{n, true}, ""});
   auto srv = start(4 * test::piece);
