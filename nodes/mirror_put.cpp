@@ -128,13 +128,13 @@ int run_mirror_put(std::vector<std::string> args) {
   cfg.log_level = "warn";
   auto rest = a.rest;
   rest.push_back("--peer.tracker=" + a.tracker);
-  rest.push_back("--peer.share-dir=");
-  rest.push_back("--peer.download-dir=" + scratch);
-  rest.push_back("--peer.state-db=" + scratch + "/peer.db");
+  cfg.peer_share_dir = "";
+  cfg.peer_download_dir = scratch;
   bool done = false;
   peer_options opts;
   if (auto rc = load_config(cfg, "fetch", rest, done); rc || done)
     return rc;
+  cfg.peer_state_db = scratch + "/peer.db";
   if (auto rc = peer_options_from(cfg, opts))
     return rc;
   opts.share_dir.clear();

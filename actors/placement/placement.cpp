@@ -229,6 +229,24 @@ std::vector<std::string> placement_state::order(const std::string& sha,
   return rendezvous_order(part_key(sha, part), ms);
 }
 
+std::string placement_state::node_of(const std::string& id) const {
+  auto i = mirrors.find(id);
+  if (i == mirrors.end())
+    return id;
+  return i->second.address.host() + ":"
+         + std::to_string(i->second.address.port());
+}
+
+bool placement_state::fresh_nodes_left(const std::vector<std::string>& ranked,
+                                       const placed_part& p,
+                                       const std::set<std::string>& nodes) const {
+  // A usable mirror on a node without a replica yet, that may take one.
+  return std::any_of(ranked.begin(), ranked.end(), [&](const std::string& id) {
+    return usable(id) && nodes.count(node_of(id)) == 0
+           && p.holders.count(id) == 0 && p.failed.count(id) == 0;
+  });
+}
+
 size_t placement_state::live_holders(const placed_part& p) const {
   return static_cast<size_t>(std::count_if(
     p.holders.begin(), p.holders.end(),
@@ -257,15 +275,34 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
     return 0;
   }
   auto bytes = f.layout.bytes(f.manifest, part);
+  // Replicas go to distinct mirror nodes (processes or machines) first:
+  // one node's death then costs each part at most one replica. Only when
+  // there are fewer nodes than replicas do two share a node.
+  std::set<std::string> nodes;
+  for (auto& h : p.holders)
+    if (counts(h))
+      nodes.insert(node_of(h));
+  for (auto& c : p.copying)
+    nodes.insert(node_of(c));
+  auto ranked = order(sha, part);
+  std::vector<std::string> candidates;
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto& id : ranked) {
+      bool fresh_node = nodes.count(node_of(id)) == 0;
+      if ((pass == 0) == fresh_node)
+        candidates.push_back(id);
+    }
   size_t started = 0;
-  for (auto& id : order(sha, part)) {
+  for (auto& id : candidates) {
     if (have >= opts.replicas)
       break;
     auto& m = mirrors.at(id);
     if (!usable(id) || p.holders.count(id) > 0 || p.copying.count(id) > 0
         || p.failed.count(id) > 0 || m.bytes_stored + bytes > m.capacity
-        || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror))
+        || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror)
+        || (nodes.count(node_of(id)) > 0 && fresh_nodes_left(ranked, p, nodes)))
       continue;
+    nodes.insert(node_of(id));
     auto cid = ++next_id;
     copies[cid] = part_copy_record{sha, part, id, bytes, self->clock().now(),
                                    publish};
@@ -355,11 +392,22 @@ void placement_state::on_copy_failed(uint64_t id, const std::string& why) {
 void placement_state::trim(const std::string& sha, uint32_t part) {
   auto& f = files.at(sha);
   auto& p = f.parts[part];
-  size_t kept = 0;
-  for (auto& id : order(sha, part)) {
-    if (p.holders.count(id) == 0 || !counts(id))
-      continue;
-    if (++kept <= opts.replicas || !usable(id))
+  // Keep one replica per node first (in rendezvous order), then the next
+  // ones in that order; drop the rest.
+  std::vector<std::string> live;
+  for (auto& id : order(sha, part))
+    if (p.holders.count(id) > 0 && counts(id))
+      live.push_back(id);
+  std::set<std::string> keep;
+  std::set<std::string> nodes;
+  for (auto& id : live)
+    if (keep.size() < opts.replicas && nodes.insert(node_of(id)).second)
+      keep.insert(id);
+  for (auto& id : live)
+    if (keep.size() < opts.replicas)
+      keep.insert(id);
+  for (auto& id : live) {
+    if (keep.count(id) > 0 || !usable(id))
       continue;
     LOG_INFO("placement", "trimming part " << part << " of "
                                            << f.manifest.name() << " from "
@@ -383,6 +431,11 @@ void placement_state::trim(const std::string& sha, uint32_t part) {
   }
 }
 
+bool placement_state::publishing(const std::string& sha) const {
+  return std::any_of(publishes.begin(), publishes.end(),
+                     [&](auto& kv) { return kv.second.file_sha256 == sha; });
+}
+
 void placement_state::check() {
   auto now = self->clock().now();
   self->delayed_send(self, std::max(opts.dead_after / 4,
@@ -399,7 +452,8 @@ void placement_state::check() {
       auto& p = f.parts[part];
       auto live = live_holders(p);
       if (live < opts.replicas) {
-        short_of_replicas = true;
+        // A part still being published is not a repair.
+        short_of_replicas = short_of_replicas || !publishing(sha);
         if (live + p.copying.size() < opts.replicas)
           replicate(sha, part, 0, nullptr);
       } else if (live > opts.replicas && p.copying.empty()) {

@@ -8,7 +8,10 @@
 // `replicas` live holders is copied by the next mirror of its rendezvous
 // order from a live holder, at most `max_copies_per_mirror` copies to one
 // mirror at once. Replicas beyond `replicas` (a dead mirror came back) are
-// trimmed. Blocks on its database: spawned with spawn_blocking.
+// trimmed. Replicas of a part go to distinct mirror nodes first (a node is
+// a failure domain), then, with fewer nodes than replicas, to the next
+// mirrors in rendezvous order. Blocks on its database: spawned with
+// spawn_blocking.
 //
 // Mirror health (transitions are logged):
 //   (restart) -> joining      known from the store, not registered yet;
@@ -125,6 +128,14 @@ struct placement_state {
   bool usable(const std::string& id) const;
   std::vector<std::string> order(const std::string& sha, uint32_t part) const;
   size_t live_holders(const placed_part& p) const;
+  bool publishing(const std::string& sha) const;
+  /// A mirror's node (host:port): replicas of a part spread over nodes.
+  std::string node_of(const std::string& id) const;
+  /// True while some usable mirror on a node not in `nodes` could still
+  /// take the part.
+  bool fresh_nodes_left(const std::vector<std::string>& ranked,
+                        const placed_part& p,
+                        const std::set<std::string>& nodes) const;
   /// Starts copies for a part short of replicas; `publish` ties them to a
   /// publish. Returns how many started.
   size_t replicate(const std::string& sha, uint32_t part, uint64_t publish,
