@@ -61,6 +61,9 @@ struct mirror_node_options {
   std::vector<std::string> ids;  // the mirrors it hosts
   std::string host = "127.0.0.1";
   std::string data_dir;          // DATA_DIR/ID per mirror
+  /// Where each mirror's index database goes (INDEX_DIR/ID.db); empty:
+  /// DATA_DIR/ID/index.db. Simulations keep data in memory, indexes on disk.
+  std::string index_dir;
   std::string tracker_host;
   uint16_t tracker_port = 0;
   uint64_t capacity = uint64_t{100} << 30;

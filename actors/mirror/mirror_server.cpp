@@ -461,9 +461,11 @@ void mirror_state::scrub() {
   }
   auto& m = f->second.manifest;
   part_layout layout{m, f->second.parts.begin()->second.part_size};
-  auto p = f->second.parts.lower_bound(layout.part_of(scrub_piece));
+  auto p = scrub_piece < layout.pieces
+             ? f->second.parts.lower_bound(layout.part_of(scrub_piece))
+             : f->second.parts.end();
   if (p == f->second.parts.end()) {
-    // Past this file's last part: the next file.
+    // Past this file's last stored part: the next file.
     auto next = std::next(f);
     scrub_file = next == files.end() ? std::string{} : next->first;
     scrub_piece = 0;
