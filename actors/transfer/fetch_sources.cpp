@@ -166,12 +166,17 @@ void piece_fetcher_state::request_piece(const std::string& id,
     *req.mutable_ticket() = ticket;
   auto epoch = src.epoch;
   auto self = this->self;
-  self->request(src.handle, opts.request_timeout, piece_atom::value,
-                std::move(req))
+  auto sent = self->clock().now();
+  self->request(src.handle, src.latency.timeout(opts.request_timeout),
+                piece_atom::value, std::move(req))
     .then(
-      [self, id, epoch, p](const pb::PieceHeader& hdr,
-                           std::vector<char>& data) {
-        self->state.on_piece(id, epoch, p, hdr, data);
+      [self, id, epoch, p, sent](const pb::PieceHeader& hdr,
+                                 std::vector<char>& data) {
+        auto& st = self->state;
+        if (auto i = st.sources.find(id);
+            i != st.sources.end() && i->second.epoch == epoch)
+          i->second.latency.sample(self->clock().now() - sent);
+        st.on_piece(id, epoch, p, hdr, data);
       },
       [self, id, epoch, p](const caf::error& err) {
         self->state.on_piece_error(id, epoch, p, err);
