@@ -1,0 +1,243 @@
+// `actorrent cluster`: real node processes on loopback, started, killed,
+// stopped, restarted and brought down through the launcher; every claim is
+// checked against /proc and the nodes' control ports, not only its output.
+#define BOOST_TEST_MODULE nodes_cluster
+#include <boost/test/unit_test.hpp>
+
+#include "nodes/cluster_config.hpp"
+#include "tests/fixtures.hpp"
+
+using namespace actorrent;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string proc_text(pid_t pid, const char* what) {
+  return test::read_file("/proc/" + std::to_string(pid) + "/" + what);
+}
+
+// True while `pid` is a live (not zombie) process whose command line holds
+// `config`: read from /proc here, independently of the launcher.
+bool alive(pid_t pid, const std::string& config) {
+  auto cmdline = proc_text(pid, "cmdline");
+  if (cmdline.find(std::string{'\0'} + config + '\0') == std::string::npos)
+    return false;
+  auto stat = proc_text(pid, "stat");
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size()
+         && stat[close + 2] != 'Z';
+}
+
+char state_letter(pid_t pid) {
+  auto stat = proc_text(pid, "stat");
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2]
+                                                               : '?';
+}
+
+// The line of `node` in `status` output.
+std::string line_of(const std::string& out, const std::string& node) {
+  std::istringstream in{out};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(node + " ", 0) == 0)
+      return line;
+  return {};
+}
+
+// A cluster directory; whatever the test left running is stopped at the end
+// (through `down`, then SIGKILL for anything still alive).
+struct cluster_fixture {
+  test::temp_dir tmp;
+  std::string dir = tmp / "cluster";
+
+  ~cluster_fixture() {
+    cluster({"down"});
+    pb::ClusterFile file;
+    if (load_cluster(dir, file).empty())
+      for (auto& n : file.nodes())
+        if (alive(n.pid(), n.config()))
+          ::kill(n.pid(), SIGKILL);
+  }
+
+  // `actorrent cluster COMMAND --dir DIR ARGS...` for {COMMAND, ARGS...}.
+  test::run_result cluster(const std::vector<std::string>& args) {
+    std::vector<std::string> full{"cluster", args.at(0), "--dir", dir};
+    full.insert(full.end(), args.begin() + 1, args.end());
+    return test::run(full, 60s);
+  }
+
+  pb::ClusterFile file() {
+    pb::ClusterFile out;
+    auto err = load_cluster(dir, out);
+    BOOST_REQUIRE_MESSAGE(err.empty(), err);
+    return out;
+  }
+
+  pb::ClusterNode node(const std::string& name) {
+    auto f = file();
+    for (auto& n : f.nodes())
+      if (n.name() == name)
+        return n;
+    BOOST_FAIL("no node " + name + " in cluster.json");
+    return {};
+  }
+
+  bool control_answers(const pb::ClusterNode& n) {
+    return test::run({"ctl", "--node",
+                      "127.0.0.1:" + std::to_string(n.control_port()),
+                      "actors"},
+                     30s)
+             .code
+           == 0;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(mirror_ids_are_split_evenly_and_zero_padded) {
+  auto ids = mirror_ids(50, 5);
+  BOOST_REQUIRE_EQUAL(ids.size(), 5u);
+  for (auto& xs : ids)
+    BOOST_TEST(xs.size() == 10u);
+  BOOST_TEST(ids[0].front() == "m00");
+  BOOST_TEST(ids[4].back() == "m49");
+  auto uneven = mirror_ids(10, 3);
+  BOOST_TEST(uneven[0].size() == 4u);
+  BOOST_TEST(uneven[1].front() == "m04");
+  BOOST_TEST(uneven[2].back() == "m09");
+  BOOST_TEST(mirror_ids(100, 1)[0].back() == "m99");
+  BOOST_TEST(mirror_ids(101, 2)[1].back() == "m100");
+  BOOST_TEST(mirror_ids(101, 2)[0].front() == "m000");
+  BOOST_TEST(mirror_ids(0, 5).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(up_status_kill_start_down_with_peers, cluster_fixture) {
+  auto up = cluster({"up", "--mirrors", "0", "--peers", "2", "--log-level",
+                     "warn"});
+  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
+  auto f = file();
+  BOOST_REQUIRE_EQUAL(f.nodes_size(), 3);
+  for (auto& n : f.nodes()) {
+    BOOST_TEST(up.out.find(n.name() + " ") != std::string::npos, up.out);
+    BOOST_TEST(alive(n.pid(), n.config()), n.name());
+    BOOST_TEST(control_answers(n), n.name());
+  }
+  // The peers' configs name the tracker's port; no placement without mirrors.
+  auto tracker_port = std::to_string(f.nodes(0).port());
+  BOOST_TEST(test::read_file(dir + "/peer-0.ini").find("127.0.0.1:" + tracker_port)
+             != std::string::npos);
+  BOOST_TEST(test::read_file(dir + "/tracker.ini").find("[placement]")
+             == std::string::npos);
+
+  auto status = cluster({"status"});
+  BOOST_TEST(status.code == 0, status.out);
+  BOOST_TEST(line_of(status.out, "peer-1").find("running  yes")
+             != std::string::npos, status.out);
+
+  // SIGKILL of a peer node: gone from /proc, status says dead and fails.
+  auto victim = node("peer-1");
+  auto kill = cluster({"kill", "peer-1"});
+  BOOST_TEST(kill.code == 0, kill.out);
+  BOOST_TEST(!alive(victim.pid(), victim.config()));
+  status = cluster({"status"});
+  BOOST_TEST(status.code == 1, status.out);
+  BOOST_TEST(line_of(status.out, "peer-1").find("dead") != std::string::npos,
+             status.out);
+  BOOST_TEST(line_of(status.out, "peer-0").find("running  yes")
+             != std::string::npos, status.out);
+
+  // Started again from its config: a new process on the same control port.
+  auto start = cluster({"start", "peer-1"});
+  BOOST_REQUIRE_MESSAGE(start.code == 0, start.out);
+  auto again = node("peer-1");
+  BOOST_TEST(again.pid() != victim.pid());
+  BOOST_TEST(again.control_port() == victim.control_port());
+  BOOST_TEST(alive(again.pid(), again.config()));
+  BOOST_TEST(control_answers(again));
+  BOOST_TEST(cluster({"start", "peer-1"}).code == 1);  // already running
+
+  // SIGSTOP and SIGCONT: status sees the hung node and its return.
+  auto held = node("peer-0");
+  BOOST_TEST(cluster({"kill", "peer-0", "--stop"}).code == 0);
+  BOOST_TEST(state_letter(held.pid()) == 'T');
+  status = cluster({"status"});
+  BOOST_TEST(status.code == 1, status.out);
+  BOOST_TEST(line_of(status.out, "peer-0").find("stopped  no")
+             != std::string::npos, status.out);
+  BOOST_TEST(cluster({"kill", "peer-0", "--cont"}).code == 0);
+  status = cluster({"status"});
+  BOOST_TEST(status.code == 0, status.out);
+
+  // down: no process of the cluster is left.
+  auto down = cluster({"down"});
+  BOOST_TEST(down.code == 0, down.out);
+  f = file();
+  for (auto& n : f.nodes())
+    BOOST_TEST(!alive(n.pid(), n.config()), n.name());
+  status = cluster({"status"});
+  BOOST_TEST(status.code == 1, status.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(down_leaves_a_reused_pid_alone, cluster_fixture) {
+  auto up = cluster({"up", "--mirrors", "0", "--peers", "1"});
+  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
+  BOOST_TEST(cluster({"up", "--mirrors", "0"}).code == 1);  // still running
+  // Another process now has the peer's pid in cluster.json.
+  pid_t other = ::fork();
+  if (other == 0) {
+    ::execlp("sleep", "sleep", "30", nullptr);
+    ::_exit(127);
+  }
+  auto f = file();
+  auto peer_pid = f.nodes(1).pid();
+  f.mutable_nodes(1)->set_pid(other);
+  BOOST_REQUIRE(save_cluster(f).empty());
+  auto down = cluster({"down"});
+  BOOST_TEST(down.code == 0, down.out);
+  BOOST_TEST(::waitpid(other, nullptr, WNOHANG) == 0);  // untouched
+  BOOST_TEST(!alive(f.nodes(0).pid(), f.nodes(0).config()));
+  ::kill(other, SIGKILL);
+  ::waitpid(other, nullptr, 0);
+  ::kill(peer_pid, SIGKILL);  // the real peer, which down no longer knew
+}
+
+BOOST_FIXTURE_TEST_CASE(a_node_that_cannot_start_is_named_and_all_stopped,
+                        cluster_fixture) {
+  // The tracker's database path is a directory: the tracker exits 2.
+  std::system(("mkdir -p '" + dir + "/tracker.db'").c_str());
+  auto up = cluster({"up", "--mirrors", "0", "--peers", "1"});
+  BOOST_TEST(up.code == 1, up.out);
+  BOOST_TEST(up.out.find("tracker exited with code 2") != std::string::npos,
+             up.out);
+  BOOST_TEST(up.out.find("tracker.db") != std::string::npos, up.out);
+  auto f = file();
+  for (auto& n : f.nodes())
+    BOOST_TEST(!alive(n.pid(), n.config()), n.name());
+}
+
+BOOST_FIXTURE_TEST_CASE(usage_errors_exit_2_naming_what_is_wrong,
+                        cluster_fixture) {
+  auto r = test::run({"cluster", "up", "--mirrors", "0"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("--dir") != std::string::npos, r.out);
+  r = cluster({"up", "--mirrors", "many"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("--mirrors") != std::string::npos, r.out);
+  r = cluster({"up", "--mirrors", "4", "--mirror-processes", "5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("--mirror-processes") != std::string::npos, r.out);
+  r = cluster({"up", "--peers", "1", "--frobnicate"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("--frobnicate") != std::string::npos, r.out);
+  BOOST_TEST(test::run({"cluster", "frobnicate"}).code == 2);
+  // An unknown kill target, named.
+  auto up = cluster({"up", "--mirrors", "0"});
+  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
+  r = cluster({"kill", "m99"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("'m99'") != std::string::npos, r.out);
+  r = cluster({"kill", "tracker", "--stop", "--cont"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(alive(node("tracker").pid(), node("tracker").config()));
+}
