@@ -8,22 +8,13 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <thread>
-
-#include <caf/actor_system.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "actors/core/file_io.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
 #include "nodes/cluster_config.hpp"
-#include "nodes/commands.hpp"
-#include "nodes/config.hpp"
+#include "nodes/cluster_nodes.hpp"
 #include "nodes/nodes.hpp"
-#include "nodes/processes.hpp"
-#include "nodes/replies.hpp"
-#include "actors/types.hpp"
 
 namespace actorrent {
 
@@ -54,9 +45,6 @@ const char* cluster_usage
     "  down --dir DIR\n"
     "        SIGTERM to every node it started (SIGKILL after 5 s)\n\n"
     "Exit codes: 0 ok, 1 the operation failed, 2 bad usage.\n";
-
-const auto ready_timeout = 30s;
-const auto stop_timeout = 5s;
 
 int usage_error(const std::string& what) {
   std::cerr << "error: " << what << "\n(`actorrent cluster --help` lists the "
@@ -166,167 +154,18 @@ std::string check_up_options(const cli& c, cluster_options& o) {
   return dir_of(c, true, o.dir);
 }
 
-// -- talking to control ports ------------------------------------------------------
-
-// A CAF system with a middleman, to send commands to nodes' control ports.
-struct control_client {
-  node_config cfg;
-  caf::actor_system sys;
-  caf::scoped_actor self;
-  static node_config& init(node_config& c) {
-    log::setup("cluster", log::level::error);
-    c.load<caf::io::middleman>();
-    return c;
-  }
-  control_client() : sys(init(cfg)), self(sys) {}
-
-  caf::expected<control_actor> connect(uint32_t port) {
-    return connect_control(self, "127.0.0.1", static_cast<uint16_t>(port), 2s);
-  }
-
-  // Sends `cmd` to 127.0.0.1:port; code 1 naming why when unreachable.
-  command_output send(uint32_t port, const parsed_command& cmd) {
-    auto ctl = connect(port);
-    if (!ctl)
-      return plain_output(1, "cannot reach control port "
-                               + std::to_string(port) + ": "
-                               + render(ctl.error()));
-    return run_command(self, *ctl, cmd, 5s);
-  }
-
-  // The node's supervised actors (the control `actors` request). Empty, or
-  // why it did not answer.
-  std::string actors(const pb::ClusterNode& node, pb::ActorList& out) {
-    auto ctl = connect(node.control_port());
-    if (!ctl)
-      return render(ctl.error());
-    std::string err;
-    self->request(*ctl, 5s, list_atom::value)
-      .receive([&](pb::ActorList& xs) { out = std::move(xs); },
-               [&](caf::error& e) { err = render(e); });
-    return err;
-  }
-};
-
-// -- nodes -----------------------------------------------------------------------
-
-pb::ClusterNode* find_node(pb::ClusterFile& file, const std::string& name) {
-  for (auto& node : *file.mutable_nodes())
-    if (node.name() == name)
-      return &node;
-  return nullptr;
-}
-
-pb::ClusterNode* find_mirror_host(pb::ClusterFile& file, const std::string& id) {
-  for (auto& node : *file.mutable_nodes())
-    for (auto& x : node.mirror_ids())
-      if (x == id)
-        return &node;
-  return nullptr;
-}
-
-process_state state_of(const pb::ClusterNode& node) {
-  return actorrent::state_of(node.pid(), node.config());
-}
-
-std::string id_range(const pb::ClusterNode& node) {
-  if (node.mirror_ids().empty())
-    return "";
-  return node.mirror_ids(0) + ".." + *node.mirror_ids().rbegin();
-}
-
-void print_node(const pb::ClusterNode& node) {
-  std::printf("%-10s pid %-8d port %-6u control %-6u %s\n", node.name().c_str(),
-              node.pid(), node.port(), node.control_port(),
-              id_range(node).c_str());
-}
-
-// Starts one node from its config; the pid is recorded in `node`.
-std::string spawn_node(pb::ClusterNode& node, const std::string& dir) {
-  std::string err;
-  auto pid = spawn_detached(self_exe(), {node.kind(), "--config", node.config()},
-                            dir, node.log(), err);
-  node.set_pid(pid > 0 ? pid : 0);
-  return err;
-}
-
-// Why `node` (a child of this process) is not up yet: empty once its
-// control port answers `actors`; `pending` while it may still come up.
-std::string not_up(control_client& client, const pb::ClusterNode& node,
-                   bool& pending) {
-  pending = false;
-  if (auto how = child_exit(node.pid()); !how.empty())
-    return node.name() + " " + how;
-  pb::ActorList xs;
-  if (client.actors(node, xs).empty())
-    return {};
-  pending = true;
-  return node.name() + " did not answer on control port "
-         + std::to_string(node.control_port()) + " within "
-         + std::to_string(ready_timeout.count()) + " s";
-}
-
-// Waits until every node in `nodes` answers (at most ready_timeout). Empty,
-// or which node failed and the tail of its log.
-std::string wait_ready(control_client& client,
-                       const std::vector<pb::ClusterNode*>& nodes) {
-  auto until = std::chrono::steady_clock::now() + ready_timeout;
-  std::vector<pb::ClusterNode*> waiting = nodes;
-  while (!waiting.empty()) {
-    auto node = waiting.front();
-    bool pending = false;
-    auto why = not_up(client, *node, pending);
-    if (why.empty()) {
-      waiting.erase(waiting.begin());
-      continue;
-    }
-    if (!pending || std::chrono::steady_clock::now() >= until)
-      return why + "; the end of " + node->log() + ":\n"
-             + tail_of(node->log(), 15);
-    std::this_thread::sleep_for(100ms);
-  }
-  return {};
-}
-
-// SIGTERM to every running node of `nodes` (in reverse order), SIGKILL to
-// those still there after stop_timeout; prints what happened to each.
-void stop_nodes(const std::vector<pb::ClusterNode*>& nodes) {
-  std::vector<pb::ClusterNode*> running;
-  for (auto i = nodes.rbegin(); i != nodes.rend(); ++i) {
-    auto& n = **i;
-    if (signal_if_ours(n.pid(), n.config(), SIGTERM)) {
-      signal_if_ours(n.pid(), n.config(), SIGCONT);  // a stopped one too
-      running.push_back(&n);
-    } else
-      std::printf("%-10s %s\n", n.name().c_str(),
-                  n.pid() > 0 ? "not running" : "never started");
-  }
-  auto until = std::chrono::steady_clock::now() + stop_timeout;
-  for (auto n : running) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      until - std::chrono::steady_clock::now());
-    if (wait_state(n->pid(), n->config(), process_state::dead,
-                   std::max(left, std::chrono::milliseconds(0)))) {
-      std::printf("%-10s pid %d stopped\n", n->name().c_str(), n->pid());
-      continue;
-    }
-    signal_if_ours(n->pid(), n->config(), SIGKILL);
-    wait_state(n->pid(), n->config(), process_state::dead, 2s);
-    std::printf("%-10s pid %d killed (no exit within %lld s of SIGTERM)\n",
-                n->name().c_str(), n->pid(),
-                static_cast<long long>(stop_timeout.count()));
-  }
-}
-
-std::vector<pb::ClusterNode*> all_nodes(pb::ClusterFile& file) {
-  std::vector<pb::ClusterNode*> out;
-  for (auto& node : *file.mutable_nodes())
-    out.push_back(&node);
-  return out;
-}
-
-// Reads --dir and DIR/cluster.json for the commands after `up`.
-int load(const cli& c, pb::ClusterFile& file) {
+// The command line of the commands after `up`: --dir, the `flags` allowed,
+// and exactly `words` words (`what` they are); then DIR/cluster.json.
+// 0, or the exit code after saying what is wrong.
+int parse_and_load(const args_t& args, const std::set<std::string>& flags,
+                   size_t words, const std::string& what, cli& c,
+                   pb::ClusterFile& file) {
+  if (auto err = parse_cli(args, {"dir"}, flags, c); !err.empty())
+    return usage_error(err);
+  if (c.words.size() != words)
+    return usage_error(words == 0 ? "unexpected argument '" + c.words.front()
+                                      + "'"
+                                  : "expected " + what);
   std::string dir;
   if (auto err = dir_of(c, false, dir); !err.empty())
     return usage_error(err);
@@ -353,19 +192,6 @@ bool running_cluster(const std::string& dir) {
       return true;
     }
   return false;
-}
-
-// Spawns `nodes`, records their pids and waits until they answer.
-std::string start_nodes(control_client& client, pb::ClusterFile& file,
-                        const std::vector<pb::ClusterNode*>& nodes) {
-  for (auto n : nodes) {
-    auto err = spawn_node(*n, file.dir());
-    if (auto saved = save_cluster(file); err.empty())
-      err = saved;
-    if (!err.empty())
-      return n->name() + ": " + err;
-  }
-  return wait_ready(client, nodes);
 }
 
 int cluster_up(const args_t& args) {
@@ -407,36 +233,10 @@ int cluster_up(const args_t& args) {
   return 0;
 }
 
-// "10 actors, 9 running; m03 restarting" from a mirror node's `actors`.
-std::string actor_summary(control_client& client, const pb::ClusterNode& node,
-                          bool& answers) {
-  pb::ActorList xs;
-  auto err = client.actors(node, xs);
-  answers = err.empty();
-  if (!answers)
-    return err;
-  if (node.kind() != "mirror")
-    return "";
-  size_t running = 0;
-  std::string others;
-  for (auto& a : xs.actors()) {
-    if (a.state() == "running")
-      ++running;
-    else
-      others += "; " + a.name() + " " + a.state();
-  }
-  return std::to_string(xs.actors_size()) + " actors, "
-         + std::to_string(running) + " running" + others;
-}
-
 int cluster_status(const args_t& args) {
   cli c;
-  if (auto err = parse_cli(args, {"dir"}, {}, c); !err.empty())
-    return usage_error(err);
-  if (!c.words.empty())
-    return usage_error("unexpected argument '" + c.words.front() + "'");
   pb::ClusterFile file;
-  if (auto rc = load(c, file))
+  if (auto rc = parse_and_load(args, {}, 0, "", c, file))
     return rc;
   control_client client;
   bool all_up = true;
@@ -444,10 +244,13 @@ int cluster_status(const args_t& args) {
               "ACTORS");
   for (auto& node : file.nodes()) {
     auto st = state_of(node);
-    bool answers = false;
-    std::string summary;
-    if (st == process_state::running)
-      summary = actor_summary(client, node, answers);
+    pb::ActorList xs;
+    auto why = st == process_state::running ? client.actors(node, xs)
+                                            : std::string{"-"};
+    bool answers = why.empty();
+    auto summary = !answers                ? why
+                   : node.kind() == "mirror" ? actor_summary(xs)
+                                             : std::string{};
     all_up = all_up && st == process_state::running && answers;
     std::printf("%-10s %-8d %-8s %-8s %s\n", node.name().c_str(), node.pid(),
                 to_string(st), answers ? "yes" : "no", summary.c_str());
@@ -494,16 +297,13 @@ int kill_actor(pb::ClusterNode& host, const std::string& id, bool hard) {
 
 int cluster_kill(const args_t& args) {
   cli c;
-  if (auto err = parse_cli(args, {"dir"}, {"hard", "stop", "cont"}, c);
-      !err.empty())
-    return usage_error(err);
-  if (c.words.size() != 1)
-    return usage_error("kill needs one TARGET: a node name or a mirror id");
+  pb::ClusterFile file;
+  if (auto rc = parse_and_load(args, {"hard", "stop", "cont"}, 1,
+                               "one TARGET: a node name or a mirror id", c,
+                               file))
+    return rc;
   if (c.flags.size() > 1)
     return usage_error("--hard, --stop and --cont exclude each other");
-  pb::ClusterFile file;
-  if (auto rc = load(c, file))
-    return rc;
   auto& target = c.words.front();
   if (auto node = find_node(file, target))
     return kill_node(*node, c.flags.count("stop")   ? SIGSTOP
@@ -521,12 +321,8 @@ int cluster_kill(const args_t& args) {
 
 int cluster_start(const args_t& args) {
   cli c;
-  if (auto err = parse_cli(args, {"dir"}, {}, c); !err.empty())
-    return usage_error(err);
-  if (c.words.size() != 1)
-    return usage_error("start needs one NODE");
   pb::ClusterFile file;
-  if (auto rc = load(c, file))
+  if (auto rc = parse_and_load(args, {}, 1, "one NODE", c, file))
     return rc;
   auto node = find_node(file, c.words.front());
   if (!node)
@@ -549,12 +345,8 @@ int cluster_start(const args_t& args) {
 
 int cluster_down(const args_t& args) {
   cli c;
-  if (auto err = parse_cli(args, {"dir"}, {}, c); !err.empty())
-    return usage_error(err);
-  if (!c.words.empty())
-    return usage_error("unexpected argument '" + c.words.front() + "'");
   pb::ClusterFile file;
-  if (auto rc = load(c, file))
+  if (auto rc = parse_and_load(args, {}, 0, "", c, file))
     return rc;
   stop_nodes(all_nodes(file));
   return 0;
