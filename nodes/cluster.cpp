@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <iostream>
@@ -137,6 +138,9 @@ std::string check_up_options(const cli& c, cluster_options& o) {
   num("capacity", 1, uint64_t{1} << 60, o.capacity);
   if (!err.empty())
     return err;
+  if (!c.values.count("mirror-processes"))
+    o.mirror_processes = std::max<uint64_t>(1, std::min(o.mirror_processes,
+                                                        o.mirrors));
   if (o.mirrors > 0 && o.mirror_processes > o.mirrors)
     return "--mirror-processes: at most --mirrors (" + std::to_string(o.mirrors)
            + ")";
