@@ -170,12 +170,13 @@ void stop_nodes(const std::vector<pb::ClusterNode*>& nodes) {
       until - std::chrono::steady_clock::now());
     if (wait_state(n->pid(), n->config(), process_state::dead,
                    std::max(left, std::chrono::milliseconds(0)))) {
-      std::printf("%-10s pid %d stopped\n", n->name().c_str(), n->pid());
+      std::printf("%-10s pid %d ended (SIGTERM)\n", n->name().c_str(),
+                  n->pid());
       continue;
     }
     signal_if_ours(n->pid(), n->config(), SIGKILL);
     wait_state(n->pid(), n->config(), process_state::dead, 2s);
-    std::printf("%-10s pid %d killed (no exit within %lld s of SIGTERM)\n",
+    std::printf("%-10s pid %d killed (SIGKILL: no exit %lld s after SIGTERM)\n",
                 n->name().c_str(), n->pid(),
                 static_cast<long long>(stop_timeout.count()));
   }

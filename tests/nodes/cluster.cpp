@@ -179,27 +179,50 @@ BOOST_FIXTURE_TEST_CASE(up_status_kill_start_down_with_peers, cluster_fixture) {
   BOOST_TEST(status.code == 1, status.out);
 }
 
-BOOST_FIXTURE_TEST_CASE(down_leaves_a_reused_pid_alone, cluster_fixture) {
-  auto up = cluster({"up", "--mirrors", "0", "--peers", "1"});
-  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
-  BOOST_TEST(cluster({"up", "--mirrors", "0"}).code == 1);  // still running
-  // Another process now has the peer's pid in cluster.json.
-  pid_t other = ::fork();
-  if (other == 0) {
-    ::execlp("sleep", "sleep", "30", nullptr);
+// A child of this test running `sh -c SCRIPT ARG0` (ARG0 shows in its
+// command line).
+pid_t spawn_sh(const char* script, const std::string& arg0) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execlp("sh", "sh", "-c", script, arg0.c_str(), nullptr);
     ::_exit(127);
   }
+  return pid;
+}
+
+BOOST_FIXTURE_TEST_CASE(down_signals_only_its_nodes_and_kills_what_ignores_term,
+                        cluster_fixture) {
+  auto up = cluster({"up", "--mirrors", "0", "--peers", "2"});
+  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
+  BOOST_TEST(cluster({"up", "--mirrors", "0"}).code == 1);  // still running
+  BOOST_TEST(cluster({"kill", "peer-0"}).code == 0);
+  BOOST_TEST(cluster({"kill", "peer-1"}).code == 0);
   auto f = file();
-  auto peer_pid = f.nodes(1).pid();
+  // peer-0's pid now belongs to another program: left alone. peer-1's is a
+  // process naming peer-1's config that ignores SIGTERM: killed after 5 s.
+  auto other = spawn_sh("exec sleep 30", "not-a-node");
+  auto stubborn = spawn_sh("trap '' TERM; while :; do sleep 0.1; done",
+                           f.nodes(2).config());
+  BOOST_REQUIRE(test::wait_until(
+    [&] { return alive(stubborn, f.nodes(2).config()); }, 5s));
   f.mutable_nodes(1)->set_pid(other);
+  f.mutable_nodes(2)->set_pid(stubborn);
   BOOST_REQUIRE(save_cluster(f).empty());
   auto down = cluster({"down"});
   BOOST_TEST(down.code == 0, down.out);
+  BOOST_TEST(line_of(down.out, "peer-0").find("not running") != std::string::npos,
+             down.out);
+  BOOST_TEST(line_of(down.out, "peer-1").find("SIGKILL") != std::string::npos,
+             down.out);
+  BOOST_TEST(line_of(down.out, "tracker").find("SIGTERM") != std::string::npos,
+             down.out);
   BOOST_TEST(::waitpid(other, nullptr, WNOHANG) == 0);  // untouched
+  int status = 0;
+  BOOST_TEST(::waitpid(stubborn, &status, WNOHANG) == stubborn);
+  BOOST_TEST((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   BOOST_TEST(!alive(f.nodes(0).pid(), f.nodes(0).config()));
   ::kill(other, SIGKILL);
   ::waitpid(other, nullptr, 0);
-  ::kill(peer_pid, SIGKILL);  // the real peer, which down no longer knew
 }
 
 BOOST_FIXTURE_TEST_CASE(a_node_that_cannot_start_is_named_and_all_stopped,
