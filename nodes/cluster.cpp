@@ -28,7 +28,7 @@ const char* cluster_usage
   = "usage: actorrent cluster COMMAND --dir DIR ...\n\n"
     "  up --dir DIR [--mirrors 50] [--mirror-processes 5] [--peers 0]\n"
     "     [--replicas 5] [--part-size 67108864] [--piece-size 1048576]\n"
-    "     [--dead-after-ms 3000] [--max-copies-per-mirror 4]\n"
+    "     [--dead-after-ms 3000] [--max-copies-per-mirror 2]\n"
     "     [--capacity 107374182400] [--log-level info]\n"
     "        writes DIR/NODE.ini per node, starts a tracker, the mirror\n"
     "        processes and the peers on free loopback ports (logs in\n"

@@ -20,7 +20,7 @@ struct cluster_options {
   uint64_t part_size = 64 << 20;
   uint64_t piece_size = 1 << 20;
   uint64_t dead_after_ms = 3000;
-  uint64_t max_copies_per_mirror = 4;
+  uint64_t max_copies_per_mirror = 2;
   uint64_t capacity = uint64_t{100} << 30;
   std::string log_level = "info";
 };
