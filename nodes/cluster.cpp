@@ -159,8 +159,9 @@ std::string check_up_options(const cli& c, cluster_options& o) {
 }
 
 // The command line of the commands after `up`: --dir, the `flags` allowed,
-// and exactly `words` words (`what` they are); then DIR/cluster.json.
-// 0, or the exit code after saying what is wrong.
+// and exactly `words` words (`what` they are); then DIR/cluster.json (a
+// missing or malformed one is bad input too). 0, or 2 after saying what is
+// wrong.
 int parse_and_load(const args_t& args, const std::set<std::string>& flags,
                    size_t words, const std::string& what, cli& c,
                    pb::ClusterFile& file) {
@@ -173,10 +174,8 @@ int parse_and_load(const args_t& args, const std::set<std::string>& flags,
   std::string dir;
   if (auto err = dir_of(c, false, dir); !err.empty())
     return usage_error(err);
-  if (auto err = load_cluster(dir, file); !err.empty()) {
-    std::cerr << "error: " << err << "\n";
-    return 1;
-  }
+  if (auto err = load_cluster(dir, file); !err.empty())
+    return usage_error(err);
   file.set_dir(dir);
   return 0;
 }

@@ -254,6 +254,10 @@ BOOST_FIXTURE_TEST_CASE(usage_errors_exit_2_naming_what_is_wrong,
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.out.find("--frobnicate") != std::string::npos, r.out);
   BOOST_TEST(test::run({"cluster", "frobnicate"}).code == 2);
+  std::system(("mkdir -p '" + dir + "'").c_str());
+  r = cluster({"status"});  // no cluster in DIR yet
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("cluster.json") != std::string::npos, r.out);
   // An unknown kill target, named.
   auto up = cluster({"up", "--mirrors", "0"});
   BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
