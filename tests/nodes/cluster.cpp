@@ -4,94 +4,24 @@
 #define BOOST_TEST_MODULE nodes_cluster
 #include <boost/test/unit_test.hpp>
 
-#include "nodes/cluster_config.hpp"
-#include "tests/fixtures.hpp"
+#include "tests/nodes/cluster_fixture.hpp"
 
 using namespace actorrent;
+using namespace actorrent::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::string proc_text(pid_t pid, const char* what) {
-  return test::read_file("/proc/" + std::to_string(pid) + "/" + what);
+// A child of this test running `sh -c SCRIPT ARG0` (ARG0 shows in its
+// command line).
+pid_t spawn_sh(const char* script, const std::string& arg0) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execlp("sh", "sh", "-c", script, arg0.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
 }
-
-// True while `pid` is a live (not zombie) process whose command line holds
-// `config`: read from /proc here, independently of the launcher.
-bool alive(pid_t pid, const std::string& config) {
-  auto cmdline = proc_text(pid, "cmdline");
-  if (cmdline.find(std::string{'\0'} + config + '\0') == std::string::npos)
-    return false;
-  auto stat = proc_text(pid, "stat");
-  auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size()
-         && stat[close + 2] != 'Z';
-}
-
-char state_letter(pid_t pid) {
-  auto stat = proc_text(pid, "stat");
-  auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2]
-                                                               : '?';
-}
-
-// The line of `node` in `status` output.
-std::string line_of(const std::string& out, const std::string& node) {
-  std::istringstream in{out};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(node + " ", 0) == 0)
-      return line;
-  return {};
-}
-
-// A cluster directory; whatever the test left running is stopped at the end
-// (through `down`, then SIGKILL for anything still alive).
-struct cluster_fixture {
-  test::temp_dir tmp;
-  std::string dir = tmp / "cluster";
-
-  ~cluster_fixture() {
-    cluster({"down"});
-    pb::ClusterFile file;
-    if (load_cluster(dir, file).empty())
-      for (auto& n : file.nodes())
-        if (alive(n.pid(), n.config()))
-          ::kill(n.pid(), SIGKILL);
-  }
-
-  // `actorrent cluster COMMAND --dir DIR ARGS...` for {COMMAND, ARGS...}.
-  test::run_result cluster(const std::vector<std::string>& args) {
-    std::vector<std::string> full{"cluster", args.at(0), "--dir", dir};
-    full.insert(full.end(), args.begin() + 1, args.end());
-    return test::run(full, 60s);
-  }
-
-  pb::ClusterFile file() {
-    pb::ClusterFile out;
-    auto err = load_cluster(dir, out);
-    BOOST_REQUIRE_MESSAGE(err.empty(), err);
-    return out;
-  }
-
-  pb::ClusterNode node(const std::string& name) {
-    auto f = file();
-    for (auto& n : f.nodes())
-      if (n.name() == name)
-        return n;
-    BOOST_FAIL("no node " + name + " in cluster.json");
-    return {};
-  }
-
-  bool control_answers(const pb::ClusterNode& n) {
-    return test::run({"ctl", "--node",
-                      "127.0.0.1:" + std::to_string(n.control_port()),
-                      "actors"},
-                     30s)
-             .code
-           == 0;
-  }
-};
 
 } // namespace
 
@@ -177,17 +107,6 @@ BOOST_FIXTURE_TEST_CASE(up_status_kill_start_down_with_peers, cluster_fixture) {
     BOOST_TEST(!alive(n.pid(), n.config()), n.name());
   status = cluster({"status"});
   BOOST_TEST(status.code == 1, status.out);
-}
-
-// A child of this test running `sh -c SCRIPT ARG0` (ARG0 shows in its
-// command line).
-pid_t spawn_sh(const char* script, const std::string& arg0) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execlp("sh", "sh", "-c", script, arg0.c_str(), nullptr);
-    ::_exit(127);
-  }
-  return pid;
 }
 
 BOOST_FIXTURE_TEST_CASE(down_signals_only_its_nodes_and_kills_what_ignores_term,
