@@ -16,7 +16,7 @@ namespace actorrent {
 extern const char* command_help;
 
 struct parsed_command {
-  enum kind_t { invalid, help, actors, kill, restart, peer };
+  enum kind_t { invalid, help, actors, kill, restart, peer, placement };
   kind_t kind = invalid;
   std::string usage;         // invalid: what is wrong and the right form
   std::string name;          // kill, restart

@@ -12,6 +12,9 @@ const char* usage =
   "usage: actorrent SUBCOMMAND [OPTIONS]\n\n"
   "  tracker --config FILE   run a tracker node (catalog of files and peers)\n"
   "  peer --config FILE      run a peer node (shares and downloads files)\n"
+  "  mirror --config FILE    run a mirror node (hosts mirror servers)\n"
+  "  mirror-put --tracker HOST:PORT FILE...\n"
+  "                          publish files to the mirror cluster\n"
   "  fetch --tracker HOST:PORT NAME... [--to DIR]\n"
   "                          download files once and exit (0: verified)\n"
   "  ctl --node HOST:PORT COMMAND...\n"
@@ -40,6 +43,10 @@ int main(int argc, char** argv) {
     return actorrent::run_tracker(std::move(args));
   if (sub == "peer")
     return actorrent::run_peer(std::move(args));
+  if (sub == "mirror")
+    return actorrent::run_mirror(std::move(args));
+  if (sub == "mirror-put")
+    return actorrent::run_mirror_put(std::move(args));
   if (sub == "fetch")
     return actorrent::run_fetch(std::move(args));
   if (sub == "ctl")

@@ -11,10 +11,12 @@ namespace actorrent {
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,
         supervisor_actor sup, std::string node_kind,
-        std::shared_ptr<actor_slot> commands) {
+        std::shared_ptr<actor_slot> commands,
+        std::shared_ptr<actor_slot> placement) {
   self->state.sup = std::move(sup);
   self->state.node_kind = std::move(node_kind);
   self->state.commands = std::move(commands);
+  self->state.placement = std::move(placement);
   return {
     [=](list_atom a) { return self->delegate(self->state.sup, a); },
     [=](kill_atom a, const std::string& name, bool hard) {
@@ -37,6 +39,17 @@ control(control_actor::stateful_pointer<control_state> self,
         return make_error(errc::no_such_actor,
                           "the peer agent is restarting");
       return self->delegate(caf::actor_cast<peer_actor>(ptr), a, rq);
+    },
+    [=](placement_atom a) -> caf::result<pb::PlacementStatus> {
+      auto& st = self->state;
+      if (!st.placement)
+        return make_error(errc::no_such_actor,
+                          "placement runs on the tracker node; this is a "
+                            + st.node_kind + " node");
+      auto ptr = st.placement->get();
+      if (!ptr)
+        return make_error(errc::no_such_actor, "placement is restarting");
+      return self->delegate(caf::actor_cast<placement_actor>(ptr), a);
     },
   };
 }

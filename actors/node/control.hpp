@@ -1,6 +1,7 @@
 // A node's control actor, published on its control port (loopback): answers
 // `actors`, `kill` and `restart` through the node's supervisor and hands peer
-// commands to the node's peer agent, read from its slot. It parses and
+// commands to the node's peer agent and `placement` to placement, each read
+// from its slot. It parses and
 // formats nothing: the shell and `ctl` do (nodes/commands.*).
 #pragma once
 
@@ -16,12 +17,14 @@ struct control_state {
   supervisor_actor sup;
   std::string node_kind;
   std::shared_ptr<actor_slot> commands;
+  std::shared_ptr<actor_slot> placement;  // tracker nodes
   static inline const char* name = "control";
 };
 
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,
         supervisor_actor sup, std::string node_kind,
-        std::shared_ptr<actor_slot> commands);
+        std::shared_ptr<actor_slot> commands,
+        std::shared_ptr<actor_slot> placement);
 
 } // namespace actorrent

@@ -32,6 +32,9 @@ struct tracker_options {
   /// without it (public files work; peers learn the key from a later
   /// heartbeat reply), so a failed group manager cannot stop the catalog.
   caf::timespan key_wait = std::chrono::seconds(2);
+  /// Placement (placement_local_actor), asked for the mirrors of a public
+  /// file; none: peers are the only sources.
+  std::shared_ptr<actor_slot> placement;
 };
 
 struct tracker_session {
@@ -96,6 +99,8 @@ private:
   void ask_key();
   /// Manifest and online sources of catalog entry `key`, or unknown_file
   /// with `unknown` as its text; guarded as operation `what`.
+  /// Adds the file's mirrors (from placement) to its sources.
+  caf::result<pb::FileInfo> with_mirrors(pb::FileInfo info);
   caf::result<pb::FileInfo> info_of(const std::string& key,
                                     const std::string& what,
                                     const std::string& unknown);

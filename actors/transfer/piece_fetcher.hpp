@@ -70,6 +70,7 @@ pb::SourceState to_proto(source_state x);
 struct fetch_source {
   std::string host;
   uint16_t port = 0;
+  std::string mirror_id;       // a mirror: the actor behind host:port
   source_state state = source_state::lost;  // not connected yet
   piece_server_actor handle;
   uint64_t epoch = 0;          // bumped per connection; stale replies ignored
@@ -135,8 +136,7 @@ struct piece_fetcher_state {
   void on_info(pb::FileInfo& info);
   void connect(const std::string& id);
   void on_connected(const std::string& id, uint64_t epoch,
-                    caf::strong_actor_ptr& ptr,
-                    const std::set<std::string>& ifs);
+                    piece_server_actor handle);
   void on_connect_error(const std::string& id, uint64_t epoch,
                         const caf::error& err);
   /// Moves source `id` to `to`, logging the transition.

@@ -85,7 +85,8 @@ struct control_fixture : test::deterministic_fixture {
 BOOST_FIXTURE_TEST_SUITE(control_actor_tests, control_fixture)
 
 BOOST_AUTO_TEST_CASE(routes_supervision_and_peer_commands) {
-  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot);
+  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot,
+                       std::shared_ptr<actor_slot>{});
   auto list = ask<pb::ActorList>(ctl, list_atom::value);
   BOOST_REQUIRE_EQUAL(list.actors_size(), 1);
   BOOST_CHECK_EQUAL(list.actors(0).state(), "running");
@@ -110,6 +111,7 @@ BOOST_AUTO_TEST_CASE(routes_supervision_and_peer_commands) {
 
 BOOST_AUTO_TEST_CASE(a_node_without_a_peer_refuses_peer_commands) {
   auto ctl = sys.spawn(control, sup, std::string{"tracker"},
+                       std::shared_ptr<actor_slot>{},
                        std::shared_ptr<actor_slot>{});
   pb::PeerRequest rq;
   rq.mutable_status();
