@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "nodes/replies.hpp"
@@ -211,6 +212,28 @@ parsed_command parse_command(const args_t& args) {
     return invalid(i->second.usage);
   i->second.fill(rq, args);
   return peer_command(std::move(rq));
+}
+
+caf::expected<control_actor> connect_control(caf::scoped_actor& self,
+                                             const std::string& host,
+                                             uint16_t port,
+                                             std::chrono::milliseconds timeout) {
+  caf::expected<control_actor> out{caf::sec::cannot_connect_to_node};
+  auto& sys = self->system();
+  self->request(sys.middleman().actor_handle(), timeout,
+                caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>& ifs) {
+        if (!ptr)
+          out = caf::make_error(caf::sec::no_actor_published_at_port, port);
+        else if (!sys.assignable<control_actor>(ifs))
+          out = caf::make_error(caf::sec::unexpected_actor_messaging_interface);
+        else
+          out = caf::actor_cast<control_actor>(std::move(ptr));
+      },
+      [&](caf::error& err) { out = std::move(err); });
+  return out;
 }
 
 command_output run_command(caf::scoped_actor& self, const control_actor& node,

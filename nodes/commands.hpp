@@ -34,6 +34,13 @@ struct command_output {
   std::string json;          // for scripts (ctl --json)
 };
 
+/// Connects to the control actor published at host:port, waiting at most
+/// `timeout` (a hung node would otherwise hold the handshake for ever).
+caf::expected<control_actor> connect_control(caf::scoped_actor& self,
+                                             const std::string& host,
+                                             uint16_t port,
+                                             std::chrono::milliseconds timeout);
+
 /// Sends a parsed command to a node's control actor and waits (blocking) for
 /// at most `timeout`. The node is monitored: a node that dies ends the wait
 /// at once (CAF 0.17 never fails a request to a dead remote node).

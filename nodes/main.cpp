@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "nodes/cluster.hpp"
 #include "nodes/nodes.hpp"
 
 namespace {
@@ -17,7 +18,9 @@ const char* usage =
   "  fetch --tracker HOST:PORT NAME... [--to DIR]\n"
   "                          download files once and exit (0: verified)\n"
   "  ctl --node HOST:PORT COMMAND...\n"
-  "                          send a command to a node's control port\n\n"
+  "                          send a command to a node's control port\n"
+  "  cluster up|status|kill|start|down --dir DIR ...\n"
+  "                          a tracker, mirrors and peers on loopback\n\n"
   "`actorrent SUBCOMMAND --help` lists a subcommand's options. Any config key\n"
   "can be given on the command line: --tracker.port=6881.\n"
   "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.\n";
@@ -48,6 +51,8 @@ int main(int argc, char** argv) {
     return actorrent::run_fetch(std::move(args));
   if (sub == "ctl")
     return actorrent::run_ctl(std::move(args));
+  if (sub == "cluster")
+    return actorrent::run_cluster(std::move(args));
   std::cerr << "error: unknown subcommand '" << sub << "'\n" << usage;
   return 2;
 }

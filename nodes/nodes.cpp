@@ -324,13 +324,13 @@ int run_ctl(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   log::setup("ctl", log::level::error);
   caf::actor_system sys{cfg};
-  auto ctl = sys.middleman().remote_actor<control_actor>(host, port);
+  caf::scoped_actor self{sys};
+  auto ctl = connect_control(self, host, port, std::chrono::seconds(10));
   if (!ctl) {
     std::cerr << "error: cannot reach node " << node << ": "
               << render(ctl.error()) << "\n";
     return 1;
   }
-  caf::scoped_actor self{sys};
   auto out = run_command(self, *ctl, cmd, std::chrono::seconds(120));
   if (json)
     std::cout << out.json << "\n";
