@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto connect_timeout = 2s;
+constexpr auto connect_timeout = 10s;
 constexpr auto request_timeout = 5s;
 
 std::string id_range(const pb::ClusterNode& node) {

@@ -23,15 +23,15 @@ constexpr uint64_t file_size = 256ull << 20;
 constexpr uint64_t piece = 1 << 20;
 
 struct mirrors : test::cluster_fixture {
-  std::string file = tmp / "big.bin";
+  std::string source = tmp / "big.bin";
 
   mirrors() {
-    test::write_random_file(file, file_size, 8);
+    test::write_random_file(source, file_size, 8);
     auto r = cluster({"up", "--mirrors", "50", "--mirror-processes", "5",
                       "--peers", "1", "--replicas", "5",
                       "--dead-after-ms", "2000"});
     BOOST_REQUIRE_MESSAGE(r.code == 0, r.out);
-    auto put = test::run({"mirror-put", "--tracker", tracker(), file}, 300s);
+    auto put = test::run({"mirror-put", "--tracker", tracker(), source}, 300s);
     BOOST_REQUIRE_MESSAGE(put.code == 0, put.out);
     BOOST_TEST_MESSAGE(put.out);
   }
@@ -80,7 +80,7 @@ struct mirrors : test::cluster_fixture {
     fault();
     auto r = fetch.get();
     BOOST_REQUIRE_MESSAGE(r.code == 0, r.out);
-    BOOST_CHECK(test::read_file(to + "/big.bin") == test::read_file(file));
+    BOOST_CHECK(test::read_file(to + "/big.bin") == test::read_file(source));
     BOOST_TEST_MESSAGE(r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0));
   }
 };
@@ -102,7 +102,8 @@ BOOST_FIXTURE_TEST_CASE(downloads_survive_mirror_failures_and_lost_replicas_retu
   });
   BOOST_CHECK(test::wait_until(
     [&] {
-      for (auto& n : file().nodes()) {
+      auto f = file();
+      for (auto& n : f.nodes()) {
         auto out = ctl(n, {"actors"}).out;
         if (out.find(victim + " ") != std::string::npos)
           return out.find("running") != std::string::npos;
@@ -166,7 +167,7 @@ BOOST_FIXTURE_TEST_CASE(a_killed_downloader_resumes_with_missing_pieces_only,
       return ctl(peer, {"downloads"}).out.find("complete") != std::string::npos;
     },
     120s));
-  BOOST_CHECK(test::read_file(to + "/big.bin") == test::read_file(file));
+  BOOST_CHECK(test::read_file(to + "/big.bin") == test::read_file(source));
   // The restarted peer said how many pieces it had verified; it received
   // the others, plus at most one window of duplicates (endgame).
   auto log = test::read_file(dir + "/peer-0.log");
