@@ -71,7 +71,10 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   // end of the download. Not before: a source that holds only part of the
   // file (a mirror holds a few parts) would otherwise duplicate its pieces
   // while the rest of the file still waits to be asked for.
-  if (fresh_pieces_left())
+  // And only for the last pieces (no more than there are sources): with
+  // many sources the windows together may hold half the file, and
+  // duplicating all of it would fetch it twice.
+  if (fresh_pieces_left() || have_.size() - have_.count() > sources_.size())
     return std::nullopt;
   size_t fewest = max_duplicates;
   for (auto& [p, ids] : in_flight_) {

@@ -168,15 +168,18 @@ BOOST_FIXTURE_TEST_CASE(a_killed_downloader_resumes_with_missing_pieces_only,
     },
     120s));
   BOOST_CHECK(test::read_file(to + "/big.bin") == test::read_file(source));
-  // The restarted peer said how many pieces it had verified; it received
-  // the others, plus at most one window of duplicates (endgame).
+  // The restarted peer resumed from what it had recorded: at least the
+  // pieces verified when it was last asked, less the ones whose record
+  // was still on its way (a have batch, 100 ms).
   auto log = test::read_file(dir + "/peer-0.log");
-  std::smatch m;
   std::regex re{"resuming with ([0-9]+) verified pieces"};
   int64_t verified = -1;
   for (std::sregex_iterator i{log.begin(), log.end(), re}, end; i != end; ++i)
     verified = std::stoll((*i)[1]);
   BOOST_REQUIRE_MESSAGE(verified > 0, "no resume line in peer-0.log");
+  BOOST_TEST(verified >= done / static_cast<int64_t>(piece) - 16,
+             "resumed with " << verified << " pieces, " << done
+                             << " bytes were verified before the kill");
   auto missing = static_cast<int64_t>(file_size / piece) - verified;
   auto received = test::json_int(ctl(peer, {"--json", "status"}).out,
                                  "bytes_received");
@@ -184,6 +187,8 @@ BOOST_FIXTURE_TEST_CASE(a_killed_downloader_resumes_with_missing_pieces_only,
                                      << received << " bytes for " << missing
                                      << " missing pieces");
   BOOST_TEST(received >= missing * static_cast<int64_t>(piece));
-  BOOST_TEST(received <= (missing + 8) * static_cast<int64_t>(piece),
+  // Duplicates of the end game and of requests that timed out stay far
+  // below fetching the missing pieces twice.
+  BOOST_TEST(received < 2 * missing * static_cast<int64_t>(piece),
              "received " << received << " for " << missing << " pieces");
 }
