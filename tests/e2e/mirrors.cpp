@@ -117,7 +117,8 @@ BOOST_FIXTURE_TEST_CASE(downloads_survive_mirror_failures_and_lost_replicas_retu
     auto r = cluster({"kill", "mirror-1"});
     BOOST_CHECK_MESSAGE(r.code == 0, r.out);
   });
-  BOOST_REQUIRE_EQUAL(cluster({"start", "mirror-1"}).code, 0);
+  auto restarted = cluster({"start", "mirror-1"});
+  BOOST_REQUIRE_MESSAGE(restarted.code == 0, restarted.out);
 
   // (3) A mirror process stopped (SIGSTOP) mid-transfer: it keeps its
   // connections but answers nothing; the download goes on without it.
@@ -160,7 +161,8 @@ BOOST_FIXTURE_TEST_CASE(a_killed_downloader_resumes_with_missing_pieces_only,
     BOOST_TEST_MESSAGE("the download finished before the kill");
     return;
   }
-  BOOST_REQUIRE_EQUAL(cluster({"start", "peer-0"}).code, 0);
+  auto restarted = cluster({"start", "peer-0"});
+  BOOST_REQUIRE_MESSAGE(restarted.code == 0, restarted.out);
   peer = node("peer-0");
   BOOST_REQUIRE(test::wait_until(
     [&] {
