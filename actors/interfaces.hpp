@@ -105,8 +105,40 @@ using group_manager_actor = group_actor::extend<
   /// The Ed25519 public key that checks download tickets (for peers).
   caf::replies_to<ticket_key_atom>::with<std::string>>;
 
-/// What the tracker node publishes: the catalog and the group manager.
-using tracker_node_actor = tracker_actor::extend_with<group_actor>;
+/// Which mirror holds which part of which file (tracker node). Mirrors
+/// register and send heartbeats; placement chooses each part's mirrors by
+/// weighted rendezvous hashing and keeps every part on `replicas` live ones.
+using placement_actor = caf::typed_actor<
+  /// A mirror (re)joins with every part it holds; the sender is the mirror
+  /// (its handle is kept to ask it for copies). Extra replicas of a mirror
+  /// that comes back are trimmed.
+  caf::replies_to<register_atom, pb::MirrorHello>::with<caf::ok_atom>,
+  /// Keeps a mirror alive. Fails with unknown_mirror when placement has no
+  /// record of it (after a restart of either): the mirror registers again.
+  caf::replies_to<heartbeat_atom, pb::MirrorBeat>::with<caf::ok_atom>,
+  /// Publishes a file: every part is copied from `source` to its mirrors;
+  /// the reply (once every copy ended) says where each part is stored and
+  /// why a part has fewer replicas than asked. Fails with no_mirrors when no
+  /// mirror is alive.
+  caf::replies_to<place_atom, pb::PlaceFile>::with<pb::PlaceReply>,
+  /// Mirrors, parts below their replica count, copies in flight.
+  caf::replies_to<placement_atom>::with<pb::PlacementStatus>,
+  /// A mirror found a part it holds corrupt (scrub) and dropped it:
+  /// placement copies it again from a good replica.
+  caf::reacts_to<corrupt_atom, pb::PartRef>>;
+
+/// Placement as the tracker on its node sees it (never published).
+using placement_local_actor = placement_actor::extend<
+  /// The live mirrors of a file (by its SHA-256) as sources, with the
+  /// pieces each holds; an empty list for a file not on the mirrors.
+  caf::replies_to<sources_atom, std::string>::with<pb::FileInfo>,
+  /// Timer: declares silent mirrors dead, re-replicates, trims.
+  caf::reacts_to<check_atom>>;
+
+/// What the tracker node publishes: the catalog, the group manager and
+/// placement.
+using tracker_node_actor
+  = tracker_actor::extend_with<group_actor>::extend_with<placement_actor>;
 
 /// Serves verified pieces of a peer's files (published on the peer's port).
 using piece_server_actor = caf::typed_actor<
@@ -120,6 +152,30 @@ using piece_server_actor = caf::typed_actor<
 using paced_piece_server_actor = piece_server_actor::extend<
   /// Timer: answers the replies held back by the upload limit that are due.
   caf::reacts_to<tick_atom>>;
+
+/// One mirror server (mirror node, many per process): stores the parts
+/// placed on it, serves their pieces like a peer's piece server, copies
+/// parts from other mirrors when placement asks, scrubs its data.
+using mirror_actor = piece_server_actor::extend<
+  /// Stores a part, copying its pieces from the sources (each checked
+  /// against the manifest's SHA-256 before it is written); replies once the
+  /// whole part is stored. Fails with bad_message (part out of range, part
+  /// size not a multiple of the piece size), hash_mismatch / io_failure /
+  /// unknown_file when no source delivered a good copy.
+  caf::replies_to<copy_atom, pb::PartCopy>::with<pb::PartStored>,
+  /// Forgets a part (placement trims a replica no longer needed).
+  caf::replies_to<drop_atom, pb::PartRef>::with<caf::ok_atom>,
+  /// Timers: register with placement, heartbeat, scrub one piece.
+  caf::reacts_to<register_atom>,
+  caf::reacts_to<heartbeat_atom>,
+  caf::reacts_to<scrub_atom>>;
+
+/// What a mirror node publishes: the handles of the mirrors it hosts (so
+/// traffic goes straight to this node, not through whoever relayed them).
+using mirror_node_actor = caf::typed_actor<
+  /// The current incarnation of mirror `id` (a mirror_actor); fails with
+  /// no_such_actor for an id this node does not host or while it restarts.
+  caf::replies_to<mirror_atom, std::string>::with<caf::strong_actor_ptr>>;
 
 /// Answers operators (published on a node's control port, loopback only).
 /// The shell and `actorrent ctl` parse command lines into these requests and
@@ -135,7 +191,10 @@ using control_actor = caf::typed_actor<
   caf::replies_to<restart_atom, std::string, std::string>::with<caf::ok_atom>,
   /// A peer command, handed to the node's peer agent. Fails with
   /// no_such_actor on a node without one (a tracker) or while it restarts.
-  caf::replies_to<command_atom, pb::PeerRequest, std::string>::with<pb::PeerReply>>;
+  caf::replies_to<command_atom, pb::PeerRequest, std::string>::with<pb::PeerReply>,
+  /// `placement`: the mirror cluster (tracker nodes; no_such_actor
+  /// elsewhere).
+  caf::replies_to<placement_atom, std::string>::with<pb::PlacementStatus>>;
 
 /// Restarts a node's server actors (local to its node).
 using supervisor_actor = caf::typed_actor<

@@ -12,7 +12,7 @@ constexpr const char* errc_names[] = {
   "ok", "unknown_file", "bad_name", "bad_piece", "bad_message", "unknown_peer",
   "tracker_unavailable", "no_such_actor", "io_failure", "hash_mismatch",
   "conflict", "not_logged_in", "denied", "unknown_group", "wrong_login",
-  "busy"};
+  "busy", "unknown_mirror", "no_mirrors"};
 } // namespace
 
 const char* to_string(errc x) {
@@ -105,6 +105,18 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(GroupFile);
   ACTORRENT_ADD(GroupHolding);
   ACTORRENT_ADD(Withdraw);
+  ACTORRENT_ADD(PartRef);
+  ACTORRENT_ADD(MirrorAddress);
+  ACTORRENT_ADD(MirrorHello);
+  ACTORRENT_ADD(MirrorBeat);
+  ACTORRENT_ADD(PartCopy);
+  ACTORRENT_ADD(PartStored);
+  ACTORRENT_ADD(PlaceFile);
+  ACTORRENT_ADD(PartPlacement);
+  ACTORRENT_ADD(PlaceReply);
+  ACTORRENT_ADD(MirrorInfo);
+  ACTORRENT_ADD(CopyInFlight);
+  ACTORRENT_ADD(PlacementStatus);
 #undef ACTORRENT_ADD
 }
 

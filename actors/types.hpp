@@ -63,6 +63,17 @@ using download_atom = caf::atom_constant<caf::atom("download")>;
 using ticket_key_atom = caf::atom_constant<caf::atom("ticket_key")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using manifest_atom = caf::atom_constant<caf::atom("manifest")>;
+// mirror cluster
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using place_atom = caf::atom_constant<caf::atom("place")>;
+using copy_atom = caf::atom_constant<caf::atom("copy")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using corrupt_atom = caf::atom_constant<caf::atom("corrupt")>;
+using scrub_atom = caf::atom_constant<caf::atom("scrub")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using sources_atom = caf::atom_constant<caf::atom("sources")>;
+using placement_atom = caf::atom_constant<caf::atom("placement")>;
+using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {
@@ -81,6 +92,8 @@ enum class errc : uint8_t {
   unknown_group,      // no such group
   wrong_login,        // unknown user or wrong password (one message for both)
   busy,               // a paced source cannot answer in time: try another
+  unknown_mirror,     // placement does not know this mirror: register again
+  no_mirrors,         // no live mirror to place a part on
 };
 
 const char* to_string(errc x);

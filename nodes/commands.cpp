@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "nodes/replies.hpp"
@@ -16,6 +17,7 @@ const char* command_help
     "  fetch NAME... [--to DIR] download files (in the background)\n"
     "  downloads                progress of each download\n"
     "  stop_share NAME          stop sharing a file\n"
+    "  mirror_publish FILE...   publish files to the mirror cluster\n"
     "groups (a session at the tracker; files only members see and fetch):\n"
     "  create_user USER PASSWORD | login USER PASSWORD | logout\n"
     "  create_group GROUP | join_group GROUP | leave_group GROUP | list_groups\n"
@@ -24,6 +26,7 @@ const char* command_help
     "  download_file GROUP NAME DEST_DIR | show_downloads\n"
     "  status                   this peer: tracker session, bytes served/received\n"
     "  actors | kill [--hard] NAME | restart NAME   supervision (every node)\n"
+    "  placement                mirrors, parts short of replicas, copies (tracker)\n"
     "  quit                     leave the tracker and stop this peer\n";
 
 namespace {
@@ -174,16 +177,22 @@ parsed_command parse_command(const args_t& args) {
     out.kind = parsed_command::actors;
     return out;
   }
+  if (verb == "placement" && args.size() == 1) {
+    out.kind = parsed_command::placement;
+    return out;
+  }
   if (verb == "kill" || verb == "restart")
     return parse_supervision(args);
   if (verb == "fetch")
     return parse_fetch(args);
   PeerRequest rq;
-  if (verb == "publish") {
+  if (verb == "publish" || verb == "mirror_publish") {
     if (args.size() < 2)
-      return invalid("publish FILE...");
+      return invalid(verb + " FILE...");
+    auto& paths = verb == "publish" ? *rq.mutable_publish()
+                                    : *rq.mutable_mirror_publish();
     for (size_t i = 1; i < args.size(); ++i)
-      rq.mutable_publish()->add_paths(args[i]);
+      paths.add_paths(args[i]);
     return peer_command(std::move(rq));
   }
   if (verb == "stop_share") {
@@ -205,6 +214,28 @@ parsed_command parse_command(const args_t& args) {
   return peer_command(std::move(rq));
 }
 
+caf::expected<control_actor> connect_control(caf::scoped_actor& self,
+                                             const std::string& host,
+                                             uint16_t port,
+                                             std::chrono::milliseconds timeout) {
+  caf::expected<control_actor> out{caf::sec::cannot_connect_to_node};
+  auto& sys = self->system();
+  self->request(sys.middleman().actor_handle(), timeout,
+                caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>& ifs) {
+        if (!ptr)
+          out = caf::make_error(caf::sec::no_actor_published_at_port, port);
+        else if (!sys.assignable<control_actor>(ifs))
+          out = caf::make_error(caf::sec::unexpected_actor_messaging_interface);
+        else
+          out = caf::actor_cast<control_actor>(std::move(ptr));
+      },
+      [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
 command_output run_command(caf::scoped_actor& self, const control_actor& node,
                            const parsed_command& cmd,
                            std::chrono::seconds timeout,
@@ -218,6 +249,7 @@ command_output run_command(caf::scoped_actor& self, const control_actor& node,
   bool stale = true;
   while (stale)
     self->receive([](const pb::PeerReply&) {}, [](const pb::ActorList&) {},
+                  [](const pb::PlacementStatus&) {},
                   [](caf::ok_atom) {}, [](const caf::error&) {},
                   [](const caf::down_msg&) {},
                   caf::after(std::chrono::seconds(0)) >> [&] { stale = false; });
@@ -237,6 +269,9 @@ command_output run_command(caf::scoped_actor& self, const control_actor& node,
     case parsed_command::peer:
       self->send(node, command_atom::value, cmd.request, token);
       break;
+    case parsed_command::placement:
+      self->send(node, placement_atom::value, token);
+      break;
   }
   self->monitor(node);
   command_output out;
@@ -244,6 +279,7 @@ command_output run_command(caf::scoped_actor& self, const control_actor& node,
     [&](const pb::ActorList& xs) { out = actors_output(xs); },
     [&](caf::ok_atom) { out = supervision_output(cmd.kind == parsed_command::kill, cmd.hard, cmd.name); },
     [&](const pb::PeerReply& r) { out = peer_output(cmd.request, r); },
+    [&](const pb::PlacementStatus& s) { out = placement_output(s); },
     [&](const caf::error& err) { out = plain_output(1, render(err)); },
     [&](const caf::down_msg& dm) {
       out = plain_output(1, "the node went away: " + render(dm.reason));

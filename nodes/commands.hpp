@@ -16,7 +16,7 @@ namespace actorrent {
 extern const char* command_help;
 
 struct parsed_command {
-  enum kind_t { invalid, help, actors, kill, restart, peer };
+  enum kind_t { invalid, help, actors, kill, restart, peer, placement };
   kind_t kind = invalid;
   std::string usage;         // invalid: what is wrong and the right form
   std::string name;          // kill, restart
@@ -33,6 +33,13 @@ struct command_output {
   std::string text;          // for people
   std::string json;          // for scripts (ctl --json)
 };
+
+/// Connects to the control actor published at host:port, waiting at most
+/// `timeout` (a hung node would otherwise hold the handshake for ever).
+caf::expected<control_actor> connect_control(caf::scoped_actor& self,
+                                             const std::string& host,
+                                             uint16_t port,
+                                             std::chrono::milliseconds timeout);
 
 /// Sends a parsed command to a node's control actor and waits (blocking) for
 /// at most `timeout`. The node is monitored: a node that dies ends the wait

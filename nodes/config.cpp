@@ -44,6 +44,31 @@ node_config::node_config() {
     .add(tracker_control_token_file, "control-token-file",
          "file with the secret every control request must carry (made if"
          " missing, owner-only)");
+
+  opt_group{custom_options_, "placement"}
+    .add(placement_replicas, "replicas", "mirrors that hold each part")
+    .add(placement_part_size, "part-size",
+         "bytes per part of a file published to the mirrors")
+    .add(placement_dead_after_ms, "dead-after-ms",
+         "a mirror silent this long is dead; its parts are copied again")
+    .add(placement_max_copies_per_mirror, "max-copies-per-mirror",
+         "re-replication copies to one mirror at once");
+  opt_group{custom_options_, "mirror"}
+    .add(mirror_tracker, "tracker", "host:port of the tracker (placement)")
+    .add(mirror_host, "host", "address the mirror node listens on")
+    .add(mirror_port, "port", "port of the mirror node (0: any free port)")
+    .add(mirror_control_port, "control-port",
+         "port of the control actor, loopback only (0: any free port)")
+    .add(mirror_data_dir, "data-dir", "one directory per mirror under it")
+    .add(mirror_ids, "ids", "the mirrors this node hosts: [\"m00\", ...]")
+    .add(mirror_capacity, "capacity", "bytes each mirror may store")
+    .add(mirror_heartbeat_ms, "heartbeat-ms",
+         "mirrors send placement a heartbeat this often")
+    .add(mirror_scrub_interval_ms, "scrub-interval-ms",
+         "each mirror re-checks one stored piece this often")
+    .add(mirror_control_token_file, "control-token-file",
+         "file with the secret every control request must carry (made if"
+         " missing, owner-only)");
   opt_group{custom_options_, "peer"}
     .add(peer_tracker, "tracker", "host:port of the tracker")
     .add(peer_host, "host", "address the piece server listens on and announces")
@@ -69,7 +94,9 @@ node_config::node_config() {
 std::vector<std::string> categories_of(const std::string& kind) {
   // `fetch` is a peer that downloads and exits: it takes the peer's keys.
   if (kind == "tracker")
-    return {"tracker", "log", "middleman", "scheduler"};
+    return {"tracker", "placement", "log", "middleman", "scheduler"};
+  if (kind == "mirror")
+    return {"mirror", "log", "middleman", "scheduler"};
   return {"peer", "log", "middleman", "scheduler"};
 }
 
@@ -159,9 +186,10 @@ void print_help(const node_config& cfg, const std::string& kind) {
                "Keys may be set in the config file ([CATEGORY] then KEY=VALUE)\n"
                "or on the command line, which wins. Unknown keys are errors.\n\n";
   auto cats = categories_of(kind);
-  for (auto& cat : {cats[0], cats[1]})
+  for (auto& cat : cats)
     for (auto& opt : cfg.options()) {
-      if (std::string{opt.category().data(), opt.category().size()} != cat)
+      if (cat == "middleman" || cat == "scheduler"
+          || std::string{opt.category().data(), opt.category().size()} != cat)
         continue;
       std::string name = "--" + cat + "."
                          + std::string{opt.long_name().data(),

@@ -22,6 +22,22 @@ struct node_config : caf::actor_system_config {
   uint64_t tracker_max_file_size = uint64_t{64} << 30;
   uint32_t tracker_max_pieces = uint32_t{1} << 20;
   std::string tracker_control_token_file;
+  // [placement] (tracker nodes)
+  uint32_t placement_replicas = 5;
+  uint64_t placement_part_size = uint64_t{64} << 20;
+  uint32_t placement_dead_after_ms = 3000;
+  uint32_t placement_max_copies_per_mirror = 2;
+  // [mirror]
+  std::string mirror_tracker = "127.0.0.1:6881";
+  std::string mirror_host = "127.0.0.1";
+  uint16_t mirror_port = 0;
+  uint16_t mirror_control_port = 0;
+  std::string mirror_data_dir = "mirror-data";
+  std::string mirror_ids = "[\"m00\"]";
+  std::string mirror_control_token_file;
+  uint64_t mirror_capacity = uint64_t{100} << 30;
+  uint32_t mirror_heartbeat_ms = 500;
+  uint32_t mirror_scrub_interval_ms = 5000;
   // [peer]
   std::string peer_tracker = "127.0.0.1:6881";
   std::string peer_host = "127.0.0.1";

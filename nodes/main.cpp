@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "nodes/cluster.hpp"
 #include "nodes/nodes.hpp"
 
 namespace {
@@ -11,10 +12,15 @@ const char* usage =
   "usage: actorrent SUBCOMMAND [OPTIONS]\n\n"
   "  tracker --config FILE   run a tracker node (catalog of files and peers)\n"
   "  peer --config FILE      run a peer node (shares and downloads files)\n"
+  "  mirror --config FILE    run a mirror node (hosts mirror servers)\n"
+  "  mirror-put --tracker HOST:PORT FILE...\n"
+  "                          publish files to the mirror cluster\n"
   "  fetch --tracker HOST:PORT NAME... [--to DIR]\n"
   "                          download files once and exit (0: verified)\n"
   "  ctl --node HOST:PORT COMMAND...\n"
-  "                          send a command to a node's control port\n\n"
+  "                          send a command to a node's control port\n"
+  "  cluster up|status|kill|start|down --dir DIR ...\n"
+  "                          a tracker, mirrors and peers on loopback\n\n"
   "`actorrent SUBCOMMAND --help` lists a subcommand's options. Any config key\n"
   "can be given on the command line: --tracker.port=6881.\n"
   "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.\n";
@@ -37,10 +43,16 @@ int main(int argc, char** argv) {
     return actorrent::run_tracker(std::move(args));
   if (sub == "peer")
     return actorrent::run_peer(std::move(args));
+  if (sub == "mirror")
+    return actorrent::run_mirror(std::move(args));
+  if (sub == "mirror-put")
+    return actorrent::run_mirror_put(std::move(args));
   if (sub == "fetch")
     return actorrent::run_fetch(std::move(args));
   if (sub == "ctl")
     return actorrent::run_ctl(std::move(args));
+  if (sub == "cluster")
+    return actorrent::run_cluster(std::move(args));
   std::cerr << "error: unknown subcommand '" << sub << "'\n" << usage;
   return 2;
 }

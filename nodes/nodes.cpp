@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,7 @@
 #include "nodes/config.hpp"
 #include "actors/node/control.hpp"
 #include "actors/core/json.hpp"
+#include "actors/core/manifest.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/core/log.hpp"
 #include "actors/peer/peer.hpp"
@@ -151,6 +153,15 @@ int run_tracker(std::vector<std::string> args) {
   bool done = false;
   if (auto rc = load_config(cfg, "tracker", std::move(args), done); rc || done)
     return rc;
+  if (cfg.placement_replicas == 0 || cfg.placement_replicas > 50) {
+    std::cerr << "error: placement.replicas: must be between 1 and 50\n";
+    return 2;
+  }
+  if (cfg.placement_part_size < min_piece_size) {
+    std::cerr << "error: placement.part-size: must be at least "
+              << min_piece_size << " bytes\n";
+    return 2;
+  }
   // Start-up check of tracker.db: the catalog opens (created if missing).
   try {
     open_catalog_store(cfg.tracker_db);
@@ -177,8 +188,14 @@ int run_tracker(std::vector<std::string> args) {
                                    "tracker.control-token-file",
                                    node.control_token))
     return rc;
-  auto err = start_tracker(sys, make_node_environment(sys), opts, cfg.tracker_host, cfg.tracker_port,
-                           cfg.tracker_control_port, node);
+  placement_options popts;
+  popts.replicas = cfg.placement_replicas;
+  popts.part_size = cfg.placement_part_size;
+  popts.dead_after = std::chrono::milliseconds(cfg.placement_dead_after_ms);
+  popts.max_copies_per_mirror = cfg.placement_max_copies_per_mirror;
+  auto err = start_tracker(sys, make_node_environment(sys), opts,
+                           cfg.tracker_host, cfg.tracker_port,
+                           cfg.tracker_control_port, node, popts);
   serve(sys, signals, node, err,
         "tracker listening on " + cfg.tracker_host + ":"
           + std::to_string(node.port));
@@ -214,6 +231,82 @@ int run_peer(std::vector<std::string> args) {
     std::thread{[&] { shell(sys, node.ctl, node.control_token); }}.detach();
   serve(sys, signals, node, err,
         "peer listening on " + cfg.peer_host + ":" + std::to_string(node.port));
+}
+
+// "[\"m00\", \"m01\"]" or "m00,m01" -> {"m00", "m01"}; empty on a bad id.
+std::vector<std::string> parse_ids(const std::string& text, std::string& why) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    auto b = cur.find_first_not_of(" \t\"");
+    auto e = cur.find_last_not_of(" \t\"");
+    auto id = b == std::string::npos ? "" : cur.substr(b, e - b + 1);
+    cur.clear();
+    if (id.empty())
+      return;
+    if (id.size() > 64 || !valid_name(id, why))
+      why = "bad mirror id '" + id.substr(0, 64) + "'" + (why.empty() ? "" : ": " + why);
+    out.push_back(id);
+  };
+  for (auto c : text) {
+    if (c == '[' || c == ']')
+      continue;
+    if (c == ',')
+      flush();
+    else
+      cur += c;
+  }
+  flush();
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end())
+    why = "a mirror id appears twice";
+  if (out.empty() && why.empty())
+    why = "no mirror ids";
+  return why.empty() ? out : std::vector<std::string>{};
+}
+
+int run_mirror(std::vector<std::string> args) {
+  node_config cfg;
+  bool done = false;
+  if (auto rc = load_config(cfg, "mirror", std::move(args), done); rc || done)
+    return rc;
+  mirror_node_options opts;
+  std::string why;
+  opts.ids = parse_ids(cfg.mirror_ids, why);
+  if (!why.empty()) {
+    std::cerr << "error: mirror.ids: " << why << "\n";
+    return 2;
+  }
+  if (!split_endpoint(cfg.mirror_tracker, opts.tracker_host,
+                      opts.tracker_port)) {
+    std::cerr << "error: mirror.tracker: expected host:port, got '"
+              << cfg.mirror_tracker << "'\n";
+    return 2;
+  }
+  if (!make_dirs(cfg.mirror_data_dir)) {
+    std::cerr << "error: mirror.data-dir: cannot create "
+              << cfg.mirror_data_dir << "\n";
+    return 2;
+  }
+  opts.host = cfg.mirror_host;
+  opts.data_dir = cfg.mirror_data_dir;
+  opts.capacity = cfg.mirror_capacity;
+  opts.heartbeat = std::chrono::milliseconds(std::max(cfg.mirror_heartbeat_ms, 10u));
+  opts.scrub_interval
+    = std::chrono::milliseconds(std::max(cfg.mirror_scrub_interval_ms, 10u));
+  auto signals = block_signals();
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  mirror_node node;
+  if (auto rc = control_token_from(cfg.mirror_control_token_file,
+                                   "mirror.control-token-file",
+                                   node.control_token))
+    return rc;
+  auto err = start_mirrors(sys, make_node_environment(sys), opts,
+                           cfg.mirror_port, cfg.mirror_control_port, node);
+  serve(sys, signals, node, err,
+        "mirror node (" + std::to_string(opts.ids.size()) + " mirrors) on "
+          + cfg.mirror_host + ":" + std::to_string(node.port));
 }
 
 int run_ctl(std::vector<std::string> args) {
@@ -263,7 +356,8 @@ int run_ctl(std::vector<std::string> args) {
   cfg.load<caf::io::middleman>();
   log::setup("ctl", log::level::error);
   caf::actor_system sys{cfg};
-  auto ctl = sys.middleman().remote_actor<control_actor>(host, port);
+  caf::scoped_actor self{sys};
+  auto ctl = connect_control(self, host, port, std::chrono::seconds(10));
   if (!ctl) {
     std::cerr << "error: cannot reach node " << node << ": "
               << render(ctl.error()) << "\n";

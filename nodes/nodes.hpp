@@ -11,6 +11,8 @@ namespace actorrent {
 int run_tracker(std::vector<std::string> args);
 int run_peer(std::vector<std::string> args);
 int run_fetch(std::vector<std::string> args);
+int run_mirror(std::vector<std::string> args);
+int run_mirror_put(std::vector<std::string> args);
 int run_ctl(std::vector<std::string> args);
 
 // -- shared by the node kinds ---------------------------------------------------

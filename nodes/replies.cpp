@@ -313,6 +313,91 @@ command_output supervision_output(bool kill, bool hard,
                                 : "killed " + name);
 }
 
+command_output placement_output(const pb::PlacementStatus& s) {
+  std::ostringstream text;
+  uint32_t alive = 0;
+  for (auto& m : s.mirrors())
+    alive += m.state() == "alive" ? 1 : 0;
+  text << "mirrors: " << alive << " of " << s.mirrors_size() << " alive, "
+       << s.files() << " files, " << s.parts() << " parts, " << s.replicas()
+       << " replicas each\n";
+  if (s.bytes_to_copy() > 0) {
+    text << "to copy: " << human_bytes(static_cast<double>(s.bytes_to_copy()));
+    if (s.copy_rate_bps() > 1)
+      text << " at " << human_bytes(s.copy_rate_bps()) << "/s, ETA "
+           << static_cast<long>(static_cast<double>(s.bytes_to_copy())
+                                / s.copy_rate_bps())
+           << " s";
+    text << "\n";
+  }
+  text << "MIRROR    STATE     PARTS  STORED      ADDRESS                SILENT\n";
+  std::vector<std::string> ms, under, copies;
+  for (auto& m : s.mirrors()) {
+    char line[512];
+    snprintf(line, sizeof(line), "%-9s %-9s %5u  %-11s %-22s %lld ms\n",
+             m.mirror_id().c_str(), m.state().c_str(), m.parts(),
+             human_bytes(static_cast<double>(m.bytes())).c_str(),
+             (m.host() + ":" + std::to_string(m.port())).c_str(),
+             static_cast<long long>(m.silent_ms()));
+    text << line;
+    ms.push_back(json_object{}
+                   .add("mirror", m.mirror_id())
+                   .add("state", m.state())
+                   .add("parts", m.parts())
+                   .add("bytes", m.bytes())
+                   .add("capacity", m.capacity())
+                   .add("host", m.host())
+                   .add("port", m.port())
+                   .add("silent_ms", m.silent_ms())
+                   .str());
+  }
+  if (s.under_replicated_size() > 0)
+    text << "parts short of replicas:\n";
+  for (auto& p : s.under_replicated()) {
+    std::string holders;
+    for (auto& h : p.holders())
+      holders += (holders.empty() ? "" : ",") + h;
+    text << "  " << p.name() << " part " << p.part() << ": "
+         << p.holders_size() << "/" << s.replicas() << " ("
+         << holders << ")" << (p.problem().empty() ? "" : ": " + p.problem())
+         << "\n";
+    std::vector<std::string> hs;
+    for (auto& h : p.holders())
+      hs.push_back(json_quote(h));
+    under.push_back(json_object{}
+                      .add("name", p.name())
+                      .add("part", p.part())
+                      .add_raw("holders", json_array(hs))
+                      .add("problem", p.problem())
+                      .str());
+  }
+  if (s.copies_size() > 0)
+    text << "copies in flight:\n";
+  for (auto& c : s.copies()) {
+    text << "  " << c.name() << " part " << c.part() << " -> " << c.to()
+         << ", " << human_bytes(static_cast<double>(c.bytes())) << ", "
+         << c.elapsed_ms() << " ms\n";
+    copies.push_back(json_object{}
+                       .add("name", c.name())
+                       .add("part", c.part())
+                       .add("to", c.to())
+                       .add("bytes", c.bytes())
+                       .add("elapsed_ms", c.elapsed_ms())
+                       .str());
+  }
+  return output(0, text.str(),
+                json_object{}
+                  .add("replicas", s.replicas())
+                  .add("files", s.files())
+                  .add("parts", s.parts())
+                  .add("bytes_to_copy", s.bytes_to_copy())
+                  .add("copy_rate_bps", s.copy_rate_bps())
+                  .add_raw("mirrors", json_array(ms))
+                  .add_raw("under_replicated", json_array(under))
+                  .add_raw("copies", json_array(copies))
+                  .str());
+}
+
 command_output peer_output(const pb::PeerRequest& rq, const pb::PeerReply& r) {
   if (r.code() != 0)
     return plain_output(r.code(), joined(r));

@@ -19,6 +19,8 @@ command_output plain_output(int code, std::string text);
 command_output actors_output(const pb::ActorList& xs);
 /// `kill` / `restart` done.
 command_output supervision_output(bool kill, bool hard, const std::string& name);
+/// `placement`: mirrors, parts short of replicas, copies in flight.
+command_output placement_output(const pb::PlacementStatus& s);
 /// Any peer command: the parts of the reply that its request asks for.
 command_output peer_output(const pb::PeerRequest& rq, const pb::PeerReply& r);
 

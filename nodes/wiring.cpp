@@ -53,7 +53,8 @@ void stop_all(caf::actor_system& sys, const Hs&... hs) {
 std::string start_tracker(caf::actor_system& sys, const environment& env,
                           tracker_options opts,
                           const std::string& host, uint16_t port,
-                          uint16_t control_port, tracker_node& node) {
+                          uint16_t control_port, tracker_node& node,
+                          placement_options popts) {
   // The tracker owns the catalog, the group manager the group database and
   // the ticket key. Each finds the other's current incarnation in its slot:
   // the tracker asks for the key until the group manager answers (announces
@@ -71,19 +72,29 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
   };
   opts.groups = groups.slot;
   opts.random = env.random;
+  // Placement shares the tracker's database file (tables of its own); the
+  // tracker asks it for the mirrors of a file.
+  popts.db = opts.db;
+  child_spec place{"placement", [popts, mode](caf::actor_system& sys) {
+                     return ptr_of(spawn_blocking(sys, mode, placement, popts));
+                   }};
+  opts.placement = place.slot;
   spec.start = [opts, mode](caf::actor_system& sys) {
     return ptr_of(spawn_blocking(sys, mode, tracker, opts));
   };
-  node.front = sys.spawn(front_pair<tracker_actor, group_actor>::run, spec.slot,
-                         groups.slot);
+  node.front = sys.spawn(
+    front_triple<tracker_actor, group_actor, placement_actor>::run, spec.slot,
+    groups.slot, place.slot);
   node.port = port;
   if (auto err = publish(sys, *env.dir, node.front, node.port, host, "tracker.port");
       !err.empty())
     return err;
-  node.sup = sys.spawn(supervisor, std::vector<child_spec>{spec, groups},
+  node.sup = sys.spawn(supervisor,
+                       std::vector<child_spec>{spec, groups, place},
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"tracker"},
-                       std::shared_ptr<actor_slot>{}, node.control_token);
+                       std::shared_ptr<actor_slot>{}, place.slot,
+                       node.control_token);
   node.control_port = control_port;
   return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
                  "tracker.control-port");
@@ -118,6 +129,7 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
   node.sup = sys.spawn(supervisor, std::vector<child_spec>{server, agent},
                        supervisor_options{});
   node.ctl = sys.spawn(control, node.sup, std::string{"peer"}, agent.slot,
+                       std::shared_ptr<actor_slot>{},
                        node.control_token);
   node.control_port = control_port;
   return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
@@ -125,6 +137,55 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
 }
 
 void stop(caf::actor_system& sys, peer_node& node) {
+  stop_all(sys, node.front, node.sup, node.ctl);
+}
+
+std::string start_mirrors(caf::actor_system& sys, const environment& env,
+                          const mirror_node_options& opts, uint16_t port,
+                          uint16_t control_port, mirror_node& node) {
+  // The front is published first: each mirror registers with the node's
+  // address, and the front hands out whatever incarnation its slot holds.
+  std::vector<child_spec> children;
+  mirror_slots slots;
+  for (auto& id : opts.ids) {
+    children.push_back(child_spec{id, nullptr});
+    slots[id] = children.back().slot;
+  }
+  node.front = sys.spawn(mirror_front, slots);
+  node.port = port;
+  if (auto err = publish(sys, *env.dir, node.front, node.port, opts.host,
+                         "mirror.port");
+      !err.empty())
+    return err;
+  for (auto& c : children) {
+    mirror_options mo;
+    mo.id = c.name;
+    mo.host = opts.host;
+    mo.port = node.port;
+    mo.capacity = opts.capacity;
+    mo.data_dir = opts.data_dir + "/" + c.name;
+    if (!opts.index_dir.empty())
+      mo.index_db = opts.index_dir + "/" + c.name + ".db";
+    mo.tracker_host = opts.tracker_host;
+    mo.tracker_port = opts.tracker_port;
+    mo.heartbeat = opts.heartbeat;
+    mo.scrub_interval = opts.scrub_interval;
+    mo.io = env.io;
+    mo.connector = env.dir->connector();
+    c.start = [mo, mode = env.blocking](caf::actor_system& sys) {
+      return ptr_of(spawn_blocking(sys, mode, mirror, mo));
+    };
+  }
+  node.sup = sys.spawn(supervisor, children, supervisor_options{});
+  node.ctl = sys.spawn(control, node.sup, std::string{"mirror"},
+                       std::shared_ptr<actor_slot>{},
+                       std::shared_ptr<actor_slot>{}, node.control_token);
+  node.control_port = control_port;
+  return publish(sys, *env.dir, node.ctl, node.control_port, "127.0.0.1",
+                 "mirror.control-port");
+}
+
+void stop(caf::actor_system& sys, mirror_node& node) {
   stop_all(sys, node.front, node.sup, node.ctl);
 }
 

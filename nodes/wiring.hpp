@@ -10,6 +10,9 @@
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/peer/peer.hpp"
+#include "actors/mirror/mirror_front.hpp"
+#include "actors/mirror/mirror_server.hpp"
+#include "actors/placement/placement.hpp"
 #include "actors/tracker/tracker.hpp"
 
 namespace caf { class actor_system; }
@@ -25,13 +28,16 @@ struct tracker_node {
   std::string control_token; // set before start: what control requests need
 };
 
-/// Spawns a supervised tracker and group manager behind a published front. Ports of 0 pick a
-/// free port (the chosen one is stored back). Returns an error message naming
-/// the address that could not be used, or an empty string.
+/// Spawns a supervised tracker, group manager and placement behind a
+/// published front (placement keeps its state in the tracker's database).
+/// Ports of 0 pick a free port (the chosen one is stored back). Returns an
+/// error message naming the address that could not be used, or an empty
+/// string.
 std::string start_tracker(caf::actor_system& sys, const environment& env,
                           tracker_options opts,
                           const std::string& host, uint16_t port,
-                          uint16_t control_port, tracker_node& node);
+                          uint16_t control_port, tracker_node& node,
+                          placement_options popts = {});
 void stop(caf::actor_system& sys, tracker_node& node);
 
 struct peer_node {
@@ -52,5 +58,34 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint16_t port, uint16_t control_port,
                        uint64_t upload_limit, peer_node& node);
 void stop(caf::actor_system& sys, peer_node& node);
+
+struct mirror_node_options {
+  std::vector<std::string> ids;  // the mirrors it hosts
+  std::string host = "127.0.0.1";
+  std::string data_dir;          // DATA_DIR/ID per mirror
+  /// Where each mirror's index database goes (INDEX_DIR/ID.db); empty:
+  /// DATA_DIR/ID/index.db. Simulations keep data in memory, indexes on disk.
+  std::string index_dir;
+  std::string tracker_host;
+  uint16_t tracker_port = 0;
+  uint64_t capacity = uint64_t{100} << 30;
+  std::chrono::milliseconds heartbeat{500};
+  std::chrono::milliseconds scrub_interval{5000};
+};
+
+struct mirror_node {
+  std::string control_token; // set before start: what control requests need
+  mirror_node_actor front;   // published on `port`: hands out mirrors
+  supervisor_actor sup;      // one child per mirror, named by its id
+  control_actor ctl;
+  uint16_t port = 0;
+  uint16_t control_port = 0;
+};
+
+/// Spawns one supervised mirror per id behind a published front.
+std::string start_mirrors(caf::actor_system& sys, const environment& env,
+                          const mirror_node_options& opts, uint16_t port,
+                          uint16_t control_port, mirror_node& node);
+void stop(caf::actor_system& sys, mirror_node& node);
 
 } // namespace actorrent

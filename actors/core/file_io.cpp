@@ -153,6 +153,13 @@ public:
   }
 
 
+  std::string remove(const std::string& path) override {
+    forget(path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return sys_error("cannot remove", path);
+    return {};
+  }
+
   void forget(const std::string& path) override {
     std::unique_lock<std::shared_mutex> guard{mtx_};
     fds_.erase({path, false});
@@ -296,6 +303,12 @@ bool memory_io::make_dirs(const std::string& dir) {
 
 void memory_io::forget(const std::string&) {
   // nothing is cached
+}
+
+std::string memory_io::remove(const std::string& path) {
+  std::lock_guard<std::mutex> guard{d_->mtx};
+  d_->files.erase(path);
+  return {};
 }
 
 void memory_io::put(const std::string& path, std::string bytes) {

@@ -39,6 +39,8 @@ public:
   virtual bool make_dirs(const std::string& dir) = 0;
   /// Forgets cached handles of `path` (after it was renamed or replaced).
   virtual void forget(const std::string& path) = 0;
+  /// Deletes a file; a missing file is not an error.
+  virtual std::string remove(const std::string& path) = 0;
 };
 
 /// mkdir -p on the real file system; false when `dir` is not a directory
@@ -68,6 +70,7 @@ public:
   bool list(const std::string& dir, std::vector<std::string>& names) override;
   bool make_dirs(const std::string& dir) override;
   void forget(const std::string& path) override;
+  std::string remove(const std::string& path) override;
 
   /// Stores a file with the given bytes.
   void put(const std::string& path, std::string bytes);

@@ -34,10 +34,12 @@ caf::error control_state::check(const std::string& given) const {
 control_actor::behavior_type
 control(control_actor::stateful_pointer<control_state> self,
         supervisor_actor sup, std::string node_kind,
-        std::shared_ptr<actor_slot> commands, std::string token) {
+        std::shared_ptr<actor_slot> commands,
+        std::shared_ptr<actor_slot> placement, std::string token) {
   self->state.sup = std::move(sup);
   self->state.node_kind = std::move(node_kind);
   self->state.commands = std::move(commands);
+  self->state.placement = std::move(placement);
   self->state.token = std::move(token);
   drop_unexpected(self, "control");
   return {
@@ -74,6 +76,20 @@ control(control_actor::stateful_pointer<control_state> self,
         return make_error(errc::no_such_actor,
                           "the peer agent is restarting");
       return self->delegate(caf::actor_cast<peer_actor>(ptr), a, rq);
+    },
+    [=](placement_atom a,
+        const std::string& token) -> caf::result<pb::PlacementStatus> {
+      auto& st = self->state;
+      if (auto err = st.check(token))
+        return err;
+      if (!st.placement)
+        return make_error(errc::no_such_actor,
+                          "placement runs on the tracker node; this is a "
+                            + st.node_kind + " node");
+      auto ptr = st.placement->get();
+      if (!ptr)
+        return make_error(errc::no_such_actor, "placement is restarting");
+      return self->delegate(caf::actor_cast<placement_actor>(ptr), a);
     },
   };
 }

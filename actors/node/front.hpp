@@ -65,4 +65,24 @@ struct front_pair<caf::typed_actor<As...>, caf::typed_actor<Bs...>> {
   }
 };
 
+/// The same for three server actors (the tracker node: catalog, group
+/// manager, placement).
+template <class A, class B, class C>
+struct front_triple;
+
+template <class... As, class... Bs, class... Cs>
+struct front_triple<caf::typed_actor<As...>, caf::typed_actor<Bs...>,
+                    caf::typed_actor<Cs...>> {
+  using iface = caf::typed_actor<As..., Bs..., Cs...>;
+  static typename iface::behavior_type run(typename iface::pointer self,
+                                           std::shared_ptr<actor_slot> a,
+                                           std::shared_ptr<actor_slot> b,
+                                           std::shared_ptr<actor_slot> c) {
+    return {
+      front_handler<As>::template make<caf::typed_actor<As...>>(self, a)...,
+      front_handler<Bs>::template make<caf::typed_actor<Bs...>>(self, b)...,
+      front_handler<Cs>::template make<caf::typed_actor<Cs...>>(self, c)...};
+  }
+};
+
 } // namespace actorrent

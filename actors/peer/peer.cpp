@@ -104,6 +104,8 @@ caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {
   switch (rq.op_case()) {
     case op::kPublish:
       return shares.publish(rq.publish());
+    case op::kMirrorPublish:
+      return shares.mirror_publish(rq.mirror_publish());
     case op::kList:
       return ask_list();
     case op::kInfo:

@@ -86,6 +86,80 @@ pb::PeerReply sharing::publish(const pb::PathList& paths) {
   return out;
 }
 
+caf::result<pb::PeerReply>
+sharing::mirror_publish(const pb::PathList& paths) {
+  auto& st = self_->state;
+  if (auto err = st.tracker.unavailable())
+    return err;
+  auto out = std::make_shared<pb::PeerReply>(make_reply(0));
+  std::vector<pb::Manifest> files;
+  for (auto& arg : paths.paths()) {
+    auto path = absolute(arg);
+    auto name = base_name(path);
+    std::string why;
+    if (!st.lib->contains(name)) {
+      if (!share(path, name, "", why)) {
+        out->add_lines("cannot publish " + arg + ": " + why);
+        out->set_code(1);
+        continue;
+      }
+      st.store->add_published(name, path);
+    }
+    for (auto& f : st.lib->snapshot())
+      if (f.manifest.name() == name && f.group.empty())
+        files.push_back(f.manifest);
+  }
+  st.tracker.announce();
+  if (files.empty())
+    return *out;
+  auto rp = self_->make_response_promise<pb::PeerReply>();
+  auto pending = std::make_shared<size_t>(files.size());
+  auto placement = caf::actor_cast<placement_actor>(st.tracker.handle());
+  for (auto& m : files) {
+    pb::PlaceFile req;
+    *req.mutable_manifest() = m;
+    auto& src = *req.mutable_source();
+    src.set_host(st.opts.host);
+    src.set_port(st.opts.port);
+    // Every replica of every part is copied from here: allow 60 s plus
+    // the bytes at 5 MB/s.
+    auto timeout = std::chrono::seconds(60)
+                   + std::chrono::milliseconds(m.size() * 5 / 25000);
+    auto name = m.name();
+    auto done = [rp, out, pending]() mutable {
+      if (--*pending == 0)
+        rp.deliver(*out);
+    };
+    self_->request(placement, timeout, place_atom::value, req)
+      .then(
+        [out, name, done](pb::PlaceReply& r) mutable {
+          size_t short_parts = 0;
+          for (auto& p : r.parts())
+            if (static_cast<uint32_t>(p.holders_size()) < r.replicas())
+              ++short_parts;
+          out->add_lines(name + ": " + std::to_string(r.parts_size())
+                         + " parts on the mirrors"
+                         + (short_parts == 0
+                              ? ", each on " + std::to_string(r.replicas())
+                              : ", " + std::to_string(short_parts)
+                                  + " with fewer than "
+                                  + std::to_string(r.replicas())
+                                  + " replicas"));
+          if (short_parts > 0)
+            out->set_code(1);
+          *out->add_placed() = std::move(r);
+          done();
+        },
+        [out, name, done](const caf::error& err) mutable {
+          out->add_lines("cannot publish " + name + " to the mirrors: "
+                         + render(err));
+          out->set_code(1);
+          done();
+        });
+  }
+  return rp;
+}
+
 pb::PeerReply sharing::stop_share(const std::string& name) {
   auto& st = self_->state;
   if (!st.lib->remove(name))

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/make_message.hpp>
+#include <caf/result.hpp>
+
 #include "actors/peer/self.hpp"
 
 namespace actorrent {
@@ -27,6 +30,11 @@ public:
 
   /// `publish FILE...`
   pb::PeerReply publish(const pb::PathList& paths);
+  /// `mirror_publish FILE...`: shares the files (as `publish`) and asks
+  /// placement to store them on the mirrors, which copy every part from
+  /// this peer. The reply (code 1 when a part has fewer replicas than asked)
+  /// comes once every copy ended.
+  caf::result<pb::PeerReply> mirror_publish(const pb::PathList& paths);
   /// `stop_share NAME`
   pb::PeerReply stop_share(const std::string& name);
 

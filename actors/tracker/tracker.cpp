@@ -342,7 +342,37 @@ caf::result<pb::FileInfo> tracker_state::info(const pb::FileQuery& q) {
   if (is_group_key(q.name()))
     return make_error(errc::denied, "files of a group are only shown to"
                                     " its members (download_file)");
-  return info_of(q.name(), "info", q.name());
+  return guarded<pb::FileInfo>("tracker", "info",
+                               [&]() -> caf::result<pb::FileInfo> {
+    auto info = store->info(q.name());
+    if (!info)
+      return make_error(errc::unknown_file, q.name());
+    return with_mirrors(std::move(*info));
+  });
+}
+
+caf::result<pb::FileInfo> tracker_state::with_mirrors(pb::FileInfo info) {
+  auto ptr = opts.placement ? opts.placement->get() : nullptr;
+  if (!ptr)
+    return info;
+  // The file's mirrors join its peers as sources; without an answer from
+  // placement in time the peers alone are the answer.
+  auto rp = self_->make_response_promise<pb::FileInfo>();
+  auto sha = info.manifest().file_sha256();
+  auto shared = std::make_shared<pb::FileInfo>(std::move(info));
+  self_->request(caf::actor_cast<placement_local_actor>(ptr),
+                 std::chrono::seconds(2), sources_atom::value, sha)
+    .then(
+      [rp, shared](pb::FileInfo& mirrors) mutable {
+        for (auto& s : *mirrors.mutable_sources())
+          *shared->add_sources() = std::move(s);
+        rp.deliver(std::move(*shared));
+      },
+      [rp, shared](const caf::error& err) mutable {
+        LOG_WARN("tracker", "no mirror sources: " << render(err));
+        rp.deliver(std::move(*shared));
+      });
+  return rp;
 }
 
 caf::result<pb::FileInfo> tracker_state::info(const pb::GroupFile& f) {

@@ -42,6 +42,9 @@ struct tracker_options {
   /// How long a challenge may be answered, and how many may be pending.
   caf::timespan challenge_ttl = std::chrono::seconds(10);
   size_t max_challenges = 10000;
+  /// Placement (placement_local_actor), asked for the mirrors of a public
+  /// file; none: peers are the only sources.
+  std::shared_ptr<actor_slot> placement;
 };
 
 struct tracker_session {
@@ -117,6 +120,8 @@ private:
   void ask_key();
   /// Manifest and online sources of catalog entry `key`, or unknown_file
   /// with `unknown` as its text; guarded as operation `what`.
+  /// Adds the file's mirrors (from placement) to its sources.
+  caf::result<pb::FileInfo> with_mirrors(pb::FileInfo info);
   caf::result<pb::FileInfo> info_of(const std::string& key,
                                     const std::string& what,
                                     const std::string& unknown);

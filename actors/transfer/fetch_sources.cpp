@@ -6,6 +6,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/core/log.hpp"
+#include "actors/transfer/connect.hpp"
 #include "actors/transfer/piece_fetcher.hpp"
 
 namespace actorrent {
@@ -13,7 +14,6 @@ namespace actorrent {
 namespace {
 constexpr int max_bad_pieces = 3;
 constexpr auto reconnect_delay = std::chrono::seconds(3);
-constexpr auto connect_timeout = std::chrono::seconds(5);
 // How long a source that answered busy gets no requests.
 constexpr auto busy_backoff = std::chrono::milliseconds(500);
 } // namespace
@@ -39,11 +39,13 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
       continue;
     src.holds = s.bitfield();
     auto port = static_cast<uint16_t>(s.port());
-    if (added || src.host != s.host() || src.port != port) {
+    if (added || src.host != s.host() || src.port != port
+        || src.mirror_id != s.mirror_id()) {
       LOG_DEBUG("piece_fetcher", opts.name << ": source " << id << " at "
                                            << s.host() << ":" << port);
       src.host = s.host();
       src.port = port;
+      src.mirror_id = s.mirror_id();
       if (src.state == source_state::active)
         continue; // the next connection goes to the new address
       set_state(id, src, source_state::lost, added ? "new" : "moved");
@@ -62,31 +64,23 @@ void piece_fetcher_state::connect(const std::string& id) {
   set_state(id, src, source_state::connecting);
   auto epoch = ++src.epoch;
   auto self = this->self;
-  self
-    ->request(opts.connector, connect_timeout, caf::connect_atom::value,
-              src.host, src.port)
-    .then(
-      [self, id, epoch](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                        const std::set<std::string>& ifs) {
-        self->state.on_connected(id, epoch, ptr, ifs);
-      },
-      [self, id, epoch](const caf::error& err) {
-        self->state.on_connect_error(id, epoch, err);
-      });
+  connect_piece_server(
+    self, opts.connector, src.host, src.port, src.mirror_id,
+    [self, id, epoch](piece_server_actor h) {
+      self->state.on_connected(id, epoch, std::move(h));
+    },
+    [self, id, epoch](const caf::error& err) {
+      self->state.on_connect_error(id, epoch, err);
+    });
 }
 
 void piece_fetcher_state::on_connected(const std::string& id, uint64_t epoch,
-                                       caf::strong_actor_ptr& ptr,
-                                       const std::set<std::string>& ifs) {
+                                       piece_server_actor handle) {
   auto i = sources.find(id);
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: dropped or reconnected since
   auto& src = i->second;
-  if (!ptr || !self->system().assignable<piece_server_actor>(ifs)) {
-    drop(id, source_state::lost, "not a piece server");
-    return;
-  }
-  src.handle = caf::actor_cast<piece_server_actor>(std::move(ptr));
+  src.handle = std::move(handle);
   self->monitor(src.handle);
   set_state(id, src, source_state::active);
   picker->set_source(id, bitfield{picker->have().size(), src.holds});
@@ -174,12 +168,17 @@ void piece_fetcher_state::request_piece(const std::string& id,
     *req.mutable_ticket() = ticket;
   auto epoch = src.epoch;
   auto self = this->self;
-  self->request(src.handle, opts.request_timeout, piece_atom::value,
-                std::move(req))
+  auto sent = self->clock().now();
+  self->request(src.handle, src.latency.timeout(opts.request_timeout),
+                piece_atom::value, std::move(req))
     .then(
-      [self, id, epoch, p](const pb::PieceHeader& hdr,
-                           std::vector<char>& data) {
-        self->state.on_piece(id, epoch, p, hdr, data);
+      [self, id, epoch, p, sent](const pb::PieceHeader& hdr,
+                                 std::vector<char>& data) {
+        auto& st = self->state;
+        if (auto i = st.sources.find(id);
+            i != st.sources.end() && i->second.epoch == epoch)
+          i->second.latency.sample(self->clock().now() - sent);
+        st.on_piece(id, epoch, p, hdr, data);
       },
       [self, id, epoch, p](const caf::error& err) {
         self->state.on_piece_error(id, epoch, p, err);

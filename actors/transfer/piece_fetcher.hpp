@@ -19,7 +19,9 @@
 //   active -> banned                  (3 pieces that failed their SHA-256)
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,15 +69,48 @@ const char* to_string(source_state x);
 pb::DownloadState to_proto(download_state x);
 pb::SourceState to_proto(source_state x);
 
+/// How long a source takes to answer a piece request (request to reply,
+/// its queue included), smoothed as TCP smooths round-trip times (RFC 6298).
+/// A request's timeout follows it: twice the smoothed time plus four times
+/// its variation, at least `floor`, at most the configured timeout. A hung
+/// source is then given up in about two seconds, not the configured ten.
+struct latency_estimate {
+  static constexpr auto floor = std::chrono::milliseconds(2000);
+  double srtt_ms = -1;   // none yet
+  double rttvar_ms = 0;
+  void sample(caf::timespan rtt) {
+    auto ms = std::chrono::duration<double, std::milli>(rtt).count();
+    if (srtt_ms < 0) {
+      srtt_ms = ms;
+      rttvar_ms = ms / 2;
+      return;
+    }
+    rttvar_ms = 0.75 * rttvar_ms + 0.25 * std::abs(srtt_ms - ms);
+    srtt_ms = 0.875 * srtt_ms + 0.125 * ms;
+  }
+  /// Before any sample: the configured timeout (the first pieces may wait
+  /// behind a whole window).
+  caf::timespan timeout(std::chrono::milliseconds configured) const {
+    if (srtt_ms < 0)
+      return configured;
+    auto ms = std::chrono::milliseconds(
+      static_cast<int64_t>(2 * srtt_ms + 4 * rttvar_ms));
+    return std::clamp<std::chrono::milliseconds>(
+      ms, std::min(floor, configured), configured);
+  }
+};
+
 struct fetch_source {
   std::string host;
   uint16_t port = 0;
+  std::string mirror_id;       // a mirror: the actor behind host:port
   source_state state = source_state::lost;  // not connected yet
   piece_server_actor handle;
   uint64_t epoch = 0;          // bumped per connection; stale replies ignored
   int bad_pieces = 0;
   std::string reason;          // why lost or banned
   std::string holds;           // bitfield from the tracker
+  latency_estimate latency;
   caf::actor_clock::time_point retry_at;
   /// A paced source answered busy: no requests to it until then.
   caf::actor_clock::time_point busy_until;
@@ -137,8 +172,7 @@ struct piece_fetcher_state {
   void on_info(pb::FileInfo& info);
   void connect(const std::string& id);
   void on_connected(const std::string& id, uint64_t epoch,
-                    caf::strong_actor_ptr& ptr,
-                    const std::set<std::string>& ifs);
+                    piece_server_actor handle);
   void on_connect_error(const std::string& id, uint64_t epoch,
                         const caf::error& err);
   /// Moves source `id` to `to`, logging the transition.

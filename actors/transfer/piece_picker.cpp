@@ -66,9 +66,16 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   }
   if (best)
     return best;
-  // Endgame: every missing piece this source holds is in flight elsewhere.
-  // Duplicate the one with the fewest requests so a slow source cannot hold
-  // up the end of the download.
+  // Endgame: every missing piece any source holds is in flight. Duplicate
+  // the one with the fewest requests so a slow source cannot hold up the
+  // end of the download. Not before: a source that holds only part of the
+  // file (a mirror holds a few parts) would otherwise duplicate its pieces
+  // while the rest of the file still waits to be asked for.
+  // And only for the last pieces (no more than there are sources): with
+  // many sources the windows together may hold half the file, and
+  // duplicating all of it would fetch it twice.
+  if (fresh_pieces_left() || have_.size() - have_.count() > sources_.size())
+    return std::nullopt;
   size_t fewest = max_duplicates;
   for (auto& [p, ids] : in_flight_) {
     if (!holds.test(p) || ids.count(id) > 0 || ids.size() >= fewest
@@ -112,6 +119,13 @@ size_t piece_picker::in_flight(const source_id& id) const {
   for (auto& kvp : in_flight_)
     n += kvp.second.count(id);
   return n;
+}
+
+bool piece_picker::fresh_pieces_left() const {
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    if (!have_.test(p) && avail_[p] > 0 && in_flight_.count(p) == 0)
+      return true;
+  return false;
 }
 
 bool piece_picker::endgame() const {

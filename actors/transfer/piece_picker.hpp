@@ -46,6 +46,8 @@ public:
   const bitfield& have() const { return have_; }
   bool complete() const { return have_.all(); }
   size_t in_flight(const source_id& id) const;
+  /// True while some missing piece that a source holds is not requested.
+  bool fresh_pieces_left() const;
   bool endgame() const;
   /// Missing pieces that no current source holds.
   std::vector<uint32_t> unavailable() const;

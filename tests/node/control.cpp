@@ -87,7 +87,7 @@ BOOST_FIXTURE_TEST_SUITE(control_actor_tests, control_fixture)
 
 BOOST_AUTO_TEST_CASE(routes_supervision_and_peer_commands) {
   auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot,
-                       std::string{});
+                       std::shared_ptr<actor_slot>{}, std::string{});
   auto list = ask<pb::ActorList>(ctl, list_atom::value, std::string{});
   BOOST_REQUIRE_EQUAL(list.actors_size(), 1);
   BOOST_CHECK_EQUAL(list.actors(0).state(), "running");
@@ -112,6 +112,7 @@ BOOST_AUTO_TEST_CASE(routes_supervision_and_peer_commands) {
 
 BOOST_AUTO_TEST_CASE(a_node_without_a_peer_refuses_peer_commands) {
   auto ctl = sys.spawn(control, sup, std::string{"tracker"},
+                       std::shared_ptr<actor_slot>{},
                        std::shared_ptr<actor_slot>{}, std::string{});
   pb::PeerRequest rq;
   rq.mutable_status();

@@ -1,6 +1,9 @@
 #define BOOST_TEST_MODULE config
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <sstream>
+
 #include "nodes/config.hpp"
 #include "tests/fixtures.hpp"
 
@@ -101,4 +104,39 @@ BOOST_AUTO_TEST_CASE(port_in_use_is_a_config_error) {
                      std::chrono::seconds(20));
   BOOST_TEST(r.code == 2, r.out);
   BOOST_TEST(r.out.find("127.0.0.1:" + port) != std::string::npos, r.out);
+}
+
+// The example configs in config/ are valid for their node kinds.
+BOOST_AUTO_TEST_CASE(shipped_configs_parse) {
+  for (std::string kind : {"tracker", "peer", "mirror"}) {
+    auto path = std::string{ACTORRENT_SOURCE_DIR} + "/config/" + kind + ".ini";
+    std::ifstream f{path};
+    BOOST_REQUIRE_MESSAGE(f, path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    node_config cfg;
+    std::string err;
+    auto args = ini_to_args(cfg, categories_of(kind), path, ss.str(), err);
+    BOOST_TEST(err.empty(), kind << ": " << err);
+    BOOST_TEST(!args.empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mirror_node_refuses_bad_ids_and_placement_settings) {
+  auto r = test::run({"mirror", "--mirror.ids=[\"m00\", \"m00\"]"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("mirror.ids: a mirror id appears twice")
+               != std::string::npos, r.out);
+  r = test::run({"mirror", "--mirror.ids=[\"../etc\"]"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("bad mirror id") != std::string::npos, r.out);
+  r = test::run({"mirror", "--mirror.tracker=nowhere"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("mirror.tracker") != std::string::npos, r.out);
+  r = test::run({"tracker", "--placement.replicas=0"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("placement.replicas") != std::string::npos, r.out);
+  r = test::run({"mirror", "--help"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out.find("mirror.data-dir") != std::string::npos, r.out);
 }

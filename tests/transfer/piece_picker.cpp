@@ -74,6 +74,47 @@ BOOST_AUTO_TEST_CASE(endgame_duplicates_only_slow_requests) {
   BOOST_TEST(pp.have(*p));
 }
 
+BOOST_AUTO_TEST_CASE(no_duplicates_while_other_pieces_wait_to_be_asked_for) {
+  // Two mirrors hold part 0 (pieces 0, 1), a third holds part 1 (2, 3) and
+  // is busy: part 0's mirrors must not duplicate each other's requests
+  // while pieces of part 1 have not been asked for yet.
+  piece_picker pp{bitfield{4}, 3};
+  bitfield part0{4}, part1{4};
+  part0.set(0);
+  part0.set(1);
+  part1.set(2);
+  part1.set(3);
+  pp.set_source("m0", part0);
+  pp.set_source("m1", part0);
+  pp.set_source("m2", part1);
+  pp.requested(0, "m0", t0);
+  pp.requested(1, "m1", t0);
+  pp.requested(2, "m2", t0);
+  BOOST_TEST(!pp.pick("m0", t0 + 2s));  // piece 3 still waits for m2
+  pp.requested(3, "m2", t0);
+  pp.done(2);
+  pp.done(3);
+  auto p = pp.pick("m0", t0 + 2s);      // now the end game: duplicate
+  BOOST_REQUIRE(p);
+  BOOST_TEST(*p == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_end_game_is_only_the_last_pieces) {
+  // Two sources with large windows hold every one of 8 pieces in flight:
+  // duplicates wait until no more pieces are missing than there are sources.
+  piece_picker pp{bitfield{8}, 3};
+  pp.set_source("a", bitfield{8, true});
+  pp.set_source("b", bitfield{8, true});
+  for (uint32_t i = 0; i < 8; ++i)
+    pp.requested(i, i % 2 ? "b" : "a", t0);
+  BOOST_TEST(!pp.pick("a", t0 + 2s));
+  for (uint32_t i = 0; i < 6; ++i)
+    pp.done(i);
+  auto p = pp.pick("a", t0 + 2s);  // 2 missing, 2 sources: piece 7 (b's)
+  BOOST_REQUIRE(p);
+  BOOST_TEST(*p == 7u);
+}
+
 BOOST_AUTO_TEST_CASE(lost_source_returns_its_pieces) {
   piece_picker pp{bitfield{3}, 5};
   pp.set_source("a", bitfield{3, true});

@@ -1,0 +1,157 @@
+// Placement (tracker node, supervised): which mirror holds which part. Mirrors
+// register with what they hold and send heartbeats; each part's mirrors are
+// the first `replicas` live ones in its weighted rendezvous order (weights:
+// capacities), so a mirror joining or leaving moves only the parts it gains
+// or loses. Placement records which mirror actually holds which part, in its
+// store (so it survives a restart), declares a mirror dead after
+// `dead_after` without heartbeats and then re-replicates: every part below
+// `replicas` live holders is copied by the next mirror of its rendezvous
+// order from a live holder, at most `max_copies_per_mirror` copies to one
+// mirror at once. Replicas beyond `replicas` (a dead mirror came back) are
+// trimmed. Replicas of a part go to distinct mirror nodes first (a node is
+// a failure domain), then, with fewer nodes than replicas, to the next
+// mirrors in rendezvous order. Blocks on its database: spawned with
+// spawn_blocking.
+//
+// Mirror health (transitions are logged):
+//   (restart) -> joining      known from the store, not registered yet;
+//                             counted as holding its parts for dead_after
+//   joining/dead -> alive     registers
+//   alive -> suspect          its connection went down (or it exited)
+//   suspect -> alive          heartbeat again
+//   joining/alive/suspect -> dead   silent for dead_after
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/placement/parts.hpp"
+#include "actors/store/placement_store.hpp"
+
+namespace actorrent {
+
+struct placement_options {
+  std::string db;
+  uint32_t replicas = 5;
+  uint64_t part_size = uint64_t{64} << 20;
+  std::chrono::milliseconds dead_after{3000};
+  uint32_t max_copies_per_mirror = 2;
+};
+
+enum class mirror_health { joining, alive, suspect, dead };
+const char* to_string(mirror_health x);
+
+struct placed_mirror {
+  pb::MirrorAddress address;
+  uint64_t capacity = 0;
+  uint64_t bytes_stored = 0;
+  mirror_health health = mirror_health::joining;
+  caf::actor_clock::time_point last_seen;
+  mirror_actor handle;
+  uint32_t copies_in = 0;   // copies to it in flight
+};
+
+struct placed_part {
+  std::set<std::string> holders;  // mirrors that stored it (live or not)
+  std::set<std::string> copying;  // copies to these mirrors in flight
+  std::set<std::string> failed;   // targets that failed since its last copy
+  std::string problem;            // why it is short of replicas
+};
+
+struct placed_file {
+  pb::Manifest manifest;
+  part_layout layout;
+  std::vector<placed_part> parts;
+};
+
+struct part_copy_record {
+  std::string file_sha256;
+  uint32_t part = 0;
+  std::string to;
+  uint64_t bytes = 0;
+  caf::actor_clock::time_point started;
+  uint64_t publish = 0;  // the publish it belongs to; 0: a repair
+};
+
+struct publish_job {
+  std::string file_sha256;
+  pb::MirrorAddress source;
+  size_t pending = 0;
+  caf::typed_response_promise<pb::PlaceReply> rp;
+};
+
+struct placement_state {
+  using pointer = placement_local_actor::stateful_pointer<placement_state>;
+  explicit placement_state(pointer self) : self(self) {}
+  ~placement_state();
+
+  pointer self;
+  placement_options opts;
+  std::unique_ptr<placement_store> store;
+  std::map<std::string, placed_mirror> mirrors;
+  std::map<std::string, placed_file> files;  // by raw file SHA-256
+  std::map<uint64_t, part_copy_record> copies;
+  std::map<uint64_t, publish_job> publishes;
+  uint64_t next_id = 0;
+  // re-replication throughput
+  uint64_t repaired_bytes = 0;
+  caf::actor_clock::time_point repair_since;
+  bool repairing = false;
+
+  /// Opens the store and loads what it holds; false with `why` otherwise.
+  bool init(placement_options o, std::string& why);
+
+  caf::result<caf::ok_atom> register_mirror(const pb::MirrorHello& h);
+  caf::result<caf::ok_atom> heartbeat(const pb::MirrorBeat& b);
+  caf::result<pb::PlaceReply> place(const pb::PlaceFile& f);
+  pb::PlacementStatus status() const;
+  void corrupt(const pb::PartRef& ref);
+  pb::FileInfo sources(const std::string& file_sha256) const;
+  /// Timer: dead mirrors, re-replication, trimming.
+  void check();
+  void on_down(const caf::down_msg& dm);
+
+  // -- helpers ------------------------------------------------------------------
+  void set_health(placed_mirror& m, mirror_health to, const std::string& why);
+  /// Not declared dead: its replicas still count.
+  bool counts(const std::string& id) const;
+  /// Registered and heard from: may serve and receive copies.
+  bool usable(const std::string& id) const;
+  std::vector<std::string> order(const std::string& sha, uint32_t part) const;
+  size_t live_holders(const placed_part& p) const;
+  bool publishing(const std::string& sha) const;
+  /// A mirror's node (host:port): replicas of a part spread over nodes.
+  std::string node_of(const std::string& id) const;
+  /// True while some usable mirror on a node not in `nodes` could still
+  /// take the part.
+  bool fresh_nodes_left(const std::vector<std::string>& ranked,
+                        const placed_part& p,
+                        const std::set<std::string>& nodes) const;
+  /// Starts copies for a part short of replicas; `publish` ties them to a
+  /// publish. Returns how many started.
+  size_t replicate(const std::string& sha, uint32_t part, uint64_t publish,
+                   const pb::MirrorAddress* extra_source);
+  void on_copied(uint64_t id, const pb::PartStored& s);
+  void on_copy_failed(uint64_t id, const std::string& why);
+  void end_copy(uint64_t id);
+  /// Drops replicas beyond opts.replicas.
+  void trim(const std::string& sha, uint32_t part);
+  pb::PlaceReply place_reply(const std::string& sha) const;
+  void settle(uint64_t publish);
+
+  static inline const char* name = "placement";
+};
+
+placement_local_actor::behavior_type
+placement(placement_state::pointer self, placement_options opts);
+
+} // namespace actorrent

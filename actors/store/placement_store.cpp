@@ -1,0 +1,118 @@
+#include "actors/store/placement_store.hpp"
+
+#include "actors/store/sqlite.hpp"
+
+namespace actorrent {
+
+placement_store::~placement_store() = default;
+
+namespace {
+
+class sqlite_placement_store : public placement_store {
+public:
+  explicit sqlite_placement_store(const std::string& path) : db_(path) {
+    db_.exec("CREATE TABLE IF NOT EXISTS mirrors ("
+             " mirror_id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+             " port INTEGER NOT NULL, capacity INTEGER NOT NULL)");
+    db_.exec("CREATE TABLE IF NOT EXISTS mirror_files ("
+             " file_sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL,"
+             " part_size INTEGER NOT NULL)");
+    db_.exec("CREATE TABLE IF NOT EXISTS replicas ("
+             " file_sha256 BLOB NOT NULL, part INTEGER NOT NULL,"
+             " mirror_id TEXT NOT NULL,"
+             " PRIMARY KEY (file_sha256, part, mirror_id))");
+  }
+
+  placement_record load() override {
+    placement_record out;
+    auto ms = db_.prepare("SELECT mirror_id, host, port, capacity FROM mirrors");
+    while (ms.step()) {
+      placement_record::mirror m;
+      m.address.set_mirror_id(ms.text_at(0));
+      m.address.set_host(ms.text_at(1));
+      m.address.set_port(static_cast<uint32_t>(ms.int_at(2)));
+      m.capacity = static_cast<uint64_t>(ms.int_at(3));
+      out.mirrors.push_back(std::move(m));
+    }
+    auto fs = db_.prepare("SELECT manifest, part_size FROM mirror_files");
+    while (fs.step()) {
+      placement_record::file f;
+      if (!f.manifest.ParseFromString(fs.blob_at(0)))
+        continue;
+      f.part_size = static_cast<uint64_t>(fs.int_at(1));
+      out.files.push_back(std::move(f));
+    }
+    auto rs = db_.prepare("SELECT file_sha256, part, mirror_id FROM replicas");
+    while (rs.step())
+      out.replicas.push_back({rs.blob_at(0), static_cast<uint32_t>(rs.int_at(1)),
+                              rs.text_at(2)});
+    return out;
+  }
+
+  void put_mirror(const pb::MirrorAddress& a, uint64_t capacity) override {
+    db_.prepare("INSERT OR REPLACE INTO mirrors (mirror_id, host, port,"
+                " capacity) VALUES (?, ?, ?, ?)")
+      .bind(1, a.mirror_id())
+      .bind(2, a.host())
+      .bind(3, static_cast<int64_t>(a.port()))
+      .bind(4, static_cast<int64_t>(capacity))
+      .run();
+  }
+
+  void put_file(const pb::Manifest& m, uint64_t part_size) override {
+    db_.prepare("INSERT OR IGNORE INTO mirror_files (file_sha256, manifest,"
+                " part_size) VALUES (?, ?, ?)")
+      .bind_blob(1, m.file_sha256())
+      .bind_blob(2, m.SerializeAsString())
+      .bind(3, static_cast<int64_t>(part_size))
+      .run();
+  }
+
+  void add_replica(const std::string& sha, uint32_t part,
+                   const std::string& mirror_id) override {
+    db_.prepare("INSERT OR IGNORE INTO replicas (file_sha256, part, mirror_id)"
+                " VALUES (?, ?, ?)")
+      .bind_blob(1, sha)
+      .bind(2, static_cast<int64_t>(part))
+      .bind(3, mirror_id)
+      .run();
+  }
+
+  void drop_replica(const std::string& sha, uint32_t part,
+                    const std::string& mirror_id) override {
+    db_.prepare("DELETE FROM replicas WHERE file_sha256 = ? AND part = ?"
+                " AND mirror_id = ?")
+      .bind_blob(1, sha)
+      .bind(2, static_cast<int64_t>(part))
+      .bind(3, mirror_id)
+      .run();
+  }
+
+  void set_replicas(const std::string& mirror_id,
+                    const std::vector<pb::PartRef>& parts) override {
+    sql::transaction tx{db_};
+    db_.prepare("DELETE FROM replicas WHERE mirror_id = ?")
+      .bind(1, mirror_id)
+      .run();
+    auto ins = db_.prepare("INSERT OR IGNORE INTO replicas (file_sha256, part,"
+                           " mirror_id) VALUES (?, ?, ?)");
+    for (auto& p : parts) {
+      ins.bind_blob(1, p.file_sha256())
+        .bind(2, static_cast<int64_t>(p.part()))
+        .bind(3, mirror_id)
+        .run();
+    }
+    tx.commit();
+  }
+
+private:
+  sql::database db_;
+};
+
+} // namespace
+
+std::unique_ptr<placement_store> open_placement_store(const std::string& db) {
+  return std::make_unique<sqlite_placement_store>(db);
+}
+
+} // namespace actorrent

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Mirror cluster benchmark, on loopback, in one run.
+
+  python3 simulations/bench_mirrors.py [--size-mib 1024] [--repeat 3]
+                                       [--no-reference] [--json FILE]
+
+Starts a tracker and 50 mirrors in 5 processes through `actorrent cluster`,
+publishes a random file with 5 replicas (`actorrent mirror-put`) and measures:
+  - download: `actorrent fetch` of the file from the mirrors (every piece
+    verified and written), best of --repeat; wall time, MB/s, peak RSS and
+    CPU seconds of the fetch process;
+  - reference: aria2c fetching the same file from 5 local nginx servers with
+    --checksum=sha-256 (-x5 -s5 -k1M --enable-mmap=true --file-allocation=falloc),
+    best of --repeat, same figures; our MB/s as a ratio of aria2c's;
+  - failover: a mirror process SIGKILLed mid-download; the time from the
+    kill to the download's last source of that process being dropped (its
+    pieces in flight go to other sources at that moment), from the fetch's
+    log;
+  - re-replication: a mirror process lost for good; time until placement
+    declares its mirrors dead and until every part is on 5 live mirrors
+    again, and the copy throughput;
+  - resume: a downloading peer SIGKILLed at about half; pieces it resumed
+    with, bytes it then received, and the bytes that were missing.
+Every process it starts is stopped at the end, also on failure.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("ACTORRENT_BIN", os.path.join(ROOT, "build", "actorrent"))
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, **kw)
+
+
+def timed(args, log=None):
+    """Runs a command; wall seconds, peak RSS (KiB), CPU seconds, exit code."""
+    out = open(log, "w") if log else subprocess.DEVNULL
+    start = time.monotonic()
+    p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.monotonic() - start
+    if log:
+        out.close()
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, \
+        os.waitstatus_to_exitcode(status)
+
+
+class Cluster:
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "cluster")
+
+    def cmd(self, *args):
+        r = run([BIN, "cluster", args[0], "--dir", self.dir, *args[1:]])
+        if r.returncode != 0:
+            raise RuntimeError(f"cluster {' '.join(args)}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def nodes(self):
+        with open(os.path.join(self.dir, "cluster.json")) as f:
+            return {n["name"]: n for n in json.load(f)["nodes"]}
+
+    def ctl(self, node, *args):
+        port = self.nodes()[node]["control_port"]
+        r = run([BIN, "ctl", "--json", "--node", f"127.0.0.1:{port}", *args])
+        return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def wait_for(pred, timeout, step=0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def log_time(line):
+    """The wall-clock time of a log line (HH:MM:SS.mmm, today, local)."""
+    m = re.match(r"(\d\d):(\d\d):(\d\d)\.(\d\d\d)", line)
+    if not m:
+        return None
+    now = datetime.datetime.now()
+    t = now.replace(hour=int(m[1]), minute=int(m[2]), second=int(m[3]),
+                    microsecond=int(m[4]) * 1000)
+    return t.timestamp()
+
+
+def start_nginx(tmp, data_dir, n):
+    """n nginx servers on free ports serving data_dir; their pids and URLs."""
+    procs, urls = [], []
+    for k in range(n):
+        prefix = os.path.join(tmp, f"nginx-{k}")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""user root; worker_processes 1; daemon off;
+pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 256; }}
+http {{ access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path {prefix}; proxy_temp_path {prefix};
+  fastcgi_temp_path {prefix}; uwsgi_temp_path {prefix}; scgi_temp_path {prefix};
+  server {{ listen 127.0.0.1:{port}; root {data_dir}; }} }}
+""")
+        procs.append(subprocess.Popen(["nginx", "-c", conf, "-p", prefix],
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        urls.append(f"http://127.0.0.1:{port}/data.bin")
+    time.sleep(0.5)
+    return procs, urls
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    size = a.size_mib << 20
+    tmp = tempfile.mkdtemp(prefix="actorrent-mbench-")
+    os.chmod(tmp, 0o755)
+    cluster = Cluster(tmp)
+    nginx = []
+    results = {"size_bytes": size, "machine": os.uname().nodename,
+               "load_before": os.getloadavg()}
+    try:
+        src_dir = os.path.join(tmp, "src")
+        os.makedirs(src_dir)
+        src = os.path.join(src_dir, "data.bin")
+        with open(src, "wb") as f:
+            for _ in range(a.size_mib):
+                f.write(os.urandom(1 << 20))
+        digest = sha256_of(src)
+        cluster.cmd("up", "--mirrors", "50", "--mirror-processes", "5",
+                    "--peers", "1", "--replicas", "5", "--log-level", "warn")
+        tracker = f"127.0.0.1:{cluster.nodes()['tracker']['port']}"
+        wall, _, _, rc = timed([BIN, "mirror-put", "--tracker", tracker, src])
+        if rc != 0:
+            raise RuntimeError("mirror-put failed")
+        results["publish_s"] = wall
+        results["publish_mbps"] = 5 * size / wall / 1e6
+
+        # -- download from the mirrors, and aria2c from nginx ------------------
+        def ours(k):
+            to = os.path.join(tmp, f"dl-{k}")
+            r = timed([BIN, "fetch", "--tracker", tracker, "data.bin", "--to", to])
+            ok = r[3] == 0 and sha256_of(os.path.join(to, "data.bin")) == digest
+            shutil.rmtree(to, ignore_errors=True)
+            return r, ok
+
+        def aria(k, urls):
+            to = os.path.join(tmp, f"aria-{k}")
+            r = timed(["aria2c", "-x5", "-s5", "-k1M", "--min-split-size=1M",
+                       "--enable-mmap=true", "--file-allocation=falloc",
+                       f"--checksum=sha-256={digest}", "--allow-overwrite=true",
+                       "--console-log-level=warn", "--summary-interval=0",
+                       "-d", to, "-o", "data.bin", *urls])
+            ok = r[3] == 0 and sha256_of(os.path.join(to, "data.bin")) == digest
+            shutil.rmtree(to, ignore_errors=True)
+            return r, ok
+
+        urls = []
+        if not a.no_reference:
+            nginx, urls = start_nginx(tmp, src_dir, 5)
+        for name, fn in [("actorrent", ours)] + ([] if a.no_reference else
+                                                  [("aria2c", lambda k: aria(k, urls))]):
+            best = None
+            for k in range(a.repeat):
+                (wall, rss, cpu, rc), ok = fn(k)
+                if not ok:
+                    raise RuntimeError(f"{name}: download {k} failed or differs")
+                if best is None or wall < best[0]:
+                    best = (wall, rss, cpu)
+            results[name] = {"wall_s": best[0], "mbps": size / best[0] / 1e6,
+                             "peak_rss_mib": best[1] / 1024,
+                             "cpu_s_per_gib": best[2] / (size / (1 << 30))}
+        if "aria2c" in results:
+            results["mbps_ratio_to_aria2c"] = \
+                results["actorrent"]["mbps"] / results["aria2c"]["mbps"]
+
+        # -- failover: a mirror process SIGKILLed mid-download ----------------
+        to = os.path.join(tmp, "dl-failover")
+        log = os.path.join(tmp, "failover.log")
+        with open(log, "w") as out:
+            p = subprocess.Popen([BIN, "fetch", "--tracker", tracker, "data.bin",
+                                  "--to", to, "--log.level=info"],
+                                 stdout=out, stderr=subprocess.STDOUT)
+            wait_for(lambda: os.path.exists(os.path.join(to, ".data.bin.part")), 30, 0.01)
+            time.sleep(0.3)
+            killed_at = time.time()
+            cluster.cmd("kill", "mirror-1")
+            p.wait(timeout=300)
+        ids = cluster.nodes()["mirror-1"].get("mirror_ids") or []
+        dropped = []
+        with open(log) as f:
+            for line in f:
+                m = re.search(r"source mirror:(m\d+) \S+ -> lost", line)
+                if m and (not ids or m[1] in ids) and log_time(line):
+                    dropped.append(log_time(line))
+        results["failover_ms"] = (max(dropped) - killed_at) * 1000 if dropped else None
+        results["failover_sources_dropped"] = len(dropped)
+        results["failover_download_ok"] = \
+            p.returncode == 0 and sha256_of(os.path.join(to, "data.bin")) == digest
+        shutil.rmtree(to, ignore_errors=True)
+        cluster.cmd("start", "mirror-1")
+        wait_for(lambda: (cluster.ctl("tracker", "placement") or {}).get(
+            "under_replicated") == [], 120)
+
+        # -- re-replication after a mirror process is lost for good -----------
+        t0 = time.monotonic()
+        cluster.cmd("kill", "mirror-4")
+
+        def dead():
+            s = cluster.ctl("tracker", "placement") or {}
+            return sum(m["state"] == "dead" for m in s.get("mirrors", [])) >= 10
+
+        def repaired():
+            s = cluster.ctl("tracker", "placement") or {}
+            return dead() and s.get("under_replicated") == [] and s.get("copies") == []
+
+        wait_for(dead, 60)
+        results["dead_detected_s"] = time.monotonic() - t0
+        wait_for(repaired, 600)
+        results["re_replicated_s"] = time.monotonic() - t0
+        copy = results["re_replicated_s"] - results["dead_detected_s"]
+        # Each part lost one replica (one per mirror process).
+        results["re_replication_mbps"] = size / copy / 1e6 if copy > 0 else None
+
+        # -- resume after a downloader SIGKILL --------------------------------
+        to = os.path.join(tmp, "dl-resume")
+        cluster.ctl("peer-0", "fetch", "data.bin", "--to", to)
+        wait_for(lambda: ((cluster.ctl("peer-0", "downloads") or [{}])[0]
+                          .get("bytes_done", 0)) >= size // 2, 120, 0.05)
+        cluster.cmd("kill", "peer-0")
+        cluster.cmd("start", "peer-0")
+        wait_for(lambda: ((cluster.ctl("peer-0", "downloads") or [{}])[0]
+                          .get("state")) == "complete", 300)
+        with open(os.path.join(cluster.dir, "peer-0.log")) as f:
+            resumed = [int(m) for m in re.findall(r"resuming with (\d+) verified", f.read())]
+        pieces = (size + (1 << 20) - 1) >> 20
+        status = cluster.ctl("peer-0", "status") or {}
+        results["resume_verified_pieces"] = resumed[-1] if resumed else None
+        results["resume_missing_bytes"] = (pieces - resumed[-1]) << 20 if resumed else None
+        results["resume_received_bytes"] = status.get("bytes_received")
+        results["resume_ok"] = sha256_of(os.path.join(to, "data.bin")) == digest
+        results["load_after"] = os.getloadavg()
+    finally:
+        try:
+            cluster.cmd("down")
+        except Exception as e:  # noqa: BLE001 - report and go on cleaning up
+            print(f"cluster down: {e}", file=sys.stderr)
+        for p in nginx:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    r = results
+    print(f"mirror cluster benchmark: {a.size_mib} MiB, 50 mirrors in 5 processes, "
+          f"5 replicas; load {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}")
+    print(f"publish (5 copies of every part): {r['publish_s']:.2f} s, "
+          f"{r['publish_mbps']:.0f} MB/s stored")
+    print("| tool | wall s | MB/s | peak RSS MiB | CPU s/GiB |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in ("actorrent", "aria2c"):
+        if name in r:
+            x = r[name]
+            print(f"| {name} | {x['wall_s']:.2f} | {x['mbps']:.0f} | "
+                  f"{x['peak_rss_mib']:.0f} | {x['cpu_s_per_gib']:.2f} |")
+    if "mbps_ratio_to_aria2c" in r:
+        print(f"actorrent / aria2c MB/s: {r['mbps_ratio_to_aria2c']:.2f}")
+    fo = r["failover_ms"]
+    print(f"failover after a mirror process SIGKILL: "
+          f"{'%.0f ms' % fo if fo is not None else 'no source dropped'} "
+          f"({r['failover_sources_dropped']} sources dropped), download "
+          f"{'identical' if r['failover_download_ok'] else 'FAILED'}")
+    print(f"mirror process lost: dead after {r['dead_detected_s']:.1f} s, every part "
+          f"on 5 live mirrors after {r['re_replicated_s']:.1f} s "
+          f"({(r['re_replication_mbps'] or 0):.0f} MB/s copied)")
+    if r["resume_verified_pieces"] is None:
+        print("resume after SIGKILL: the download finished before the kill "
+              "(use a larger --size-mib)")
+    else:
+        print(f"resume after SIGKILL: {r['resume_verified_pieces']} pieces kept, "
+            f"{r['resume_received_bytes']} bytes received for "
+            f"{r['resume_missing_bytes']} missing, file "
+            f"{'identical' if r['resume_ok'] else 'DIFFERS'}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(r, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
