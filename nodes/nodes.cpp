@@ -363,7 +363,6 @@ int run_ctl(std::vector<std::string> args) {
               << render(ctl.error()) << "\n";
     return 1;
   }
-  caf::scoped_actor self{sys};
   auto out = run_command(self, *ctl, cmd, std::chrono::seconds(120), token);
   if (json)
     std::cout << out.json << "\n";

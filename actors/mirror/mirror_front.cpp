@@ -2,10 +2,13 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/node/unexpected.hpp"
+
 namespace actorrent {
 
-mirror_node_actor::behavior_type mirror_front(mirror_node_actor::pointer,
+mirror_node_actor::behavior_type mirror_front(mirror_node_actor::pointer self,
                                               mirror_slots slots) {
+  drop_unexpected(self, "mirror_front");
   return {
     [slots](mirror_atom, const std::string& id)
       -> caf::result<caf::strong_actor_ptr> {

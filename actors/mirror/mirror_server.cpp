@@ -3,8 +3,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
+#include "actors/node/unexpected.hpp"
 #include "actors/transfer/connect.hpp"
 
 namespace actorrent {
@@ -219,8 +221,10 @@ void mirror_state::heartbeat() {
 // -- parts ------------------------------------------------------------------------
 
 caf::result<pb::PartStored> mirror_state::copy(const pb::PartCopy& req) {
-  std::string why;
   auto& m = req.manifest();
+  auto why = check_sizes(m, nullptr, limits{});
+  if (!why.empty())
+    return make_error(errc::bad_message, "manifest: " + why);
   if (!valid_manifest(m, why))
     return make_error(errc::bad_message, "manifest: " + why);
   if (req.part_size() == 0 || m.piece_size() == 0
@@ -511,6 +515,8 @@ mirror_actor::behavior_type mirror(mirror_state::pointer self,
   }
   self->set_down_handler(
     [self](caf::down_msg& dm) { self->state.on_down(dm); });
+  // Clients hold a mirror's handle itself: a stray message is dropped.
+  drop_unexpected(self, "mirror");
   self->send(self, register_atom::value);
   self->send(self, heartbeat_atom::value);
   self->delayed_send(self, self->state.opts.scrub_interval, scrub_atom::value);

@@ -47,26 +47,9 @@ struct front<caf::typed_actor<Sigs...>> {
   }
 };
 
-/// A front for two server actors behind one published handle: requests of
-/// interface A go to slot `a`, those of B to slot `b`.
-template <class A, class B>
-struct front_pair;
-
-template <class... As, class... Bs>
-struct front_pair<caf::typed_actor<As...>, caf::typed_actor<Bs...>> {
-  using iface = caf::typed_actor<As..., Bs...>;
-  static typename iface::behavior_type run(typename iface::pointer self,
-                                           std::shared_ptr<actor_slot> a,
-                                           std::shared_ptr<actor_slot> b) {
-    drop_unexpected(self, "front");
-    return {
-      front_handler<As>::template make<caf::typed_actor<As...>>(self, a)...,
-      front_handler<Bs>::template make<caf::typed_actor<Bs...>>(self, b)...};
-  }
-};
-
-/// The same for three server actors (the tracker node: catalog, group
-/// manager, placement).
+/// A front for three server actors behind one published handle (the
+/// tracker node: catalog, group manager, placement): requests of interface
+/// A go to slot `a`, those of B to `b`, those of C to `c`.
 template <class A, class B, class C>
 struct front_triple;
 
@@ -78,6 +61,7 @@ struct front_triple<caf::typed_actor<As...>, caf::typed_actor<Bs...>,
                                            std::shared_ptr<actor_slot> a,
                                            std::shared_ptr<actor_slot> b,
                                            std::shared_ptr<actor_slot> c) {
+    drop_unexpected(self, "front");
     return {
       front_handler<As>::template make<caf::typed_actor<As...>>(self, a)...,
       front_handler<Bs>::template make<caf::typed_actor<Bs...>>(self, b)...,

@@ -5,6 +5,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
 #include "actors/placement/rendezvous.hpp"
@@ -15,6 +16,7 @@ namespace {
 
 constexpr size_t max_mirror_id = 64;
 constexpr size_t max_listed_parts = 100;
+constexpr size_t max_parts_per_mirror = size_t{1} << 20;
 
 // A copy may take 30 s plus the time to move its bytes at 4 MB/s.
 caf::timespan copy_timeout(uint64_t bytes) {
@@ -123,6 +125,8 @@ placement_state::register_mirror(const pb::MirrorHello& h) {
   std::string why;
   if (!sender)
     return make_error(errc::bad_message, "anonymous registration");
+  if (static_cast<size_t>(h.parts_size()) > max_parts_per_mirror)
+    return make_error(errc::bad_message, "too many parts in one registration");
   if (a.mirror_id().size() > max_mirror_id || !valid_name(a.mirror_id(), why))
     return make_error(errc::bad_message, "mirror id: " + why);
   if (a.host().empty() || a.host().size() > 255 || a.port() == 0
@@ -477,8 +481,11 @@ void placement_state::check() {
 // -- publishing -------------------------------------------------------------------
 
 caf::result<pb::PlaceReply> placement_state::place(const pb::PlaceFile& req) {
-  std::string why;
   auto& m = req.manifest();
+  // Sizes first (the tracker's default bounds), then consistency.
+  auto why = check_sizes(m, nullptr, limits{});
+  if (!why.empty())
+    return make_error(errc::bad_message, "manifest: " + why);
   if (!valid_manifest(m, why))
     return make_error(errc::bad_message, "manifest: " + why);
   auto& src = req.source();
