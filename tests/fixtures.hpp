@@ -78,6 +78,23 @@ inline pb::Manifest manifest_of(const std::string& name, uint32_t pieces,
   return m;
 }
 
+/// An unsigned announce of `peer` at 127.0.0.1:port holding the pieces of
+/// `m` set in the bitfield bytes `have` (for the catalog store, or to be
+/// signed).
+inline pb::Announce plain_announce(const std::string& peer, uint32_t port,
+                                   const pb::Manifest& m,
+                                   const std::string& have) {
+  pb::Announce a;
+  a.set_peer_id(peer);
+  a.set_host("127.0.0.1");
+  a.set_port(port);
+  *a.add_files() = m;
+  auto& h = *a.add_holdings();
+  h.set_name(m.name());
+  h.set_bitfield(have);
+  return a;
+}
+
 /// A fresh directory under /tmp, removed at the end.
 struct temp_dir {
   std::string path;

@@ -28,15 +28,7 @@ pb::Manifest fake_manifest(const std::string& name) {
 
 pb::Announce announce_of(const std::string& peer, uint32_t port,
                          const pb::Manifest& m) {
-  pb::Announce a;
-  a.set_peer_id(peer);
-  a.set_host("127.0.0.1");
-  a.set_port(port);
-  *a.add_files() = m;
-  auto& h = *a.add_holdings();
-  h.set_name(m.name());
-  h.set_bitfield(bitfield{1, true}.bytes());
-  return a;
+  return plain_announce(peer, port, m, bitfield{1, true}.bytes());
 }
 
 // Announces `a` through `c` as the holder of `key` (a peer of its own).

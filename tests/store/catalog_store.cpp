@@ -12,15 +12,7 @@ namespace {
 
 pb::Announce announce(const std::string& peer, uint32_t port,
                       const pb::Manifest& m, const bitfield& have) {
-  pb::Announce a;
-  a.set_peer_id(peer);
-  a.set_host("127.0.0.1");
-  a.set_port(port);
-  *a.add_files() = m;
-  auto& h = *a.add_holdings();
-  h.set_name(m.name());
-  h.set_bitfield(have.bytes());
-  return a;
+  return test::plain_announce(peer, port, m, have.bytes());
 }
 
 } // namespace
