@@ -292,9 +292,11 @@ int kill_actor(pb::ClusterNode& host, const std::string& id, bool hard) {
   auto out = client.send(host.control_port(),
                          parse_command(hard ? args_t{"kill", "--hard", id}
                                             : args_t{"kill", id}));
+  auto text = out.text;
+  if (text.empty() || text.back() != '\n')
+    text += "\n";
   (out.code == 0 ? std::cout : std::cerr)
-    << (out.code == 0 ? host.name() + ": " : "error: " + host.name() + ": ")
-    << out.text << "\n";
+    << (out.code == 0 ? "" : "error: ") << host.name() << ": " << text;
   return out.code;
 }
 

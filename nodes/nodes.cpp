@@ -157,9 +157,10 @@ int run_tracker(std::vector<std::string> args) {
     std::cerr << "error: placement.replicas: must be between 1 and 50\n";
     return 2;
   }
-  if (cfg.placement_part_size < min_piece_size) {
-    std::cerr << "error: placement.part-size: must be at least "
-              << min_piece_size << " bytes\n";
+  if (cfg.placement_part_size < min_piece_size
+      || cfg.placement_part_size > (uint64_t{1} << 31)) {
+    std::cerr << "error: placement.part-size: must be between "
+              << min_piece_size << " bytes and 2 GiB\n";
     return 2;
   }
   // Start-up check of tracker.db: the catalog opens (created if missing).

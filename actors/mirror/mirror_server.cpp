@@ -212,15 +212,31 @@ void mirror_state::heartbeat() {
           [this, epoch](const caf::error& err) {
             if (epoch != reg_epoch)
               return;
+            if (is(err, errc::unknown_mirror)) {
+              // Placement restarted or lost us: register again at once.
+              set_registration(registration::unregistered, "unknown to placement");
+              ++reg_epoch;
+              register_now();
+              return;
+            }
             unregister("heartbeat: " + render(err));
-            if (is(err, errc::unknown_mirror))
-              register_now(); // placement restarted: at once
           });
 }
 
 // -- parts ------------------------------------------------------------------------
 
+bool mirror_state::from_placement() const {
+  auto s = self->current_sender();
+  return s && placement && s->node() == placement.node();
+}
+
+bool mirror_state::from_self() const {
+  return self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self);
+}
+
 caf::result<pb::PartStored> mirror_state::copy(const pb::PartCopy& req) {
+  if (!from_placement())
+    return make_error(errc::denied, "copies are placement's to ask for");
   auto& m = req.manifest();
   auto why = check_sizes(m, nullptr, limits{});
   if (!why.empty())
@@ -241,9 +257,15 @@ caf::result<pb::PartStored> mirror_state::copy(const pb::PartCopy& req) {
   out.set_file_sha256(m.file_sha256());
   out.set_part(req.part());
   out.set_bytes(layout.bytes(m, req.part()));
-  if (auto f = files.find(m.file_sha256());
-      f != files.end() && f->second.parts.count(req.part()) > 0)
-    return out; // already here
+  if (auto f = files.find(m.file_sha256()); f != files.end()) {
+    // Every part of a file here has one manifest and one part size.
+    if (f->second.manifest.SerializeAsString() != m.SerializeAsString()
+        || f->second.parts.begin()->second.part_size != req.part_size())
+      return make_error(errc::conflict, "another manifest or part size of"
+                                        " this file is stored here");
+    if (f->second.parts.count(req.part()) > 0)
+      return out; // already here
+  }
   for (auto& [id, job] : copies)
     if (job.req.manifest().file_sha256() == m.file_sha256()
         && job.req.part() == req.part())
@@ -357,8 +379,9 @@ void mirror_state::next_source(uint64_t id, std::string why) {
   for (auto p : job.in_flight)
     job.todo.push_front(p);
   job.in_flight.clear();
-  if (job.handle)
-    self->demonitor(job.handle.address());
+  // Not demonitored: CAF 0.17 removes every monitor on an address at once,
+  // and other copies may read from the same source. Down messages of
+  // sources no copy uses are ignored.
   job.handle = nullptr;
   ++job.epoch;
   auto n = static_cast<size_t>(job.req.sources_size());
@@ -379,8 +402,6 @@ void mirror_state::next_source(uint64_t id, std::string why) {
 void mirror_state::finish(uint64_t id) {
   auto node = copies.extract(id);
   auto& job = node.mapped();
-  if (job.handle)
-    self->demonitor(job.handle.address());
   auto& m = job.req.manifest();
   auto part = job.req.part();
   auto path = part_file(opts.data_dir, m.file_sha256(), part);
@@ -412,6 +433,8 @@ void mirror_state::finish(uint64_t id) {
 }
 
 caf::result<caf::ok_atom> mirror_state::drop(const pb::PartRef& ref) {
+  if (!from_placement())
+    return make_error(errc::denied, "only placement drops parts");
   forget(ref.file_sha256(), ref.part());
   return caf::ok_atom::value;
 }
@@ -531,9 +554,19 @@ mirror_actor::behavior_type mirror(mirror_state::pointer self,
     [self](drop_atom, const pb::PartRef& ref) -> caf::result<caf::ok_atom> {
       return self->state.drop(ref);
     },
-    [self](register_atom) { self->state.register_now(); },
-    [self](heartbeat_atom) { self->state.heartbeat(); },
-    [self](scrub_atom) { self->state.scrub(); },
+    // Timers: only the mirror's own (a stray one would start another chain).
+    [self](register_atom) {
+      if (self->state.from_self())
+        self->state.register_now();
+    },
+    [self](heartbeat_atom) {
+      if (self->state.from_self())
+        self->state.heartbeat();
+    },
+    [self](scrub_atom) {
+      if (self->state.from_self())
+        self->state.scrub();
+    },
   };
 }
 

@@ -128,6 +128,10 @@ struct mirror_state {
   pb::MirrorHello hello() const;
 
   // -- parts ------------------------------------------------------------------
+  /// The request comes from placement's node (copies and drops).
+  bool from_placement() const;
+  /// A timer of this mirror, not a message from outside.
+  bool from_self() const;
   caf::result<pb::PartStored> copy(const pb::PartCopy& req);
   caf::result<caf::ok_atom> drop(const pb::PartRef& ref);
   /// Removes a part from disk and the index.

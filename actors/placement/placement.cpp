@@ -17,6 +17,10 @@ namespace {
 constexpr size_t max_mirror_id = 64;
 constexpr size_t max_listed_parts = 100;
 constexpr size_t max_parts_per_mirror = size_t{1} << 20;
+constexpr size_t max_mirrors = 10000;
+constexpr uint64_t max_capacity = uint64_t{1} << 50;  // 1 PiB: bounds weights
+// A target that failed a copy is tried again after this many dead_after.
+constexpr int failed_retry_after = 4;
 
 // A copy may take 30 s plus the time to move its bytes at 4 MB/s.
 caf::timespan copy_timeout(uint64_t bytes) {
@@ -133,12 +137,19 @@ placement_state::register_mirror(const pb::MirrorHello& h) {
       || a.port() > 65535)
     return make_error(errc::bad_message, "mirror address");
   auto& id = a.mirror_id();
-  auto& m = mirrors[id];
   auto handle = caf::actor_cast<mirror_actor>(sender);
+  if (auto i = mirrors.find(id);
+      i != mirrors.end() && i->second.handle && i->second.handle != handle
+      && i->second.health == mirror_health::alive
+      && i->second.handle.node() != sender->node())
+    return make_error(errc::conflict, "mirror id " + id + " is in use");
+  if (mirrors.count(id) == 0 && mirrors.size() >= max_mirrors)
+    return make_error(errc::bad_message, "too many mirrors");
+  auto& m = mirrors[id];
   if (m.handle && m.handle != handle)
     self->demonitor(m.handle.address());
   m.address = a;
-  m.capacity = h.capacity();
+  m.capacity = std::min<uint64_t>(h.capacity(), max_capacity);
   m.handle = handle;
   self->monitor(m.handle);
   m.last_seen = self->clock().now();
@@ -233,6 +244,20 @@ std::vector<std::string> placement_state::order(const std::string& sha,
   return rendezvous_order(part_key(sha, part), ms);
 }
 
+bool placement_state::failed_recently(const placed_part& p,
+                                      const std::string& id) const {
+  auto i = p.failed.find(id);
+  return i != p.failed.end()
+         && self->clock().now() - i->second
+              < failed_retry_after * opts.dead_after;
+}
+
+size_t placement_state::usable_holders(const placed_part& p) const {
+  return static_cast<size_t>(std::count_if(
+    p.holders.begin(), p.holders.end(),
+    [this](const std::string& id) { return usable(id); }));
+}
+
 std::string placement_state::node_of(const std::string& id) const {
   auto i = mirrors.find(id);
   if (i == mirrors.end())
@@ -247,7 +272,7 @@ bool placement_state::fresh_nodes_left(const std::vector<std::string>& ranked,
   // A usable mirror on a node without a replica yet, that may take one.
   return std::any_of(ranked.begin(), ranked.end(), [&](const std::string& id) {
     return usable(id) && nodes.count(node_of(id)) == 0
-           && p.holders.count(id) == 0 && p.failed.count(id) == 0;
+           && p.holders.count(id) == 0 && !failed_recently(p, id);
   });
 }
 
@@ -302,7 +327,7 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
       break;
     auto& m = mirrors.at(id);
     if (!usable(id) || p.holders.count(id) > 0 || p.copying.count(id) > 0
-        || p.failed.count(id) > 0 || m.bytes_stored + bytes > m.capacity
+        || failed_recently(p, id) || m.bytes_stored + bytes > m.capacity
         || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror)
         || (nodes.count(node_of(id)) > 0 && fresh_nodes_left(ranked, p, nodes)))
       continue;
@@ -379,7 +404,7 @@ void placement_state::on_copy_failed(uint64_t id, const std::string& why) {
   auto c = i->second;
   auto& f = files.at(c.file_sha256);
   auto& p = f.parts[c.part];
-  p.failed.insert(c.to);
+  p.failed[c.to] = self->clock().now();
   p.problem = "copy to " + c.to + " failed: " + why;
   LOG_WARN("placement", "part " << c.part << " of " << f.manifest.name()
                                 << ": " << p.problem);
@@ -398,9 +423,10 @@ void placement_state::trim(const std::string& sha, uint32_t part) {
   auto& p = f.parts[part];
   // Keep one replica per node first (in rendezvous order), then the next
   // ones in that order; drop the rest.
+  // Only mirrors that are alive now count: a suspect one may never return.
   std::vector<std::string> live;
   for (auto& id : order(sha, part))
-    if (p.holders.count(id) > 0 && counts(id))
+    if (p.holders.count(id) > 0 && usable(id))
       live.push_back(id);
   std::set<std::string> keep;
   std::set<std::string> nodes;
@@ -411,7 +437,7 @@ void placement_state::trim(const std::string& sha, uint32_t part) {
     if (keep.size() < opts.replicas)
       keep.insert(id);
   for (auto& id : live) {
-    if (keep.count(id) > 0 || !usable(id))
+    if (keep.count(id) > 0)
       continue;
     LOG_INFO("placement", "trimming part " << part << " of "
                                            << f.manifest.name() << " from "
@@ -460,7 +486,7 @@ void placement_state::check() {
         short_of_replicas = short_of_replicas || !publishing(sha);
         if (live + p.copying.size() < opts.replicas)
           replicate(sha, part, 0, nullptr);
-      } else if (live > opts.replicas && p.copying.empty()) {
+      } else if (usable_holders(p) > opts.replicas && p.copying.empty()) {
         trim(sha, part);
       }
     }
@@ -508,6 +534,9 @@ caf::result<pb::PlaceReply> placement_state::place(const pb::PlaceFile& req) {
     f->second.layout = part_layout{m, opts.part_size};
     f->second.parts.resize(f->second.layout.parts());
   }
+  if (f->second.manifest.SerializeAsString() != m.SerializeAsString())
+    return make_error(errc::conflict, "another manifest with this SHA-256 is"
+                                      " on the mirrors");
   auto id = ++next_id;
   auto& job = publishes[id];
   job.file_sha256 = sha;

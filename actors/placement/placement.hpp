@@ -18,7 +18,8 @@
 //                             counted as holding its parts for dead_after
 //   joining/dead -> alive     registers
 //   alive -> suspect          its connection went down (or it exited)
-//   suspect -> alive          heartbeat again
+//   suspect -> alive          registers again (its heartbeats are refused
+//                             until it does)
 //   joining/alive/suspect -> dead   silent for dead_after
 #pragma once
 
@@ -63,7 +64,8 @@ struct placed_mirror {
 struct placed_part {
   std::set<std::string> holders;  // mirrors that stored it (live or not)
   std::set<std::string> copying;  // copies to these mirrors in flight
-  std::set<std::string> failed;   // targets that failed since its last copy
+  /// Targets whose copy failed, and when: skipped for a while.
+  std::map<std::string, caf::actor_clock::time_point> failed;
   std::string problem;            // why it is short of replicas
 };
 
@@ -128,6 +130,9 @@ struct placement_state {
   bool usable(const std::string& id) const;
   std::vector<std::string> order(const std::string& sha, uint32_t part) const;
   size_t live_holders(const placed_part& p) const;
+  /// Holders alive now (trimming counts only these).
+  size_t usable_holders(const placed_part& p) const;
+  bool failed_recently(const placed_part& p, const std::string& id) const;
   bool publishing(const std::string& sha) const;
   /// A mirror's node (host:port): replicas of a part spread over nodes.
   std::string node_of(const std::string& id) const;

@@ -51,6 +51,11 @@ void connect_piece_server(Self* self, const connector_actor& connector,
             [=](caf::strong_actor_ptr& m) mutable {
               if (!m)
                 return on_error(make_error(errc::no_such_actor, mirror_id));
+              // Only a handle of the node itself: one it relayed would
+              // route our traffic through a third node.
+              if (m->node() != ptr->node())
+                return on_error(make_error(errc::denied,
+                                           "mirror handle of another node"));
               on_handle(caf::actor_cast<piece_server_actor>(m));
             },
             [=](caf::error& err) mutable { on_error(err); });

@@ -214,6 +214,8 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: the source was dropped already
   picker->failed(p, id);
+  if (err == caf::sec::request_timeout)
+    i->second.latency.timed_out();
   if (is(err, errc::bad_piece)) {
     // The source no longer claims the piece; stop asking it for it.
     bitfield b{picker->have().size(), i->second.holds};

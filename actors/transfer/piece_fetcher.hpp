@@ -88,6 +88,14 @@ struct latency_estimate {
     rttvar_ms = 0.75 * rttvar_ms + 0.25 * std::abs(srtt_ms - ms);
     srtt_ms = 0.875 * srtt_ms + 0.125 * ms;
   }
+  /// A request timed out: the estimate doubles (RFC 6298 5.5), so a source
+  /// that became slower is given longer instead of timing out forever.
+  void timed_out() {
+    if (srtt_ms >= 0) {
+      srtt_ms *= 2;
+      rttvar_ms = 0;
+    }
+  }
   /// Before any sample: the configured timeout (the first pieces may wait
   /// behind a whole window).
   caf::timespan timeout(std::chrono::milliseconds configured) const {

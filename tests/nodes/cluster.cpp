@@ -187,3 +187,80 @@ BOOST_FIXTURE_TEST_CASE(usage_errors_exit_2_naming_what_is_wrong,
   BOOST_TEST(r.code == 2);
   BOOST_TEST(alive(node("tracker").pid(), node("tracker").config()));
 }
+
+namespace {
+
+// The state and restart count of actor `name` in `ctl --json actors`.
+std::pair<std::string, int64_t> actor_state(const std::string& json,
+                                            const std::string& name) {
+  std::smatch m;
+  std::regex re{"\"name\":\"" + name
+                + "\",\"state\":\"([a-z]+)\",\"restarts\":([0-9]+)"};
+  if (!std::regex_search(json, m, re))
+    return {"", -1};
+  return {m[1], std::stoll(m[2])};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(mirror_processes_and_mirror_actors_killed_by_id,
+                        cluster_fixture) {
+  auto up = cluster({"up", "--mirrors", "10", "--mirror-processes", "2",
+                     "--replicas", "3", "--log-level", "warn"});
+  BOOST_REQUIRE_MESSAGE(up.code == 0, up.out);
+  BOOST_REQUIRE_EQUAL(file().nodes_size(), 3);
+  BOOST_TEST(test::read_file(dir + "/tracker.ini").find("replicas = 3")
+             != std::string::npos);
+  // m00..m04 on mirror-0, m05..m09 on mirror-1: each node's own list says so.
+  auto m0 = node("mirror-0");
+  auto m1 = node("mirror-1");
+  auto actors0 = ctl(m0, {"--json", "actors"}).out;
+  auto actors1 = ctl(m1, {"--json", "actors"}).out;
+  for (int i = 0; i < 5; ++i) {
+    auto a = "m0" + std::to_string(i);
+    auto b = "m0" + std::to_string(i + 5);
+    BOOST_TEST(actor_state(actors0, a).first == "running", actors0);
+    BOOST_TEST(actor_state(actors1, b).first == "running", actors1);
+    BOOST_TEST(actor_state(actors0, b).first.empty());
+  }
+  auto status = cluster({"status"});
+  BOOST_TEST(status.code == 0, status.out);
+  BOOST_TEST(line_of(status.out, "mirror-0").find("running  yes")
+             != std::string::npos, status.out);
+
+  // kill m03: sent to mirror-0's control port; its supervisor restarts it.
+  auto kill = cluster({"kill", "m03"});
+  BOOST_TEST(kill.code == 0, kill.out);
+  BOOST_TEST(test::wait_until(
+    [&] {
+      auto s = actor_state(ctl(m0, {"--json", "actors"}).out, "m03");
+      return s.first == "running" && s.second == 1;
+    },
+    10s));
+  // kill --hard m07: ended for good on mirror-1; status names it.
+  kill = cluster({"kill", "--hard", "m07"});
+  BOOST_TEST(kill.code == 0, kill.out);
+  BOOST_TEST(test::wait_until(
+    [&] {
+      return actor_state(ctl(m1, {"--json", "actors"}).out, "m07").first
+             == "stopped";
+    },
+    10s));
+  status = cluster({"status"});
+  BOOST_TEST(line_of(status.out, "mirror-1").find("m07 stopped")
+             != std::string::npos, status.out);
+
+  // The whole process: SIGKILLed, then started again with all its mirrors.
+  BOOST_TEST(cluster({"kill", "mirror-1"}).code == 0);
+  BOOST_TEST(!alive(m1.pid(), m1.config()));
+  BOOST_TEST(cluster({"status"}).code == 1);
+  auto start = cluster({"start", "mirror-1"});
+  BOOST_REQUIRE_MESSAGE(start.code == 0, start.out);
+  BOOST_TEST(actor_state(ctl(node("mirror-1"), {"--json", "actors"}).out, "m07")
+               .first
+             == "running");
+  BOOST_TEST(cluster({"down"}).code == 0);
+  auto f = file();
+  for (auto& n : f.nodes())
+    BOOST_TEST(!alive(n.pid(), n.config()), n.name());
+}
