@@ -134,7 +134,8 @@ BOOST_AUTO_TEST_CASE(a_node_without_a_peer_refuses_peer_commands) {
 // and changes nothing; with it, everything works as before.
 BOOST_AUTO_TEST_CASE(a_control_token_guards_every_request) {
   std::string token = "0123456789abcdef0123456789abcdef";
-  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot, token);
+  auto ctl = sys.spawn(control, sup, std::string{"peer"}, agent.slot,
+                       std::shared_ptr<actor_slot>{}, token);
   pb::PeerRequest rq;
   rq.mutable_status();
   BOOST_CHECK(is(ask_error(ctl, rq), errc::denied));
