@@ -44,7 +44,9 @@ struct fetch_options {
   std::string self_id;      // this peer: never its own source
   uint32_t window = 8;
   std::chrono::milliseconds request_timeout{10000};
-  std::chrono::milliseconds refresh_interval{1000};
+  /// How often the sources and their pieces are asked for again: other
+  /// downloaders' new pieces are found this soon.
+  std::chrono::milliseconds refresh_interval{250};
   bool fail_when_stalled = false;  // one-shot downloads give up
   std::optional<pb::Manifest> manifest;  // resume
   std::string have;                      // resume: verified pieces
