@@ -245,8 +245,9 @@ using writer_actor = caf::typed_actor<
   /// (served at once). Replies true when written, false when the hash did
   /// not match.
   caf::replies_to<write_atom, uint32_t, std::vector<char>>::with<bool>,
-  /// Checks the whole file's SHA-256 and renames it into place. Replies the
-  /// final path, or hash_mismatch / io_failure.
+  /// Checks that every piece of the file has passed its SHA-256 (by any
+  /// writer of the download) and renames it into place. Replies the final
+  /// path, or io_failure.
   caf::replies_to<finish_atom>::with<std::string>>;
 
 } // namespace actorrent

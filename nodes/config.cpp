@@ -26,6 +26,11 @@ node_config::node_config() {
   set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(3)});
   set("scheduler.max-threads", 2);
+  // Work sharing, not CAF's default work stealing: idle stealing workers
+  // poll, which on 2 cores shared by several nodes costs the busy ones
+  // their CPU (scenario (c): 14.1 -> 7.5 CPU s per GiB), and stealing
+  // collapses under many timers.
+  set("scheduler.policy", caf::atom("sharing"));
   set("logger.verbosity", caf::atom("quiet"));
   set("logger.console", caf::atom("none"));
   opt_group{custom_options_, "tracker"}

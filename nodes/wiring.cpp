@@ -110,10 +110,11 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
   piece_server_options so{env.io, upload_limit, env.unix_time};
-  child_spec server{"pserver", [lib, so, mode = env.blocking](
-                                 caf::actor_system& sys) {
-                      return ptr_of(spawn_blocking(sys, mode, piece_server, lib,
-                                                   so));
+  // Scheduled, not detached, even in a node: a request then reaches it
+  // without waking a thread of its own (one hand-off less per piece), and
+  // its reads come from the page cache (a pread of 1 MiB: ~0.1 ms).
+  child_spec server{"pserver", [lib, so](caf::actor_system& sys) {
+                      return ptr_of(sys.spawn(piece_server, lib, so));
                     }};
   node.front = sys.spawn(front<piece_server_actor>::run, server.slot);
   node.port = port;

@@ -1,6 +1,8 @@
 // The download's sources and pieces: connecting through the connector,
 // source states, filling request windows, verified and bad pieces, stalls.
 // Lifecycle: piece_fetcher.cpp.
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -200,10 +202,16 @@ void piece_fetcher_state::on_piece(const std::string& id, uint64_t epoch,
     return;
   }
   writing.insert(p);
+  // The least busy writer: hashing and writing spread over its threads.
+  auto w = static_cast<size_t>(
+    std::min_element(writer_load.begin(), writer_load.end())
+    - writer_load.begin());
+  ++writer_load[w];
   auto self = this->self;
   // The writer is local and linked: if it dies, so does this request.
-  self->request(writer, caf::infinite, write_atom::value, p, std::move(data))
-    .then([self, id, p](bool ok) { self->state.on_written(id, p, ok); },
+  self->request(writers[w], caf::infinite, write_atom::value, p,
+                std::move(data))
+    .then([self, id, p, w](bool ok) { self->state.on_written(id, p, w, ok); },
           [self](const caf::error& err) { self->state.fail(render(err)); });
 }
 
@@ -234,8 +242,9 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
 }
 
 void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
-                                     bool ok) {
+                                     size_t writer, bool ok) {
   writing.erase(p);
+  --writer_load[writer];
   if (!ok) {
     on_bad_piece(id, p);
   } else {

@@ -2,6 +2,8 @@
 // timers, completion and failure. Sources and pieces: fetch_sources.cpp.
 #include "actors/transfer/piece_fetcher.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -148,10 +150,13 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
   std::string group, file_name = m.name();
   split_group_key(m.name(), group, file_name);
   writer_options wo{m, part_path(opts.dest_dir, file_name),
-                    opts.dest_dir + "/" + file_name, have, opts.io};
+                    opts.dest_dir + "/" + file_name, have, opts.io,
+                    std::make_shared<written_set>(have)};
   lib->put(local_file{m, wo.part_path, have, group});
-  writer = spawn_blocking<caf::linked>(self, opts.blocking, piece_writer,
-                                       std::move(wo), lib);
+  for (uint32_t i = 0; i < std::max(opts.writers, 1u); ++i)
+    writers.push_back(spawn_blocking<caf::linked>(self, opts.blocking,
+                                                  piece_writer, wo, lib));
+  writer_load.assign(writers.size(), 0);
   transition(download_state::downloading,
              have.count() > 0
                ? "resuming with " + std::to_string(have.count())
@@ -201,7 +206,7 @@ void piece_fetcher_state::finish() {
   report();
   auto self = this->self;
   // The writer is local and linked: if it dies, so does this request.
-  self->request(writer, caf::infinite, finish_atom::value)
+  self->request(writers.front(), caf::infinite, finish_atom::value)
     .then([self](const std::string& path) { self->state.complete(path); },
           [self](const caf::error& err) { self->state.fail(render(err)); });
 }
@@ -220,9 +225,9 @@ void piece_fetcher_state::fail(std::string why) {
 }
 
 void piece_fetcher_state::stop() {
-  // The writer ignores the normal exit of its link partner.
-  if (writer)
-    self->send_exit(writer, caf::exit_reason::user_shutdown);
+  // A writer ignores the normal exit of its link partner.
+  for (auto& w : writers)
+    self->send_exit(w, caf::exit_reason::user_shutdown);
   self->quit();
 }
 
@@ -245,14 +250,15 @@ void piece_fetcher_state::on_down(const caf::down_msg& dm) {
 }
 
 void piece_fetcher_state::on_exit(const caf::exit_msg& em) {
-  if (writer && em.source == writer.address()) {
-    if (em.reason)
-      fail("writer ended: " + render(em.reason));
-    return;
-  }
+  for (auto& w : writers)
+    if (em.source == w.address()) {
+      if (em.reason)
+        fail("writer ended: " + render(em.reason));
+      return;
+    }
   if (em.reason) {
-    if (writer)
-      self->send_exit(writer, em.reason);
+    for (auto& w : writers)
+      self->send_exit(w, em.reason);
     self->quit(em.reason);
   }
 }

@@ -2,8 +2,8 @@
 // tells the peer the manifest (the peer records it for resume), connects to
 // every source through a connector (the middleman or an in-process
 // directory), keeps `window` piece requests in flight per source (rarest
-// first, endgame at the end), hands each piece to its writer for
-// verification, reports each verified piece to the peer, and fails over when
+// first, endgame at the end), hands each piece to the least busy of its
+// writers (one per core) for verification, reports each verified piece to the peer, and fails over when
 // a source dies, times out or sends bad pieces. Time comes from CAF's clock
 // only, randomness from `fetch_options::seed`.
 //
@@ -46,7 +46,9 @@ struct fetch_options {
   std::string self_id;      // this peer: never its own source
   uint32_t window = 8;
   std::chrono::milliseconds request_timeout{10000};
-  std::chrono::milliseconds refresh_interval{1000};
+  /// How often the sources and their pieces are asked for again: other
+  /// downloaders' new pieces are found this soon.
+  std::chrono::milliseconds refresh_interval{250};
   bool fail_when_stalled = false;  // one-shot downloads give up
   std::optional<pb::Manifest> manifest;  // resume
   std::string have;                      // resume: verified pieces
@@ -54,7 +56,10 @@ struct fetch_options {
   /// in-process directory in tests and simulations.
   connector_actor connector;
   std::shared_ptr<file_io> io;           // the writer's disk
-  blocking_mode blocking = blocking_mode::detached;  // how the writer runs
+  blocking_mode blocking = blocking_mode::detached;  // how the writers run
+  /// Writers (each verifies and writes pieces): hashing and writing spread
+  /// over this many threads.
+  uint32_t writers = 2;
   uint64_t seed = 0;                     // piece picking's tie-breaks
 };
 
@@ -134,9 +139,10 @@ struct piece_fetcher_state {
   std::string reason;
   std::optional<pb::Manifest> manifest;
   std::optional<piece_picker> picker;
-  writer_actor writer;
+  std::vector<writer_actor> writers;
+  std::vector<uint32_t> writer_load;  // pieces handed to each writer
   std::map<std::string, fetch_source> sources;
-  std::set<uint32_t> writing;  // pieces handed to the writer
+  std::set<uint32_t> writing;  // pieces handed to a writer
   bool informed = false;       // the peer has answered with sources once
   uint64_t bytes_done = 0;
   uint64_t bytes_received = 0;
@@ -158,18 +164,18 @@ struct piece_fetcher_state {
   void on_info_error(const caf::error& err);
   /// Timer: rate, progress report, endgame re-requests.
   void tick();
-  /// Every piece is written: asks the writer to check the whole file.
+  /// Every piece is written: asks a writer to finish the file.
   void finish();
   void complete(const std::string& path);
   /// Stops the download for good.
   void fail(std::string why);
-  /// Ends the actor; its writer ends with it.
+  /// Ends the actor; its writers end with it.
   void stop();
   void report();
   bool finished() const;
   /// A source's connection ended.
   void on_down(const caf::down_msg& dm);
-  /// The writer (linked) ended, or the fetcher is told to stop.
+  /// A writer (linked) ended, or the fetcher is told to stop.
   void on_exit(const caf::exit_msg& em);
   /// Moves to `to`, logging the transition and its reason.
   void transition(download_state to, std::string why = {});
@@ -195,7 +201,7 @@ struct piece_fetcher_state {
                 const pb::PieceHeader& hdr, std::vector<char>& data);
   void on_piece_error(const std::string& id, uint64_t epoch, uint32_t p,
                       const caf::error& err);
-  void on_written(const std::string& id, uint32_t p, bool ok);
+  void on_written(const std::string& id, uint32_t p, size_t writer, bool ok);
   /// A piece failed its SHA-256: counts against its source, bans at 3.
   void on_bad_piece(const std::string& id, uint32_t p);
   /// Checks whether the download can still make progress.

@@ -46,9 +46,8 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
     return std::nullopt;
   auto& holds = si->second;
   // Rarest first among pieces nobody fetches yet. Ties are broken at random
-  // among the first `tie_span` tied pieces in file order: downloads stay
-  // diverse, yet mostly in order, so that the whole-file SHA-256 can be
-  // computed while the pieces arrive.
+  // among all tied pieces, so that downloaders starting together fetch
+  // different pieces and can trade them at once.
   std::optional<uint32_t> best;
   uint32_t best_avail = 0;
   uint64_t ties = 0;
@@ -59,7 +58,7 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
       best = p;
       best_avail = avail_[p];
       ties = 1;
-    } else if (avail_[p] == best_avail && ties < tie_span) {
+    } else if (avail_[p] == best_avail) {
       if (std::uniform_int_distribution<uint64_t>{0, ties++}(rng_) == 0)
         best = p;
     }

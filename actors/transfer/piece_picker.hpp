@@ -56,8 +56,6 @@ public:
 
   /// At most this many sources fetch the same piece in endgame.
   static constexpr size_t max_duplicates = 2;
-  /// Random tie-breaks choose among this many equally rare pieces.
-  static constexpr uint64_t tie_span = 64;
   std::chrono::milliseconds endgame_delay{500};
 
 private:

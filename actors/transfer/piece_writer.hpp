@@ -2,11 +2,16 @@
 // file (through file_io) and marks each verified piece in the node's library,
 // so it is served at once. Records nothing itself: its fetcher tells the peer
 // agent, the one owner of the state database, which pieces are verified.
-// Detached in a node (hashing and disk I/O never stall the scheduler),
-// scheduled under the deterministic scheduler.
+// A download has several writers (one per core) sharing one `written` set;
+// any of them finishes the file. The file is complete when every piece has
+// passed its SHA-256 against the manifest: the bytes are not hashed a second
+// time (the manifest's whole-file SHA-256 is the publisher's, computed in the
+// same pass as its piece hashes). Detached in a node (hashing and disk I/O
+// never stall the scheduler), scheduled under the deterministic scheduler.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,29 +24,39 @@
 
 namespace actorrent {
 
+/// The pieces of one partial file that are verified and written, shared by
+/// the download's writers.
+class written_set {
+public:
+  explicit written_set(bitfield have) : have_(std::move(have)) {}
+  /// Marks piece `i`; false when it was marked already.
+  bool mark(uint32_t i);
+  bool test(uint32_t i) const;
+  bool all() const;
+
+private:
+  mutable std::mutex mtx_;
+  bitfield have_;
+};
+
 struct writer_options {
   pb::Manifest manifest;
   std::string part_path;
   std::string final_path;
   bitfield have;                 // pieces already in the partial file
   std::shared_ptr<file_io> io;
+  /// Shared by the download's writers; made from `have` when not given.
+  std::shared_ptr<written_set> written;
 };
 
 struct piece_writer_state {
   writer_options opts;
   std::shared_ptr<library> lib;
-  /// Whole-file SHA-256 over pieces [0, cursor), computed while downloading
-  /// so that little is left to hash when the last piece arrives.
-  sha256_stream whole;
-  uint32_t cursor = 0;
 
   /// Verifies piece `index` and writes it.
   caf::result<bool> write(uint32_t index, const std::vector<char>& data);
-  /// Checks the whole-file SHA-256 and renames the file into place.
+  /// Checks that every piece is verified and renames the file into place.
   caf::result<std::string> finish();
-  /// Hashes written pieces from the cursor on; `index`/`data` is a piece
-  /// still in memory. Returns "" or the read error.
-  std::string advance(uint32_t index, const std::vector<char>* data);
   static inline const char* name = "piece_writer";
 };
 

@@ -11,7 +11,7 @@ their VmHWM (MiB); note libtorrent 2.0 and aria2c --enable-mmap map the files, s
 Usage: bench_reference.py [--scenario a|b|c|all] [--size-a 1G] [--json out.json]  (see --help)
 Sizes take binary suffixes: 64M, 1G, 500MiB.  Exit: 0 ok, 1 scenario failed, 2 usage error.
 """
-import argparse, atexit, hashlib, json, os, queue, random, re, shutil, signal, socket
+import argparse, atexit, hashlib, json, os, queue, random, re, resource, shutil, signal, socket
 import subprocess, sys, tempfile, threading, time
 
 try:
@@ -48,6 +48,22 @@ def hwm(p):
     except (OSError, ValueError, KeyError):
         pass
     return p.hwm, p.anon
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a live process (all its threads)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_cpu_s():
+    """CPU seconds of the terminated, waited-for children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def reap(p, deadline):
@@ -199,12 +215,14 @@ def run_libtorrent(args, torrents, npeers, seeds, dldir, extra):
 
     collect(len(procs), time.monotonic() + args.timeout)     # all 'ready'
     os.sync()             # don't let writeback of earlier data disturb the timed window
+    cpu0 = sum(cpu_s(p.pid) for p in procs)
     t0 = time.monotonic()
     for p in procs:
         p.stdin.write('go\n')
         p.stdin.flush()
     results = [json.loads(l) for l in collect(len(procs), t0 + args.timeout + 5)]
     wall = time.monotonic() - t0
+    cpu = sum(cpu_s(p.pid) for p in procs) - cpu0
     for p in procs:
         hwm(p)
         p.stdin.write('stop\n')
@@ -212,7 +230,7 @@ def run_libtorrent(args, torrents, npeers, seeds, dldir, extra):
     rss = [sum(m) / 1024 for m in zip(*[reap(p, time.monotonic() + 30) for p in procs])]
     errs = [e for r in results for e in r['errors']]
     print(*['  libtorrent alert: ' + e for e in errs[:5]], sep='\n', end='\n' if errs else '')
-    return all(r['ok'] for r in results), wall, rss, max(r['connect_s'] or 0 for r in results)
+    return all(r['ok'] for r in results), wall, rss, max(r['connect_s'] or 0 for r in results), cpu
 
 
 def start_nginx(root, tmp):
@@ -243,10 +261,11 @@ def run_aria2(url, outdir, name, sha, conns, mmap, timeout):
             '--file-allocation=' + ('falloc' if mmap else 'none'), '--disk-cache=0', f'-x{conns}',
             f'-s{conns}', '--min-split-size=1M', '--summary-interval=0', '--console-log-level=error', url]
     os.sync()
+    cpu0 = children_cpu_s()
     t0 = time.monotonic()
     p = spawn(argv)
     rss = reap(p, t0 + timeout)
-    return p.returncode == 0, time.monotonic() - t0, [m / 1024 for m in rss]
+    return p.returncode == 0, time.monotonic() - t0, [m / 1024 for m in rss], children_cpu_s() - cpu0
 
 
 # name: (size attribute, number of files, number of peers); file i is initially held (seeded) by peer i
@@ -281,35 +300,43 @@ def scenario(name, args, work):
 
     def lt_run():
         try:
-            ok, wall, rss, conn = run_libtorrent(args, [(t, src) for t in tfiles], npeers, seeds, dl, args.lt_set)
+            ok, wall, rss, conn, cpu = run_libtorrent(args, [(t, src) for t in tfiles], npeers, seeds, dl,
+                                                      args.lt_set)
         finally:
             cleanup()     # kill leftover workers of a failed run
         bad = ['incomplete'] if not ok else [
             (p, os.path.basename(f)) for p in range(npeers) for ti, f in enumerate(paths)
             if seeds[ti] != p and sha256_file(os.path.join(dl, f'peer{p}', os.path.basename(f))) != shas[ti]]
-        return ok and not bad, wall, rss, bad, round(conn, 3)
+        return ok and not bad, wall, rss, bad, (round(conn, 3), cpu)
 
-    ok_all, wall, rss, bad, walls, conns = measure(lt_run)
-    report(res, name, 'libtorrent', ok_all, wall, rss, nbytes, bad, dict(runs_s=walls, connect_s=conns))
+    def cpu_of_best(walls, infos):   # CPU s per GiB delivered in the fastest run
+        ok = [i for i in range(len(walls)) if infos[i] and walls[i] == walls[i]]
+        return round(infos[min(ok, key=lambda i: walls[i])][1] / (nbytes / (1 << 30)), 2) if ok else None
+
+    ok_all, wall, rss, bad, walls, infos = measure(lt_run)
+    report(res, name, 'libtorrent', ok_all, wall, rss, nbytes, bad, dict(
+        runs_s=walls, connect_s=[i and i[0] for i in infos], cpu_s_per_gib=cpu_of_best(walls, infos)))
     if name == 'a' and not args.no_aria2:
         fn, ng, nrss, best = os.path.basename(paths[0]), None, [nan, nan], None
 
         def aria_run(x):
-            ok, wall, rss = run_aria2(f'http://127.0.0.1:{port}/{fn}', dl, fn, shas[0], x,
-                                      not args.aria2_no_mmap, args.timeout)
+            ng0 = cpu_s(ng.pid)
+            ok, wall, rss, cpu = run_aria2(f'http://127.0.0.1:{port}/{fn}', dl, fn, shas[0], x,
+                                           not args.aria2_no_mmap, args.timeout)
+            cpu += cpu_s(ng.pid) - ng0   # aria2c and nginx
             ok = ok and sha256_file(os.path.join(dl, fn)) == shas[0]
             shutil.rmtree(dl, ignore_errors=True)
-            return ok, wall, rss, [] if ok else ['aria2c failed or sha-256 mismatch'], None
+            return ok, wall, rss, [] if ok else ['aria2c failed or sha-256 mismatch'], (None, cpu)
         try:
             ng, port = start_nginx(src, os.path.join(work, 'nginx'))
             aria_run(args.aria2_x[0])  # untimed warm-up: the 1st download after start was ~2 s slower
             for x in args.aria2_x:
-                ok, wall, rss, bad, walls, _ = measure(aria_run, x)
+                ok, wall, rss, bad, walls, infos = measure(aria_run, x)
                 print(f'  aria2c -x{x}: ok={ok} best {wall:.2f}s of {walls} {size / wall / 1e6:.0f} MB/s '
                       f'rss={rss[0]:.1f} MiB', flush=True)
                 ok_all &= ok
                 if ok and (best is None or wall < best[1]):
-                    best = (x, wall, rss, walls)
+                    best = (x, wall, rss, walls, cpu_of_best(walls, infos))
         except (OSError, RuntimeError) as e:
             print('  aria2c/nginx error:', e)
             ok_all = False
@@ -320,7 +347,7 @@ def scenario(name, args, work):
                 nrss = [m / 1024 for m in reap(ng, time.monotonic() + 10)]
         if best:
             report(res, name, 'aria2c', True, best[1], [a + b for a, b in zip(best[2], nrss)], size, [], dict(
-                runs_s=best[3], connections=best[0], aria2c_rss_mib=round(best[2][0], 1),
+                runs_s=best[3], connections=best[0], cpu_s_per_gib=best[4], aria2c_rss_mib=round(best[2][0], 1),
                 nginx_rss_mib=round(nrss[0], 1)))
         else:
             report(res, name, 'aria2c', False, nan, [nan, nan], size, ['all runs failed'])

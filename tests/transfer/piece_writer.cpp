@@ -1,6 +1,6 @@
 // The piece writer under the deterministic scheduler, on files in memory:
-// every piece verified before it is written, the whole file checked before
-// it is renamed into place.
+// every piece verified before it is written, the file renamed into place
+// only when every piece is; several writers share one download.
 #define BOOST_TEST_MODULE piece_writer
 #include <boost/test/unit_test.hpp>
 
@@ -17,8 +17,9 @@ struct fixture : test::transfer_fixture {
   uint32_t n = static_cast<uint32_t>(m.piece_sha256_size());
   std::string part = part_path("/dl", "f.bin");
 
-  writer_actor spawn_writer(const pb::Manifest& man) {
-    writer_options wo{man, part, "/dl/f.bin", bitfield{n}, io};
+  writer_actor spawn_writer(const pb::Manifest& man,
+                            std::shared_ptr<written_set> shared = nullptr) {
+    writer_options wo{man, part, "/dl/f.bin", bitfield{n}, io, shared};
     lib->put(local_file{man, part, bitfield{n}, ""});
     auto w = track(sys.spawn(piece_writer, wo, lib));
     sched.run();
@@ -80,17 +81,27 @@ BOOST_AUTO_TEST_CASE(checks_the_whole_file_and_renames_it) {
   BOOST_CHECK_EQUAL(lib->snapshot().at(0).path, "/dl/f.bin");
 }
 
-BOOST_AUTO_TEST_CASE(refuses_a_file_whose_whole_sha256_does_not_match) {
-  auto lying = m;
-  lying.set_file_sha256(sha256("other", 5));
-  auto w = spawn_writer(lying);
+BOOST_AUTO_TEST_CASE(two_writers_share_a_download_and_either_finishes_it) {
+  auto shared = std::make_shared<written_set>(bitfield{n});
+  auto even = spawn_writer(m, shared);
+  auto odd = spawn_writer(m, shared);
   for (uint32_t i = 0; i < n; ++i)
-    BOOST_REQUIRE(write(w, i, test::piece_of(bytes, i)));
-  auto [path, err] = ask<std::string>(w, finish_atom::value);
+    BOOST_REQUIRE(write(i % 2 ? odd : even, i, test::piece_of(bytes, i)));
+  BOOST_CHECK(write(even, 1, test::piece_of(bytes, 1))); // a duplicate
+  auto [path, err] = ask<std::string>(odd, finish_atom::value);
+  BOOST_REQUIRE_MESSAGE(path, render(err));
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  BOOST_CHECK(lib->snapshot().at(0).have.all());
+}
+
+BOOST_AUTO_TEST_CASE(a_piece_written_by_one_writer_does_not_finish_another) {
+  auto mine = spawn_writer(m);  // a writer with its own set
+  auto other = spawn_writer(m, std::make_shared<written_set>(bitfield{n}));
+  for (uint32_t i = 0; i < n; ++i)
+    BOOST_REQUIRE(write(mine, i, test::piece_of(bytes, i)));
+  auto [path, err] = ask<std::string>(other, finish_atom::value);
   BOOST_CHECK(!path);
-  BOOST_CHECK(is(err, errc::hash_mismatch));
-  BOOST_CHECK_EQUAL(file("/dl/f.bin"), "<none>"); // not renamed
-  BOOST_CHECK(file(part) == bytes);
+  BOOST_CHECK(is(err, errc::io_failure));
 }
 
 BOOST_AUTO_TEST_CASE(finish_without_every_piece_fails) {
