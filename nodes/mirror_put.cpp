@@ -189,8 +189,10 @@ int run_mirror_put(std::vector<std::string> args) {
   auto out = run_command(self, node.ctl, cmd, std::chrono::hours(24),
                          node.control_token);
   published = true;
+  // Not joined: its connection attempt may hang on a stopped tracker, and
+  // the process ends with exit_now below anyway.
   if (progress.joinable())
-    progress.join();
+    progress.detach();
   if (tty)
     fprintf(stderr, "\n");
   std::cout << out.text;

@@ -1,5 +1,8 @@
 #include "actors/core/directory.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <map>
 #include <mutex>
 
@@ -28,16 +31,25 @@ public:
                       uint16_t& port) override {
     caf::scoped_actor self{sys_};
     std::string err;
-    self
-      ->request(sys_.middleman().actor_handle(), std::chrono::seconds(10),
-                caf::publish_atom::value, port, whom, std::move(ifs), host,
-                true)
-      .receive([&](uint16_t actual) { port = actual; },
-               [&](const caf::error& e) {
-                 err = "cannot listen on " + endpoint(host, port) + ": "
-                       + sys_.render(e);
-               });
-    return err;
+    // A node started again on its old port may find it still held for a
+    // moment by its previous incarnation's closing connections: it tries
+    // for up to 5 s before giving up.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      err.clear();
+      self
+        ->request(sys_.middleman().actor_handle(), std::chrono::seconds(10),
+                  caf::publish_atom::value, port, whom, ifs, host, true)
+        .receive([&](uint16_t actual) { port = actual; },
+                 [&](const caf::error& e) {
+                   err = "cannot listen on " + endpoint(host, port) + ": "
+                         + sys_.render(e);
+                 });
+      if (err.empty() || port == 0
+          || std::chrono::steady_clock::now() >= deadline)
+        return err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
   }
 
   void unpublish(const std::string&, uint16_t port) override {

@@ -36,8 +36,8 @@ bool is_group_key(const std::string& name);
 bool split_group_key(const std::string& key, std::string& group,
                      std::string& name);
 
-/// Where a download of file `name` into `dir` is written until its
-/// whole-file SHA-256 matches: DIR/.NAME.part (hidden, so never shared).
+/// Where a download of file `name` into `dir` is written until every piece
+/// is verified: DIR/.NAME.part (hidden, so never shared).
 std::string part_path(const std::string& dir, const std::string& name);
 
 class file_io;

@@ -1,5 +1,8 @@
 #include "actors/mirror/mirror_server.hpp"
 
+#include <regex>
+#include <set>
+
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -85,12 +88,33 @@ bool mirror_state::init(mirror_options o, std::string& why) {
     why = std::string{"mirror index: "} + e.what();
     return false;
   }
+  remove_leftovers();
   size_t parts = 0;
   for (auto& [sha, f] : files)
     parts += f.parts.size();
   LOG_INFO("mirror", opts.id << ": " << parts << " parts, " << bytes_stored
                              << " bytes in " << opts.data_dir);
   return true;
+}
+
+void mirror_state::remove_leftovers() {
+  // A copy cut short (*.partial) or a part renamed into place but never
+  // indexed (a crash in between) is not held: its file goes.
+  static const std::regex part_file_name{"[0-9a-f]{64}\\.[0-9]+(\\.partial)?"};
+  std::set<std::string> held;
+  for (auto& [sha, f] : files)
+    for (auto& [part, p] : f.parts)
+      held.insert(p.path);
+  std::vector<std::string> names;
+  if (!opts.io->list(opts.data_dir, names))
+    return;
+  for (auto& n : names) {
+    auto path = opts.data_dir + "/" + n;
+    if (std::regex_match(n, part_file_name) && held.count(path) == 0) {
+      LOG_INFO("mirror", opts.id << ": removing leftover " << n);
+      opts.io->remove(path);
+    }
+  }
 }
 
 // -- serving ----------------------------------------------------------------------
@@ -270,7 +294,10 @@ caf::result<pb::PartStored> mirror_state::copy(const pb::PartCopy& req) {
     if (job.req.manifest().file_sha256() == m.file_sha256()
         && job.req.part() == req.part())
       return make_error(errc::conflict, "a copy of that part is running");
-  if (bytes_stored + out.bytes() > opts.capacity)
+  uint64_t reserved = 0;
+  for (auto& [cid, job] : copies)
+    reserved += job.layout.bytes(job.req.manifest(), job.req.part());
+  if (bytes_stored + reserved + out.bytes() > opts.capacity)
     return make_error(errc::io_failure, "mirror " + opts.id + " is full");
   auto id = ++next_copy;
   auto& job = copies[id];

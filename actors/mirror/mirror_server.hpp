@@ -114,6 +114,8 @@ struct mirror_state {
   /// Opens the index and loads the parts; false when the data directory or
   /// the index cannot be used (the actor quits with the reason).
   bool init(mirror_options o, std::string& why);
+  /// Deletes part files the index does not list (after a crash).
+  void remove_leftovers();
 
   // -- serving ----------------------------------------------------------------
   caf::result<pb::PieceHeader, std::vector<char>>

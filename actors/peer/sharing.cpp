@@ -105,9 +105,18 @@ sharing::mirror_publish(const pb::PathList& paths) {
       }
       st.store->add_published(name, path);
     }
-    for (auto& f : st.lib->snapshot())
-      if (f.manifest.name() == name && f.group.empty())
-        files.push_back(f.manifest);
+    for (auto& f : st.lib->snapshot()) {
+      if (f.manifest.name() != name || !f.group.empty())
+        continue;
+      if (f.path != path) {
+        // The name is taken by another file: that one must not go out.
+        out->add_lines("cannot publish " + arg + ": another file named "
+                       + name + " is shared (" + f.path + ")");
+        out->set_code(1);
+        continue;
+      }
+      files.push_back(f.manifest);
+    }
   }
   st.tracker.announce();
   if (files.empty())

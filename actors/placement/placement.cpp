@@ -327,7 +327,8 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
       break;
     auto& m = mirrors.at(id);
     if (!usable(id) || p.holders.count(id) > 0 || p.copying.count(id) > 0
-        || failed_recently(p, id) || m.bytes_stored + bytes > m.capacity
+        || failed_recently(p, id)
+        || m.bytes_stored + m.bytes_incoming + bytes > m.capacity
         || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror)
         || (nodes.count(node_of(id)) > 0 && fresh_nodes_left(ranked, p, nodes)))
       continue;
@@ -337,6 +338,7 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
                                    publish};
     p.copying.insert(id);
     ++m.copies_in;
+    m.bytes_incoming += bytes;
     if (publish != 0)
       ++publishes.at(publish).pending;
     LOG_DEBUG("placement", "copy part " << part << " of "
@@ -362,8 +364,11 @@ void placement_state::end_copy(uint64_t id) {
   auto& c = i->second;
   if (auto f = files.find(c.file_sha256); f != files.end())
     f->second.parts[c.part].copying.erase(c.to);
-  if (auto m = mirrors.find(c.to); m != mirrors.end() && m->second.copies_in > 0)
-    --m->second.copies_in;
+  if (auto m = mirrors.find(c.to); m != mirrors.end()) {
+    if (m->second.copies_in > 0)
+      --m->second.copies_in;
+    m->second.bytes_incoming -= std::min(m->second.bytes_incoming, c.bytes);
+  }
   if (c.publish != 0)
     if (auto j = publishes.find(c.publish); j != publishes.end())
       --j->second.pending;

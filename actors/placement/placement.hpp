@@ -59,6 +59,7 @@ struct placed_mirror {
   caf::actor_clock::time_point last_seen;
   mirror_actor handle;
   uint32_t copies_in = 0;   // copies to it in flight
+  uint64_t bytes_incoming = 0;  // their bytes: counted against its capacity
 };
 
 struct placed_part {
