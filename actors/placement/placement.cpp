@@ -567,22 +567,31 @@ void placement_state::settle(uint64_t publish) {
   publishes.erase(j);
 }
 
+pb::PartPlacement placement_state::describe(const std::string& sha,
+                                            const placed_file& f,
+                                            uint32_t part) const {
+  pb::PartPlacement x;
+  x.set_name(f.manifest.name());
+  x.set_part(part);
+  x.set_file_sha256(sha);
+  auto& p = f.parts[part];
+  for (auto& h : p.holders)
+    if (counts(h))
+      x.add_holders(h);
+  x.set_problem(p.problem);
+  return x;
+}
+
 pb::PlaceReply placement_state::place_reply(const std::string& sha) const {
   pb::PlaceReply out;
   auto& f = files.at(sha);
   out.set_name(f.manifest.name());
   out.set_replicas(opts.replicas);
   for (uint32_t part = 0; part < f.parts.size(); ++part) {
-    auto& p = f.parts[part];
     auto& x = *out.add_parts();
-    x.set_name(f.manifest.name());
-    x.set_part(part);
-    x.set_file_sha256(sha);
-    for (auto& h : p.holders)
-      if (counts(h))
-        x.add_holders(h);
-    if (static_cast<uint32_t>(x.holders_size()) < opts.replicas)
-      x.set_problem(p.problem);
+    x = describe(sha, f, part);
+    if (static_cast<uint32_t>(x.holders_size()) >= opts.replicas)
+      x.clear_problem();
   }
   return out;
 }
@@ -636,14 +645,7 @@ pb::PlacementStatus placement_state::status() const {
       to_copy += (opts.replicas - live) * f.layout.bytes(f.manifest, part);
       if (static_cast<size_t>(out.under_replicated_size()) >= max_listed_parts)
         continue;
-      auto& x = *out.add_under_replicated();
-      x.set_name(f.manifest.name());
-      x.set_part(part);
-      x.set_file_sha256(sha);
-      for (auto& h : p.holders)
-        if (counts(h))
-          x.add_holders(h);
-      x.set_problem(p.problem);
+      *out.add_under_replicated() = describe(sha, f, part);
     }
   for (auto& [id, m] : mirrors) {
     auto& x = *out.add_mirrors();

@@ -152,6 +152,9 @@ struct placement_state {
   /// Drops replicas beyond opts.replicas.
   void trim(const std::string& sha, uint32_t part);
   pb::PlaceReply place_reply(const std::string& sha) const;
+  /// One part: its live holders and why it is short (if it is).
+  pb::PartPlacement describe(const std::string& sha, const placed_file& f,
+                             uint32_t part) const;
   void settle(uint64_t publish);
 
   static inline const char* name = "placement";
