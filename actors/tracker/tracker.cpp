@@ -323,12 +323,14 @@ caf::result<pb::FileList> tracker_state::list() {
 
 caf::result<pb::FileInfo>
 tracker_state::info_of(const std::string& key, const std::string& what,
-                       const std::string& unknown) {
+                       const std::string& unknown, bool mirrors) {
   return guarded<pb::FileInfo>("tracker", what,
                                [&]() -> caf::result<pb::FileInfo> {
     auto info = store->info(key);
     if (!info)
       return make_error(errc::unknown_file, unknown);
+    if (mirrors)
+      return with_mirrors(std::move(*info));
     return std::move(*info);
   });
 }
@@ -342,13 +344,7 @@ caf::result<pb::FileInfo> tracker_state::info(const pb::FileQuery& q) {
   if (is_group_key(q.name()))
     return make_error(errc::denied, "files of a group are only shown to"
                                     " its members (download_file)");
-  return guarded<pb::FileInfo>("tracker", "info",
-                               [&]() -> caf::result<pb::FileInfo> {
-    auto info = store->info(q.name());
-    if (!info)
-      return make_error(errc::unknown_file, q.name());
-    return with_mirrors(std::move(*info));
-  });
+  return info_of(q.name(), "info", q.name(), true);
 }
 
 caf::result<pb::FileInfo> tracker_state::with_mirrors(pb::FileInfo info) {

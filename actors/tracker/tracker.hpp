@@ -118,13 +118,15 @@ private:
   void key_known(std::string key);
   /// Asks the group manager for the ticket key; on failure asks again later.
   void ask_key();
-  /// Manifest and online sources of catalog entry `key`, or unknown_file
-  /// with `unknown` as its text; guarded as operation `what`.
   /// Adds the file's mirrors (from placement) to its sources.
   caf::result<pb::FileInfo> with_mirrors(pb::FileInfo info);
+  /// Manifest and online sources of catalog entry `key` (with its mirrors
+  /// when `mirrors`), or unknown_file with `unknown` as its text; guarded
+  /// as operation `what`.
   caf::result<pb::FileInfo> info_of(const std::string& key,
                                     const std::string& what,
-                                    const std::string& unknown);
+                                    const std::string& unknown,
+                                    bool mirrors = false);
 
   pointer self_;
 };

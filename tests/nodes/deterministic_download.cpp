@@ -17,6 +17,7 @@
 #include "nodes/commands.hpp"
 #include "nodes/wiring.hpp"
 #include "tests/fixtures.hpp"
+#include "tests/nodes/in_process.hpp"
 
 using namespace actorrent;
 using namespace std::chrono_literals;
@@ -112,13 +113,7 @@ private:
 
   void add_peer(peer_node& n, const std::string& name,
                 const std::string& share) {
-    peer_options opts;
-    opts.trackers = {{"127.0.0.1", 6881}};
-    opts.share_dir = share;
-    opts.download_dir = "/" + name + "/downloads";
-    opts.state_db = dir_ / (name + ".db");
-    opts.piece_size = piece;
-    opts.window = 4;
+    auto opts = test::in_process_peer(dir_.path, name, share, piece);
     BOOST_REQUIRE_EQUAL(start_peer(sys_, env_, opts, 0, 0, 0, n), "");
   }
 
