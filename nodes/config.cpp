@@ -97,8 +97,8 @@ node_config::node_config() {
   guard_max_message = default_max_message();
   opt_group{custom_options_, "guard"}
     .add(guard_enabled, "enabled",
-         "a guard in front of every published port (false: CAF listens on"
-         " them itself)")
+         "true: a guard in front of every published port; false: CAF"
+         " listens on them itself")
     .add(guard_max_per_address, "max-per-address",
          "connections from one remote address at most")
     .add(guard_max_connections, "max-connections",
@@ -187,7 +187,7 @@ ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
 
 guard_options guard_of(const node_config& cfg) {
   guard_options out;
-  out.enabled = cfg.guard_enabled;
+  out.enabled = cfg.guard_enabled != "false";
   out.max_per_address = cfg.guard_max_per_address;
   out.max_connections = cfg.guard_max_connections;
   out.handshake_ms = std::chrono::milliseconds(cfg.guard_handshake_ms);
@@ -313,6 +313,11 @@ int load_config(node_config& cfg, const std::string& kind,
   if (!log::parse_level(cfg.log_level, lvl)) {
     std::cerr << "error: log.level: expected debug, info, warn or error, got '"
               << cfg.log_level << "'\n";
+    return 2;
+  }
+  if (cfg.guard_enabled != "true" && cfg.guard_enabled != "false") {
+    std::cerr << "error: guard.enabled: expected true or false, got '"
+              << cfg.guard_enabled.substr(0, 64) << "'\n";
     return 2;
   }
   using bound = std::pair<uint64_t, const char*>;

@@ -56,7 +56,7 @@ struct node_config : caf::actor_system_config {
   // [log]
   std::string log_level = "info";
   // [guard] (every node kind)
-  bool guard_enabled = true;
+  std::string guard_enabled = "true"; // CAF 0.17 takes no value for bools
   uint32_t guard_max_per_address = 256;
   uint32_t guard_max_connections = 1024;
   uint32_t guard_handshake_ms = 5000;
