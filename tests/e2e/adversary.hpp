@@ -85,7 +85,7 @@ inline int64_t slowest_answer_during(uint16_t tracker_port,
 }
 
 /// A BASP header as CAF 0.17.6 writes it (32 bytes, network byte order).
-inline std::string basp_header(uint8_t op, uint32_t payload_len,
+inline std::string basp_bytes(uint8_t op, uint32_t payload_len,
                                uint64_t dest_actor = 0) {
   std::string h(32, '\0');
   h[0] = static_cast<char>(op);
