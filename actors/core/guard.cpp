@@ -126,6 +126,7 @@ enum class verdict {
   no_handshake,
   bad_header,
   too_slow,
+  accept_failed,
   count
 };
 
@@ -155,6 +156,7 @@ struct guard::impl {
 
   // The guard thread's own.
   std::map<int, listener> listeners; // by fd
+  std::vector<int> resting;           // listeners paused after accept failed
   std::map<int, std::unique_ptr<conn>> conns; // by client fd
   std::unordered_map<int, int> client_of; // upstream fd -> client fd
   std::map<std::string, uint32_t> per_addr;
@@ -306,6 +308,7 @@ struct guard::impl {
         case verdict::no_handshake: ++cnt.closed_no_handshake; break;
         case verdict::bad_header: ++cnt.closed_bad_header; break;
         case verdict::too_slow: ++cnt.closed_too_slow; break;
+        case verdict::accept_failed: break;
         case verdict::count: break;
       }
     }
@@ -331,9 +334,15 @@ struct guard::impl {
       int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (!would_block())
-          LOG_WARN("guard", "accept on port " << l.port << ": "
-                                             << std::strerror(errno));
+        if (!would_block()) {
+          // Out of descriptors (or another error): the listener would wake
+          // the thread again at once; it rests until the next check.
+          note(verdict::accept_failed, "cannot accept on port "
+                                         + std::to_string(l.port) + ": "
+                                         + std::strerror(errno));
+          epoll_ctl(ep, EPOLL_CTL_DEL, l.fd, nullptr);
+          resting.push_back(l.fd);
+        }
         return;
       }
       auto addr = address_of(ss);
@@ -602,6 +611,14 @@ struct guard::impl {
   }
 
   void check_deadlines(clock_type::time_point now) {
+    for (int fd : resting)
+      if (listeners.count(fd) > 0) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+      }
+    resting.clear();
     std::vector<int> late;
     for (auto& [fd, c] : conns) {
       if (c->state != conn_state::open && now - c->accepted > opts.handshake_ms) {

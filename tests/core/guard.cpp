@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -331,4 +333,42 @@ BOOST_AUTO_TEST_CASE(close_ends_the_connections_and_the_port) {
   BOOST_CHECK(c.closed_within(1000ms));
   auto port = s.port;
   BOOST_CHECK_EQUAL(s.g.open("127.0.0.1", port, s.up.port), "");
+}
+
+// Out of descriptors, a failed accept does not spin the guard's thread: the
+// listener rests and is tried again; once descriptors are free the waiting
+// connection is taken.
+BOOST_AUTO_TEST_CASE(out_of_descriptors_the_guard_rests_and_recovers) {
+  guarded s{small()};
+  // Every descriptor number taken but one (for the client's socket).
+  std::vector<int> fillers;
+  for (int fd; (fd = dup(0)) >= 0 && fillers.size() < 100000;)
+    fillers.push_back(fd);
+  rlimit old{};
+  getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(fillers.back() + 1);
+  BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int fd; (fd = dup(0)) >= 0;)
+    fillers.push_back(fd);
+  ::close(fillers.back());
+  fillers.pop_back();
+  rusage r0{};
+  getrusage(RUSAGE_SELF, &r0);
+  auto c = std::make_unique<client>(s.port);
+  std::this_thread::sleep_for(500ms);
+  rusage r1{};
+  getrusage(RUSAGE_SELF, &r1);
+  for (int fd : fillers)
+    ::close(fd);
+  setrlimit(RLIMIT_NOFILE, &old);
+  auto cpu_ms = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000
+           + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1000;
+  };
+  BOOST_TEST_MESSAGE("CPU while out of descriptors: " << cpu_ms(r1) - cpu_ms(r0)
+                                                       << " ms");
+  BOOST_CHECK_LT(cpu_ms(r1) - cpu_ms(r0), 200);
+  c->put(handshake());
+  BOOST_CHECK(eventually([&] { return s.up.got(0) == handshake(); }));
 }
