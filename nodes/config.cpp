@@ -94,15 +94,31 @@ node_config::node_config() {
          "bytes per second this peer serves at most (0: no limit)");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warn or error");
+  guard_max_message = default_max_message();
+  opt_group{custom_options_, "guard"}
+    .add(guard_enabled, "enabled",
+         "true: a guard in front of every published port; false: CAF"
+         " listens on them itself")
+    .add(guard_max_per_address, "max-per-address",
+         "connections from one remote address at most")
+    .add(guard_max_connections, "max-connections",
+         "connections to the node in all at most")
+    .add(guard_handshake_ms, "handshake-ms",
+         "a connection that has not finished its handshake by then is closed")
+    .add(guard_max_message, "max-message",
+         "a connection whose message header announces more bytes is closed")
+    .add(guard_in_flight, "in-flight",
+         "bytes of messages over 64 KiB on their way in at once, all"
+         " connections together");
 }
 
 std::vector<std::string> categories_of(const std::string& kind) {
   // `fetch` is a peer that downloads and exits: it takes the peer's keys.
   if (kind == "tracker")
-    return {"tracker", "placement", "log", "middleman", "scheduler"};
+    return {"tracker", "placement", "log", "guard", "middleman", "scheduler"};
   if (kind == "mirror")
-    return {"mirror", "log", "middleman", "scheduler"};
-  return {"peer", "log", "middleman", "scheduler"};
+    return {"mirror", "log", "guard", "middleman", "scheduler"};
+  return {"peer", "log", "guard", "middleman", "scheduler"};
 }
 
 namespace {
@@ -166,6 +182,17 @@ ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
     }
     out.push_back("--" + full + "=" + value);
   }
+  return out;
+}
+
+guard_options guard_of(const node_config& cfg) {
+  guard_options out;
+  out.enabled = cfg.guard_enabled != "false";
+  out.max_per_address = cfg.guard_max_per_address;
+  out.max_connections = cfg.guard_max_connections;
+  out.handshake_ms = std::chrono::milliseconds(cfg.guard_handshake_ms);
+  out.max_message = cfg.guard_max_message;
+  out.in_flight = cfg.guard_in_flight;
   return out;
 }
 
@@ -288,6 +315,22 @@ int load_config(node_config& cfg, const std::string& kind,
               << cfg.log_level << "'\n";
     return 2;
   }
+  if (cfg.guard_enabled != "true" && cfg.guard_enabled != "false") {
+    std::cerr << "error: guard.enabled: expected true or false, got '"
+              << cfg.guard_enabled.substr(0, 64) << "'\n";
+    return 2;
+  }
+  using bound = std::pair<uint64_t, const char*>;
+  for (auto [value, key] : std::initializer_list<bound>{
+         {cfg.guard_max_per_address, "guard.max-per-address"},
+         {cfg.guard_max_connections, "guard.max-connections"},
+         {cfg.guard_handshake_ms, "guard.handshake-ms"},
+         {cfg.guard_max_message, "guard.max-message"},
+         {cfg.guard_in_flight, "guard.in-flight"}})
+    if (value == 0) {
+      std::cerr << "error: " << key << ": must be positive\n";
+      return 2;
+    }
   // Log lines name the node by its address when it has a fixed one.
   std::string node = kind;
   if (kind == "tracker")

@@ -9,6 +9,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/core/guard.hpp"
+
 namespace actorrent {
 
 struct node_config : caf::actor_system_config {
@@ -53,6 +55,13 @@ struct node_config : caf::actor_system_config {
   std::string peer_control_token_file;
   // [log]
   std::string log_level = "info";
+  // [guard] (every node kind)
+  std::string guard_enabled = "true"; // CAF 0.17 takes no value for bools
+  uint32_t guard_max_per_address = 256;
+  uint32_t guard_max_connections = 1024;
+  uint32_t guard_handshake_ms = 5000;
+  uint64_t guard_max_message = 0; // set from limits.hpp
+  uint64_t guard_in_flight = uint64_t{256} << 20;
 
   node_config();
   const caf::config_option_set& options() const { return custom_options_; }
@@ -81,6 +90,10 @@ std::vector<std::string>
 ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
             const std::string& file, const std::string& text,
             std::string& error);
+
+/// The guard in front of the node's published ports, from [guard] (checked
+/// by load_config).
+guard_options guard_of(const node_config& cfg);
 
 /// Splits "host:port"; false when malformed.
 bool split_endpoint(const std::string& text, std::string& host,

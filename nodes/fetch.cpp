@@ -215,7 +215,7 @@ int run_fetch(std::vector<std::string> args) {
                                    "peer.control-token-file",
                                    node.control_token))
     return rc;
-  if (auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
+  if (auto err = start_peer(sys, make_node_environment(sys, guard_of(cfg)), opts, cfg.peer_port, cfg.peer_control_port,
                             cfg.peer_upload_limit, node);
       !err.empty())
     give_up(sys, node, "error: " + err + "\n", 2);

@@ -147,7 +147,7 @@ int run_mirror_put(std::vector<std::string> args) {
     std::system(("rm -rf '" + scratch + "'").c_str());
     exit_now(rc);
   };
-  if (auto err = start_peer(sys, make_node_environment(sys), opts, 0, 0, 0,
+  if (auto err = start_peer(sys, make_node_environment(sys, guard_of(cfg)), opts, 0, 0, 0,
                             node);
       !err.empty())
     finish(2, "error: " + err + "\n");

@@ -194,7 +194,7 @@ int run_tracker(std::vector<std::string> args) {
   popts.part_size = cfg.placement_part_size;
   popts.dead_after = std::chrono::milliseconds(cfg.placement_dead_after_ms);
   popts.max_copies_per_mirror = cfg.placement_max_copies_per_mirror;
-  auto err = start_tracker(sys, make_node_environment(sys), opts,
+  auto err = start_tracker(sys, make_node_environment(sys, guard_of(cfg)), opts,
                            cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node, popts);
   serve(sys, signals, node, err,
@@ -224,7 +224,7 @@ int run_peer(std::vector<std::string> args) {
                                    "peer.control-token-file",
                                    node.control_token))
     return rc;
-  auto err = start_peer(sys, make_node_environment(sys), opts, cfg.peer_port, cfg.peer_control_port,
+  auto err = start_peer(sys, make_node_environment(sys, guard_of(cfg)), opts, cfg.peer_port, cfg.peer_control_port,
                         cfg.peer_upload_limit, node);
   // The interactive shell; the process ends (and with it the shell) when a
   // signal or `quit` arrives.
@@ -303,7 +303,7 @@ int run_mirror(std::vector<std::string> args) {
                                    "mirror.control-token-file",
                                    node.control_token))
     return rc;
-  auto err = start_mirrors(sys, make_node_environment(sys), opts,
+  auto err = start_mirrors(sys, make_node_environment(sys, guard_of(cfg)), opts,
                            cfg.mirror_port, cfg.mirror_control_port, node);
   serve(sys, signals, node, err,
         "mirror node (" + std::to_string(opts.ids.size()) + " mirrors) on "

@@ -86,6 +86,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
     front_triple<tracker_actor, group_actor, placement_actor>::run, spec.slot,
     groups.slot, place.slot);
   node.port = port;
+  node.dir = env.dir;
   if (auto err = publish(sys, *env.dir, node.front, node.port, host, "tracker.port");
       !err.empty())
     return err;
@@ -118,6 +119,7 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                     }};
   node.front = sys.spawn(front<piece_server_actor>::run, server.slot);
   node.port = port;
+  node.dir = env.dir;
   if (auto err = publish(sys, *env.dir, node.front, node.port, opts.host, "peer.port");
       !err.empty())
     return err;
@@ -154,6 +156,7 @@ std::string start_mirrors(caf::actor_system& sys, const environment& env,
   }
   node.front = sys.spawn(mirror_front, slots);
   node.port = port;
+  node.dir = env.dir;
   if (auto err = publish(sys, *env.dir, node.front, node.port, opts.host,
                          "mirror.port");
       !err.empty())

@@ -26,6 +26,7 @@ struct tracker_node {
   uint16_t port = 0;
   uint16_t control_port = 0;
   std::string control_token; // set before start: what control requests need
+  std::shared_ptr<directory> dir; // where its ports are published (kept open)
 };
 
 /// Spawns a supervised tracker, group manager and placement behind a
@@ -49,6 +50,7 @@ struct peer_node {
   uint16_t port = 0;
   uint16_t control_port = 0;
   std::string control_token; // set before start: what control requests need
+  std::shared_ptr<directory> dir; // where its ports are published (kept open)
 };
 
 /// Spawns a supervised piece server and peer agent; the piece server's front
@@ -80,6 +82,7 @@ struct mirror_node {
   control_actor ctl;
   uint16_t port = 0;
   uint16_t control_port = 0;
+  std::shared_ptr<directory> dir; // where its ports are published (kept open)
 };
 
 /// Spawns one supervised mirror per id behind a published front.

@@ -21,39 +21,43 @@ std::string endpoint(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-// CAF's middleman: TCP between processes.
+// CAF's middleman: TCP between processes. With the guard on, CAF listens on
+// a loopback port of its own and the guard on the public one.
 class middleman_directory : public directory {
 public:
-  explicit middleman_directory(caf::actor_system& sys) : sys_(sys) {}
+  middleman_directory(caf::actor_system& sys, guard_options opts)
+    : sys_(sys), opts_(std::move(opts)) {}
 
   std::string publish(const caf::strong_actor_ptr& whom,
                       std::set<std::string> ifs, const std::string& host,
                       uint16_t& port) override {
-    caf::scoped_actor self{sys_};
-    std::string err;
-    // A node started again on its old port may find it still held for a
-    // moment by its previous incarnation's closing connections: it tries
-    // for up to 5 s before giving up.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-      err.clear();
-      self
-        ->request(sys_.middleman().actor_handle(), std::chrono::seconds(10),
-                  caf::publish_atom::value, port, whom, ifs, host, true)
-        .receive([&](uint16_t actual) { port = actual; },
-                 [&](const caf::error& e) {
-                   err = "cannot listen on " + endpoint(host, port) + ": "
-                         + sys_.render(e);
-                 });
-      if (err.empty() || port == 0
-          || std::chrono::steady_clock::now() >= deadline)
-        return err;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (!opts_.enabled)
+      return retrying(port, [&] { return caf_publish(whom, ifs, host, port); });
+    uint16_t inner = 0;
+    if (auto err = caf_publish(whom, ifs, "127.0.0.1", inner); !err.empty())
+      return err;
+    std::lock_guard<std::mutex> lock{mtx_};
+    if (!guard_)
+      guard_ = std::make_unique<guard>(opts_);
+    auto err = retrying(port, [&] { return guard_->open(host, port, inner); });
+    if (!err.empty()) {
+      sys_.middleman().close(inner);
+      return err;
     }
+    inner_[port] = inner;
+    return {};
   }
 
   void unpublish(const std::string&, uint16_t port) override {
-    sys_.middleman().close(port);
+    std::lock_guard<std::mutex> lock{mtx_};
+    auto i = inner_.find(port);
+    if (i == inner_.end()) {
+      sys_.middleman().close(port);
+      return;
+    }
+    guard_->close(port);
+    sys_.middleman().close(i->second);
+    inner_.erase(i);
   }
 
   connector_actor connector() override {
@@ -61,7 +65,42 @@ public:
   }
 
 private:
+  std::string caf_publish(const caf::strong_actor_ptr& whom,
+                          const std::set<std::string>& ifs,
+                          const std::string& host, uint16_t& port) {
+    caf::scoped_actor self{sys_};
+    std::string err;
+    self
+      ->request(sys_.middleman().actor_handle(), std::chrono::seconds(10),
+                caf::publish_atom::value, port, whom, ifs, host, true)
+      .receive([&](uint16_t actual) { port = actual; },
+               [&](const caf::error& e) {
+                 err = "cannot listen on " + endpoint(host, port) + ": "
+                       + sys_.render(e);
+               });
+    return err;
+  }
+
+  // A node started again on its old port may find it still held for a
+  // moment by its previous incarnation's closing connections: it tries for
+  // up to 5 s before giving up.
+  template <class F>
+  static std::string retrying(uint16_t port, F attempt) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      auto err = attempt();
+      if (err.empty() || port == 0
+          || std::chrono::steady_clock::now() >= deadline)
+        return err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+
   caf::actor_system& sys_;
+  guard_options opts_;
+  std::mutex mtx_;
+  std::unique_ptr<guard> guard_;
+  std::map<uint16_t, uint16_t> inner_; // public port -> CAF's port
 };
 
 // An in-process table of published actors.
@@ -136,8 +175,9 @@ private:
 
 } // namespace
 
-std::shared_ptr<directory> make_middleman_directory(caf::actor_system& sys) {
-  return std::make_shared<middleman_directory>(sys);
+std::shared_ptr<directory> make_middleman_directory(caf::actor_system& sys,
+                                                   guard_options opts) {
+  return std::make_shared<middleman_directory>(sys, std::move(opts));
 }
 
 std::shared_ptr<directory> make_local_directory(caf::actor_system& sys) {

@@ -16,6 +16,8 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/core/guard.hpp"
+
 namespace caf { class actor_system; }
 
 namespace actorrent {
@@ -47,8 +49,10 @@ public:
                       const std::string& host, uint16_t& port);
 };
 
-/// CAF's middleman: real TCP between processes (caf::io must be loaded).
-std::shared_ptr<directory> make_middleman_directory(caf::actor_system& sys);
+/// CAF's middleman: real TCP between processes (caf::io must be loaded),
+/// behind a guard (actors/core/guard.hpp) unless `opts` turns it off.
+std::shared_ptr<directory> make_middleman_directory(caf::actor_system& sys,
+                                                   guard_options opts = {});
 
 /// An in-process table: nothing leaves the process, nothing needs the
 /// middleman. Ports of 0 get numbers from 10000 up.

@@ -6,10 +6,11 @@
 
 namespace actorrent {
 
-environment make_node_environment(caf::actor_system& sys) {
+environment make_node_environment(caf::actor_system& sys,
+                                  guard_options guard) {
   environment env;
   env.io = make_disk_io();
-  env.dir = make_middleman_directory(sys);
+  env.dir = make_middleman_directory(sys, std::move(guard));
   env.blocking = blocking_mode::detached;
   std::random_device rd;
   env.seed = (uint64_t{rd()} << 32) | rd();

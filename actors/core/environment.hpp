@@ -37,9 +37,11 @@ struct environment {
   random_source random;
 };
 
-/// A node's environment: the disk, the middleman, detached blocking actors,
-/// a seed from std::random_device, the system clock.
-environment make_node_environment(caf::actor_system& sys);
+/// A node's environment: the disk, the middleman behind the guard `guard`
+/// describes, detached blocking actors, a seed from std::random_device, the
+/// system clock.
+environment make_node_environment(caf::actor_system& sys,
+                                  guard_options guard = {});
 
 /// Spawns an actor that blocks as `mode` says, with the other options `Os`.
 template <caf::spawn_options Os = caf::no_spawn_options, class Parent,

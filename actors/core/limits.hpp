@@ -12,6 +12,9 @@
 //                           max_file_size (configurable on the tracker)
 //   piece hashes in one announce, in all   at most 4,194,304 (128 MiB)
 //   pieces in one have      at most max_pieces
+//   one transport message   at most max_message_bytes (the guard in front
+//                           of every published port closes a connection
+//                           whose BASP header announces more)
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,15 @@ constexpr size_t max_host_bytes = 253;
 constexpr size_t max_field_bytes = 1024;
 constexpr size_t max_files_per_announce = 10000;
 constexpr size_t max_announce_pieces = size_t{1} << 22;
+
+/// The largest message a node sends another: an announce with every piece
+/// hash it may carry (32 bytes and a bitfield bit each) and the largest
+/// fields of its files, and a margin for the rest. Piece replies (at most
+/// 16 MiB) and manifests (at most max_announce_pieces hashes) are smaller.
+constexpr uint64_t max_message_bytes
+  = uint64_t{max_announce_pieces} * 33
+    + uint64_t{max_files_per_announce} * 2 * max_field_bytes
+    + (uint64_t{1} << 20);
 
 /// Empty when every text and bytes field of `m` (and of the messages in it)
 /// has at most max_field_bytes and no field repeats; otherwise names the

@@ -37,6 +37,8 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
     auto [i, added] = sources.try_emplace(s.peer_id());
     auto& id = i->first;
     auto& src = i->second;
+    if (added)
+      src.window = source_window{opts.window};
     if (src.state == source_state::banned)
       continue;
     src.holds = s.bitfield();
@@ -149,7 +151,7 @@ void piece_fetcher_state::schedule() {
   for (auto& [id, src] : sources) {
     if (src.state != source_state::active || src.busy_until > now)
       continue;
-    while (picker->in_flight(id) < opts.window) {
+    while (picker->in_flight(id) < src.window.limit()) {
       auto p = picker->pick(id, now);
       if (!p)
         break;
@@ -178,8 +180,10 @@ void piece_fetcher_state::request_piece(const std::string& id,
                                  std::vector<char>& data) {
         auto& st = self->state;
         if (auto i = st.sources.find(id);
-            i != st.sources.end() && i->second.epoch == epoch)
+            i != st.sources.end() && i->second.epoch == epoch) {
           i->second.latency.sample(self->clock().now() - sent);
+          i->second.window.on_reply();
+        }
         st.on_piece(id, epoch, p, hdr, data);
       },
       [self, id, epoch, p](const caf::error& err) {
@@ -222,6 +226,8 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: the source was dropped already
   picker->failed(p, id);
+  if (err == caf::sec::request_timeout || is(err, errc::busy))
+    i->second.window.on_overload();
   if (err == caf::sec::request_timeout)
     i->second.latency.timed_out();
   if (is(err, errc::bad_piece)) {

@@ -1,7 +1,8 @@
 // One download. Asks its peer for the file's manifest and online sources,
 // tells the peer the manifest (the peer records it for resume), connects to
 // every source through a connector (the middleman or an in-process
-// directory), keeps `window` piece requests in flight per source (rarest
+// directory), keeps up to `window` piece requests in flight per source,
+// each source's window sized to what it delivers (source_window.hpp) (rarest
 // first, endgame at the end), hands each piece to the least busy of its
 // writers (one per core) for verification, reports each verified piece to the peer, and fails over when
 // a source dies, times out or sends bad pieces. Time comes from CAF's clock
@@ -37,6 +38,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/transfer/piece_picker.hpp"
+#include "actors/transfer/source_window.hpp"
 
 namespace actorrent {
 
@@ -127,6 +129,9 @@ struct fetch_source {
   caf::actor_clock::time_point retry_at;
   /// A paced source answered busy: no requests to it until then.
   caf::actor_clock::time_point busy_until;
+  /// Requests in flight it gets: grows on replies, halves on busy and
+  /// timeouts, at most `fetch_options::window`.
+  source_window window;
 };
 
 struct piece_fetcher_state {

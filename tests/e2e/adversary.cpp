@@ -382,3 +382,114 @@ BOOST_AUTO_TEST_CASE(a_control_token_keeps_other_local_users_out) {
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.out.find("chmod 600") != std::string::npos, r.out);
 }
+
+// CAF 0.17's transport allocates what a BASP header announces. The guard in
+// front of every published port closes a connection whose first message is
+// not a handshake (here a header announcing 1 GiB, at the tracker's port,
+// its control port, a peer's port and its control port) or whose later
+// header announces more than any message may be (after a real handshake);
+// eight connections announcing 48 MiB each after a real handshake make
+// CAF read at most guard.in-flight of them at once. Real peers are
+// answered within 1 s throughout and the tracker's memory stays bounded.
+BOOST_AUTO_TEST_CASE(a_huge_length_prefix_is_refused_at_every_port) {
+  swarm s;
+  s.start_tracker({"--guard.in-flight=" + std::to_string(64 << 20)});
+  s.start_peer("alice");
+  auto pid = s.tracker->pid();
+  auto base = rss_mib(pid);
+  double peak = base;
+  std::vector<uint16_t> ports{s.tracker_ports.port, s.tracker_ports.control,
+                              s.ports["alice"].port, s.ports["alice"].control};
+  std::vector<std::string> open_after; // ports where a header stayed open
+  bool huge_after_handshake_closed = false;
+  std::vector<std::string> relay_errors;
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    for (auto port : ports) {
+      std::vector<std::unique_ptr<raw_conn>> cs;
+      for (int i = 0; i < 4; ++i) {
+        cs.push_back(std::make_unique<raw_conn>(port));
+        cs.back()->put(basp_bytes(0, 1u << 30));
+      }
+      for (auto& c : cs)
+        if (!c->closed_within(1000ms))
+          open_after.push_back(std::to_string(port));
+      peak = std::max(peak, rss_mib(pid));
+    }
+    handshaken_conn h{s.tracker_ports.control, s.dir / "ctl-huge.log"};
+    if (!h.error.empty()) {
+      relay_errors.push_back(h.error);
+      return;
+    }
+    h.node->put(basp_bytes(2, 1u << 30, 1));
+    huge_after_handshake_closed = h.node->closed_within(1000ms);
+    std::vector<std::unique_ptr<handshaken_conn>> hs;
+    for (int i = 0; i < 8; ++i) {
+      hs.push_back(std::make_unique<handshaken_conn>(
+        s.tracker_ports.control, s.dir / ("ctl-" + std::to_string(i) + ".log")));
+      if (!hs.back()->error.empty())
+        relay_errors.push_back(hs.back()->error);
+      else
+        hs.back()->node->put(basp_bytes(2, 48u << 20, 1));
+    }
+    for (int i = 0; i < 40; ++i) {
+      peak = std::max(peak, rss_mib(pid));
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  BOOST_TEST(slowest < 1000);
+  BOOST_TEST(open_after.empty(), "still open at ports " << open_after.size());
+  BOOST_TEST(relay_errors.empty(), relay_errors.size() << " relays failed");
+  BOOST_TEST(huge_after_handshake_closed);
+  BOOST_TEST(peak - base < 128, "RSS " << base << " -> " << peak << " MiB");
+  BOOST_TEST(s.tracker->running());
+  auto status = s.ctl("alice", {"--json", "status"});
+  BOOST_TEST(status.out.find("\"tracker\":\"online\"") != std::string::npos,
+             status.out);
+  auto log = file_of(s.dir / "tracker.log");
+  BOOST_TEST(log.find("is not a client handshake") != std::string::npos);
+  BOOST_TEST(log.find("guard.max-message") != std::string::npos);
+}
+
+// A connection that never finishes its handshake is closed after
+// guard.handshake-ms (5 s by default), one that sent part of it too.
+BOOST_AUTO_TEST_CASE(a_connection_that_never_handshakes_is_closed) {
+  swarm s;
+  s.start_tracker();
+  raw_conn idle{s.tracker_ports.port};
+  raw_conn partial{s.tracker_ports.port};
+  BOOST_REQUIRE(partial.put(basp_bytes(1, 100) + "part of it"));
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(idle.closed_within(7000ms));
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+  BOOST_TEST(waited > 4000);
+  BOOST_TEST(partial.closed_within(1000ms));
+  BOOST_TEST(file_of(s.dir / "tracker.log").find("no handshake within 5000 ms")
+             != std::string::npos);
+  BOOST_TEST(s.ctl(s.tracker_ports, {"actors"}).code == 0);
+}
+
+// Connections from one remote address beyond guard.max-per-address are
+// closed at once; the tracker keeps answering, and a peer from another
+// address starts and goes online meanwhile.
+BOOST_AUTO_TEST_CASE(connections_beyond_the_cap_per_address_are_refused) {
+  swarm s;
+  s.start_tracker({"--guard.max-per-address=16"});
+  std::vector<std::unique_ptr<raw_conn>> cs;
+  int refused = 0;
+  auto slowest = slowest_answer_during(s.tracker_ports.port, [&] {
+    for (int i = 0; i < 40; ++i) {
+      cs.push_back(std::make_unique<raw_conn>(s.tracker_ports.port,
+                                              "127.0.0.2"));
+      if (cs.back()->closed_within(100ms))
+        ++refused;
+    }
+  });
+  BOOST_TEST(slowest < 1000);
+  BOOST_TEST(refused == 24);
+  s.start_peer("alice"); // from 127.0.0.1, while the 16 are still open
+  BOOST_TEST(s.ctl("alice", {"--json", "status"}).code == 0);
+  BOOST_TEST(file_of(s.dir / "tracker.log").find("guard.max-per-address")
+             != std::string::npos);
+}

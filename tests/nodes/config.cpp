@@ -53,6 +53,26 @@ BOOST_AUTO_TEST_CASE(sections_of_other_node_kinds_are_refused) {
   BOOST_TEST(err.find("peer.ini:2: expected key=value") == 0u);
 }
 
+// Every node kind takes a [guard] section; guard_of reads it.
+BOOST_AUTO_TEST_CASE(guard_section_is_taken_by_every_node_kind) {
+  for (auto kind : {"tracker", "peer", "mirror"}) {
+    node_config cfg;
+    std::string error;
+    auto args = ini_to_args(cfg, categories_of(kind), "x.ini",
+                            "[guard]\nenabled = false\nmax-per-address = 7\n",
+                            error);
+    BOOST_TEST(error.empty(), kind << ": " << error);
+    BOOST_TEST(args.size() == 2u);
+  }
+  node_config cfg;
+  auto g = guard_of(cfg);
+  BOOST_TEST(g.enabled);
+  BOOST_TEST(g.max_per_address == 256u);
+  BOOST_TEST(g.max_message == default_max_message());
+  cfg.guard_enabled = "false";
+  BOOST_TEST(!guard_of(cfg).enabled);
+}
+
 BOOST_AUTO_TEST_CASE(endpoints) {
   std::string host;
   uint16_t port = 0;
@@ -79,6 +99,15 @@ BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
   BOOST_TEST(r.code == 2, r.out);
   r = test::run({"frobnicate"});
   BOOST_TEST(r.code == 2);
+  // The guard's keys: a word for enabled, positive numbers.
+  r = test::run({"peer", "--guard.enabled=maybe"});
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("guard.enabled: expected true or false")
+             != std::string::npos, r.out);
+  r = test::run({"mirror", "--guard.max-connections=0"});
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("guard.max-connections: must be positive")
+             != std::string::npos, r.out);
   r = test::run({"tracker", "--help"});
   BOOST_TEST(r.code == 0);
   BOOST_TEST(r.out.find("tracker.db") != std::string::npos, r.out);
