@@ -248,6 +248,8 @@ void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
   if (!ok) {
     on_bad_piece(id, p);
   } else {
+    LOG_DEBUG("piece_fetcher", opts.name << ": piece " << p
+                                         << " verified from " << id);
     picker->done(p);
     bytes_done += piece_length(*manifest, p);
     // The peer records the piece (resume) and tells the tracker.
