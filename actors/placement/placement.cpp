@@ -26,6 +26,8 @@ constexpr int failed_retry_after = 4;
 // mirrors hashing.
 constexpr auto check_again_after = std::chrono::seconds(60);
 constexpr uint32_t max_checks_running = 8;
+const std::string waiting_for_slot = "waiting for a mirror with a free copy"
+                                     " slot";
 
 // A copy may take 30 s plus the time to move its bytes at 4 MB/s.
 caf::timespan copy_timeout(uint64_t bytes) {
@@ -331,13 +333,10 @@ std::string placement_state::node_of(const std::string& id) const {
          + std::to_string(i->second.address.port());
 }
 
-bool placement_state::fresh_nodes_left(const std::vector<std::string>& ranked,
-                                       const placed_part& p,
-                                       const std::set<std::string>& nodes) const {
-  // A usable mirror on a node without a replica yet, that may take one.
-  return std::any_of(ranked.begin(), ranked.end(), [&](const std::string& id) {
-    return usable(id) && nodes.count(node_of(id)) == 0
-           && p.holders.count(id) == 0 && !failed_recently(p, id);
+bool placement_state::copy_slots_left() const {
+  return std::any_of(mirrors.begin(), mirrors.end(), [this](auto& kv) {
+    return usable(kv.first)
+           && kv.second.copies_in < opts.max_copies_per_mirror;
   });
 }
 
@@ -379,6 +378,13 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
   for (auto& c : p.copying)
     nodes.insert(node_of(c));
   auto ranked = order(sha, part);
+  // Nodes without a replica yet that have a mirror which may take one: while
+  // there are any, no second replica goes to a node.
+  std::set<std::string> fresh;
+  for (auto& id : ranked)
+    if (usable(id) && p.holders.count(id) == 0 && !failed_recently(p, id)
+        && nodes.count(node_of(id)) == 0)
+      fresh.insert(node_of(id));
   std::vector<std::string> candidates;
   for (int pass = 0; pass < 2; ++pass)
     for (auto& id : ranked) {
@@ -395,9 +401,10 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
         || failed_recently(p, id)
         || m.bytes_stored + m.bytes_incoming + bytes > m.capacity
         || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror)
-        || (nodes.count(node_of(id)) > 0 && fresh_nodes_left(ranked, p, nodes)))
+        || (nodes.count(node_of(id)) > 0 && !fresh.empty()))
       continue;
     nodes.insert(node_of(id));
+    fresh.erase(node_of(id));
     auto cid = ++next_id;
     copies[cid] = part_copy_record{sha, part, id, bytes, self->clock().now(),
                                    publish};
@@ -416,6 +423,8 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
     ++have;
     ++started;
   }
+  if (started > 0 && p.problem == waiting_for_slot)
+    p.problem.clear();
   if (have < opts.replicas && started == 0 && p.copying.empty())
     p.problem = "only " + std::to_string(have)
                 + " mirrors can take it (alive, not full, not failed)"
@@ -459,6 +468,7 @@ void placement_state::on_copied(uint64_t id, const pb::PartStored& s) {
   }
   if (auto m = mirrors.find(c.to); m != mirrors.end())
     m->second.bytes_stored += s.bytes();
+  ++copies_made;
   if (c.publish == 0)
     repaired_bytes += s.bytes();
   LOG_INFO("placement", "part " << c.part << " of " << f.manifest.name()
@@ -552,6 +562,9 @@ void placement_state::check() {
                  "silent for " + std::to_string(ms_between(m.last_seen, now))
                    + " ms");
   bool short_of_replicas = false;
+  // A healthy part costs O(replicas); a short one is only looked at (its
+  // rendezvous order computed) while some mirror can take a repair copy.
+  bool slots = copy_slots_left();
   for (auto& [sha, f] : files)
     for (uint32_t part = 0; part < f.parts.size(); ++part) {
       auto& p = f.parts[part];
@@ -559,8 +572,15 @@ void placement_state::check() {
       if (live < opts.replicas) {
         // A part still being published is not a repair.
         short_of_replicas = short_of_replicas || !publishing(sha);
-        if (live + p.copying.size() < opts.replicas)
-          replicate(sha, part, 0, nullptr);
+        if (live + p.copying.size() >= opts.replicas)
+          continue;
+        if (!slots) {
+          if (p.copying.empty() && p.problem.empty())
+            p.problem = waiting_for_slot;
+          continue;
+        }
+        if (replicate(sha, part, 0, nullptr) > 0)
+          slots = copy_slots_left();
       } else if (usable_holders(p) > opts.replicas && p.copying.empty()) {
         trim(sha, part);
       }
@@ -750,6 +770,7 @@ pb::PlacementStatus placement_state::status() const {
   }
   out.set_files(static_cast<uint32_t>(files.size()));
   out.set_parts(part_count);
+  out.set_copies_made(copies_made);
   return out;
 }
 

@@ -114,6 +114,7 @@ struct placement_state {
   uint64_t repaired_bytes = 0;
   caf::actor_clock::time_point repair_since;
   bool repairing = false;
+  uint64_t copies_made = 0;  // part copies stored, publishes and repairs
   /// Parts a mirror was asked to check after a peer's report, and when.
   std::map<check_key, caf::actor_clock::time_point> checked;
   uint32_t checks_running = 0;
@@ -151,11 +152,8 @@ struct placement_state {
   bool publishing(const std::string& sha) const;
   /// A mirror's node (host:port): replicas of a part spread over nodes.
   std::string node_of(const std::string& id) const;
-  /// True while some usable mirror on a node not in `nodes` could still
-  /// take the part.
-  bool fresh_nodes_left(const std::vector<std::string>& ranked,
-                        const placed_part& p,
-                        const std::set<std::string>& nodes) const;
+  /// Some live mirror has fewer copies coming in than the limit.
+  bool copy_slots_left() const;
   /// Starts copies for a part short of replicas; `publish` ties them to a
   /// publish. Returns how many started.
   size_t replicate(const std::string& sha, uint32_t part, uint64_t publish,
