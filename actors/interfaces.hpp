@@ -44,7 +44,8 @@ using tracker_actor = caf::typed_actor<
   /// SHA-256; handed to placement, which asks that mirror to check the
   /// part. Fails with bad_message (oversized, no SHA-256 or mirror id),
   /// unknown_peer (not the peer's session), unknown_mirror, unknown_file or
-  /// bad_piece (what placement does not know), no_such_actor (no placement).
+  /// bad_piece (what placement does not know), busy (too many checks),
+  /// no_such_actor (no placement).
   caf::replies_to<corrupt_atom, pb::BadPieceReport>::with<caf::ok_atom>>;
 
 /// The tracker as the group manager on its node sees it (never published:
@@ -145,7 +146,8 @@ using placement_local_actor = placement_actor::extend<
   /// most once per part and mirror a minute; a part found corrupt is dropped
   /// and copied again from a good replica. Fails with unknown_mirror,
   /// unknown_file or bad_piece (piece out of range, part not on that
-  /// mirror), denied from another node.
+  /// mirror), busy (8 checks running, or 16 started for this peer within a
+  /// minute), denied from another node.
   caf::replies_to<verify_atom, pb::BadPieceReport>::with<caf::ok_atom>>;
 
 /// What the tracker node publishes: the catalog, the group manager and

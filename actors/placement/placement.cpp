@@ -26,6 +26,9 @@ constexpr int failed_retry_after = 4;
 // mirrors hashing.
 constexpr auto check_again_after = std::chrono::seconds(60);
 constexpr uint32_t max_checks_running = 8;
+// Checks one peer's reports may start in that time (a download reports at
+// most 3 pieces per mirror).
+constexpr uint32_t max_checks_per_reporter = 16;
 const std::string waiting_for_slot = "waiting for a mirror with a free copy"
                                      " slot";
 
@@ -271,6 +274,13 @@ placement_state::verify(const pb::BadPieceReport& r) {
     return caf::ok_atom::value; // being checked, checked lately, or offline
   if (checks_running >= max_checks_running)
     return make_error(errc::busy, "too many part checks running");
+  auto& by = checks_by_reporter[r.peer_id()];
+  if (by.second == caf::actor_clock::time_point{}
+      || now - by.second >= check_again_after)
+    by = {0, now};
+  if (by.first >= max_checks_per_reporter)
+    return make_error(errc::busy, "too many checks asked by this peer lately");
+  ++by.first;
   checked[key] = now;
   ++checks_running;
   LOG_INFO("placement", "a downloader reports piece "
@@ -556,6 +566,10 @@ void placement_state::check() {
                      check_atom::value);
   for (auto c = checked.begin(); c != checked.end();)
     c = now - c->second >= check_again_after ? checked.erase(c) : std::next(c);
+  for (auto c = checks_by_reporter.begin(); c != checks_by_reporter.end();)
+    c = now - c->second.second >= check_again_after
+          ? checks_by_reporter.erase(c)
+          : std::next(c);
   for (auto& [id, m] : mirrors)
     if (m.health != mirror_health::dead && now - m.last_seen > opts.dead_after)
       set_health(m, mirror_health::dead,

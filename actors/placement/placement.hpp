@@ -118,6 +118,10 @@ struct placement_state {
   /// Parts a mirror was asked to check after a peer's report, and when.
   std::map<check_key, caf::actor_clock::time_point> checked;
   uint32_t checks_running = 0;
+  /// Checks each reporting peer started in its current minute, and when
+  /// that minute began.
+  std::map<std::string, std::pair<uint32_t, caf::actor_clock::time_point>>
+    checks_by_reporter;
 
   /// Opens the store and loads what it holds; false with `why` otherwise.
   bool init(placement_options o, std::string& why);
