@@ -39,7 +39,14 @@ using tracker_actor = caf::typed_actor<
   /// The manifest of one public file plus its online sources and their
   /// bitfields. A group's file is denied (only its members get it, through
   /// the group manager).
-  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>>;
+  caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
+  /// A downloading peer reports that a mirror sent a piece failing its
+  /// SHA-256; handed to placement, which asks that mirror to check the
+  /// part. Fails with bad_message (oversized, no SHA-256 or mirror id),
+  /// unknown_peer (not the peer's session), unknown_mirror, unknown_file or
+  /// bad_piece (what placement does not know), busy (too many checks),
+  /// no_such_actor (no placement).
+  caf::replies_to<corrupt_atom, pb::BadPieceReport>::with<caf::ok_atom>>;
 
 /// The tracker as the group manager on its node sees it (never published:
 /// the front forwards only tracker_actor's handlers).
@@ -133,7 +140,15 @@ using placement_local_actor = placement_actor::extend<
   /// pieces each holds; an empty list for a file not on the mirrors.
   caf::replies_to<sources_atom, std::string>::with<pb::FileInfo>,
   /// Timer: declares silent mirrors dead, re-replicates, trims.
-  caf::reacts_to<check_atom>>;
+  caf::reacts_to<check_atom>,
+  /// A peer's report (checked by the tracker on this node) that a mirror
+  /// sent a bad piece: placement asks that mirror to check the part, at
+  /// most once per part and mirror a minute; a part found corrupt is dropped
+  /// and copied again from a good replica. Fails with unknown_mirror,
+  /// unknown_file or bad_piece (piece out of range, part not on that
+  /// mirror), busy (8 checks running, or 16 started for this peer within a
+  /// minute), denied from another node.
+  caf::replies_to<verify_atom, pb::BadPieceReport>::with<caf::ok_atom>>;
 
 /// What the tracker node publishes: the catalog, the group manager and
 /// placement.
@@ -165,6 +180,11 @@ using mirror_actor = piece_server_actor::extend<
   caf::replies_to<copy_atom, pb::PartCopy>::with<pb::PartStored>,
   /// Forgets a part (placement trims a replica no longer needed).
   caf::replies_to<drop_atom, pb::PartRef>::with<caf::ok_atom>,
+  /// Checks every piece of a part it holds against its SHA-256 now
+  /// (placement asks after a downloader's report). True when intact; false
+  /// when corrupt, and the part is dropped. Fails with denied unless
+  /// placement's node asks, unknown_file when the part is not held here.
+  caf::replies_to<verify_atom, pb::PartRef>::with<bool>,
   /// Timers: register with placement, heartbeat, scrub one piece.
   caf::reacts_to<register_atom>,
   caf::reacts_to<heartbeat_atom>,
@@ -221,6 +241,9 @@ using peer_actor = caf::typed_actor<
   /// A fetcher reports a piece it has verified and written: the peer records
   /// it in its state database (resume) and tells the tracker (batched).
   caf::reacts_to<have_atom, std::string, uint32_t>,
+  /// A fetcher reports that a mirror sent a piece failing its SHA-256: the
+  /// peer tells the tracker (with its session), which has placement check.
+  caf::reacts_to<corrupt_atom, pb::BadPieceReport>,
   /// A fetcher reports its progress.
   caf::reacts_to<status_atom, pb::DownloadStatus>,
   /// Progress of every download (the one-shot `fetch` polls it).

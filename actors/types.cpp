@@ -117,6 +117,7 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(MirrorInfo);
   ACTORRENT_ADD(CopyInFlight);
   ACTORRENT_ADD(PlacementStatus);
+  ACTORRENT_ADD(BadPieceReport);
 #undef ACTORRENT_ADD
 }
 

@@ -74,6 +74,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;
 using sources_atom = caf::atom_constant<caf::atom("sources")>;
 using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {

@@ -29,7 +29,8 @@ const char* cluster_usage
     "  up --dir DIR [--mirrors 50] [--mirror-processes 5] [--peers 0]\n"
     "     [--replicas 5] [--part-size 67108864] [--piece-size 1048576]\n"
     "     [--dead-after-ms 3000] [--max-copies-per-mirror 2]\n"
-    "     [--capacity 107374182400] [--log-level info]\n"
+    "     [--capacity 107374182400] [--scrub-interval-ms 5000]\n"
+    "     [--log-level info]\n"
     "        writes DIR/NODE.ini per node, starts a tracker, the mirror\n"
     "        processes and the peers on free loopback ports (logs in\n"
     "        DIR/NODE.log), waits until each answers on its control port,\n"
@@ -136,6 +137,7 @@ std::string check_up_options(const cli& c, cluster_options& o) {
   num("dead-after-ms", 100, 3600000, o.dead_after_ms);
   num("max-copies-per-mirror", 1, 1000, o.max_copies_per_mirror);
   num("capacity", 1, uint64_t{1} << 60, o.capacity);
+  num("scrub-interval-ms", 10, uint64_t{1} << 31, o.scrub_interval_ms);
   if (!err.empty())
     return err;
   if (!c.values.count("mirror-processes"))
@@ -203,7 +205,7 @@ int cluster_up(const args_t& args) {
                            {"dir", "mirrors", "mirror-processes", "peers",
                             "replicas", "part-size", "piece-size",
                             "dead-after-ms", "max-copies-per-mirror",
-                            "capacity", "log-level"},
+                            "capacity", "scrub-interval-ms", "log-level"},
                            {}, c);
       !err.empty())
     return usage_error(err);

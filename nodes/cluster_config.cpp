@@ -63,7 +63,7 @@ std::string mirror_ini(const cluster_options& opts, const pb::ClusterFile& file,
       << "\ndata-dir = " << quoted(node.name() + "-data")
       << "\nids = " << id_list(node) << "\ncapacity = " << opts.capacity
       << "\nheartbeat-ms = " << std::max<uint64_t>(opts.dead_after_ms / 4, 1)
-      << "\n"
+      << "\nscrub-interval-ms = " << opts.scrub_interval_ms << "\n"
       << log_section(opts);
   return out.str();
 }

@@ -22,6 +22,7 @@ struct cluster_options {
   uint64_t dead_after_ms = 3000;
   uint64_t max_copies_per_mirror = 2;
   uint64_t capacity = uint64_t{100} << 30;
+  uint64_t scrub_interval_ms = 5000;  // one stored piece per interval
   std::string log_level = "info";
 };
 

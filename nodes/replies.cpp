@@ -320,7 +320,8 @@ command_output placement_output(const pb::PlacementStatus& s) {
     alive += m.state() == "alive" ? 1 : 0;
   text << "mirrors: " << alive << " of " << s.mirrors_size() << " alive, "
        << s.files() << " files, " << s.parts() << " parts, " << s.replicas()
-       << " replicas each\n";
+       << " replicas each, " << s.copies_made()
+       << " part copies made since placement started\n";
   if (s.bytes_to_copy() > 0) {
     text << "to copy: " << human_bytes(static_cast<double>(s.bytes_to_copy()));
     if (s.copy_rate_bps() > 1)
@@ -392,6 +393,7 @@ command_output placement_output(const pb::PlacementStatus& s) {
                   .add("parts", s.parts())
                   .add("bytes_to_copy", s.bytes_to_copy())
                   .add("copy_rate_bps", s.copy_rate_bps())
+                  .add("copies_made", s.copies_made())
                   .add_raw("mirrors", json_array(ms))
                   .add_raw("under_replicated", json_array(under))
                   .add_raw("copies", json_array(copies))

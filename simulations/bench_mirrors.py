@@ -12,15 +12,18 @@ publishes a random file with 5 replicas (`actorrent mirror-put`) and measures:
   - reference: aria2c fetching the same file from 5 local nginx servers with
     --checksum=sha-256 (-x5 -s5 -k1M --enable-mmap=true --file-allocation=falloc),
     best of --repeat, same figures; our MB/s as a ratio of aria2c's;
-  - failover: a mirror process SIGKILLed mid-download; the time from the
-    kill to the download's last source of that process being dropped (its
-    pieces in flight go to other sources at that moment), from the fetch's
-    log;
+  - failover: a mirror process SIGKILLed mid-download; the stall (the
+    longest gap between two verified pieces in the fetch's log, from the
+    kill until 5 s after it, against the longest gap in the second before
+    it) and the time from the kill to the last source of that process
+    dropped;
   - re-replication: a mirror process lost for good; time until placement
     declares its mirrors dead and until every part is on 5 live mirrors
-    again, and the copy throughput;
-  - resume: a downloading peer SIGKILLed at about half; pieces it resumed
-    with, bytes it then received, and the bytes that were missing.
+    again, and the copy throughput placement logs (bytes copied over the
+    time since it found parts short);
+  - resume: a downloading peer frozen (SIGSTOP) once an eighth is verified,
+    then SIGKILLed and started again; pieces it resumed with, bytes it then
+    received, and the bytes that were missing.
 Every process it starts is stopped at the end, also on failure.
 """
 import argparse
@@ -157,7 +160,7 @@ def main():
                 f.write(os.urandom(1 << 20))
         digest = sha256_of(src)
         cluster.cmd("up", "--mirrors", "50", "--mirror-processes", "5",
-                    "--peers", "1", "--replicas", "5", "--log-level", "warn")
+                    "--peers", "1", "--replicas", "5", "--log-level", "info")
         tracker = f"127.0.0.1:{cluster.nodes()['tracker']['port']}"
         wall, _, _, rc = timed([BIN, "mirror-put", "--tracker", tracker, src])
         if rc != 0:
@@ -204,26 +207,48 @@ def main():
                 results["actorrent"]["mbps"] / results["aria2c"]["mbps"]
 
         # -- failover: a mirror process SIGKILLed mid-download ----------------
+        # The fetch logs every verified piece (debug level, ms timestamps):
+        # the stall is the longest gap between two verified pieces from the
+        # kill until 5 s after it; the longest gap in the second before the
+        # kill is the download's own jitter.
         to = os.path.join(tmp, "dl-failover")
         log = os.path.join(tmp, "failover.log")
+        victim = cluster.nodes()["mirror-1"]
         with open(log, "w") as out:
             p = subprocess.Popen([BIN, "fetch", "--tracker", tracker, "data.bin",
-                                  "--to", to, "--log.level=info"],
+                                  "--to", to, "--log.level=debug"],
                                  stdout=out, stderr=subprocess.STDOUT)
-            wait_for(lambda: os.path.exists(os.path.join(to, ".data.bin.part")), 30, 0.01)
-            time.sleep(0.3)
+            # Killed once a quarter of the pieces is verified.
+            quarter = ((size + (1 << 20) - 1) >> 20) // 4
+
+            def verified_lines():
+                with open(log) as f:
+                    return f.read().count(" verified from ")
+
+            wait_for(lambda: verified_lines() >= quarter, 60, 0.005)
             killed_at = time.time()
-            cluster.cmd("kill", "mirror-1")
+            os.kill(victim["pid"], signal.SIGKILL)
             p.wait(timeout=300)
-        ids = cluster.nodes()["mirror-1"].get("mirror_ids") or []
-        dropped = []
+        ids = victim.get("mirror_ids") or []
+        dropped, verified = [], []
         with open(log) as f:
             for line in f:
+                t = log_time(line)
+                if t is None:
+                    continue
+                if " verified from " in line:
+                    verified.append(t)
                 m = re.search(r"source mirror:(m\d+) \S+ -> lost", line)
-                if m and (not ids or m[1] in ids) and log_time(line):
-                    dropped.append(log_time(line))
+                if m and (not ids or m[1] in ids) and t >= killed_at - 0.001:
+                    dropped.append(t)
+        pairs = list(zip(verified, verified[1:]))
+        after = [b - a for a, b in pairs if b > killed_at and a < killed_at + 5]
+        before = [b - a for a, b in pairs if killed_at - 1 <= a and b <= killed_at]
         results["failover_ms"] = (max(dropped) - killed_at) * 1000 if dropped else None
         results["failover_sources_dropped"] = len(dropped)
+        results["stall_ms"] = max(after) * 1000 if after else None
+        results["jitter_before_kill_ms"] = max(before) * 1000 if before else None
+        results["pieces_verified_before_kill"] = sum(t <= killed_at for t in verified)
         results["failover_download_ok"] = \
             p.returncode == 0 and sha256_of(os.path.join(to, "data.bin")) == digest
         shutil.rmtree(to, ignore_errors=True)
@@ -232,7 +257,10 @@ def main():
             "under_replicated") == [], 120)
 
         # -- re-replication after a mirror process is lost for good -----------
+        # Placement logs when every part has its replicas again, with the
+        # bytes it copied and the time since it found parts short.
         t0 = time.monotonic()
+        lost_at = time.time()
         cluster.cmd("kill", "mirror-4")
 
         def dead():
@@ -247,16 +275,39 @@ def main():
         results["dead_detected_s"] = time.monotonic() - t0
         wait_for(repaired, 600)
         results["re_replicated_s"] = time.monotonic() - t0
-        copy = results["re_replicated_s"] - results["dead_detected_s"]
-        # Each part lost one replica (one per mirror process).
-        results["re_replication_mbps"] = size / copy / 1e6 if copy > 0 else None
+        results["re_replication_mbps"] = None
+
+        def repair_logged():
+            # Logged at placement's next check after the last copy.
+            with open(os.path.join(cluster.dir, "tracker.log")) as f:
+                for line in f:
+                    m = re.search(r"live replicas again \((\d+) bytes in (\d+) ms\)", line)
+                    t = log_time(line)
+                    if m and t and t >= lost_at and int(m[2]) > 0:
+                        results["re_replication_bytes"] = int(m[1])
+                        results["re_replication_ms"] = int(m[2])
+                        results["re_replication_mbps"] = int(m[1]) / int(m[2]) / 1e3
+            return results["re_replication_mbps"] is not None
+
+        wait_for(repair_logged, 10)
 
         # -- resume after a downloader SIGKILL --------------------------------
+        # Frozen (SIGSTOP) as soon as an eighth is verified, then SIGKILLed:
+        # the download cannot finish in between.
         to = os.path.join(tmp, "dl-resume")
         cluster.ctl("peer-0", "fetch", "data.bin", "--to", to)
-        wait_for(lambda: ((cluster.ctl("peer-0", "downloads") or [{}])[0]
-                          .get("bytes_done", 0)) >= size // 2, 120, 0.05)
+        peer_pid = cluster.nodes()["peer-0"]["pid"]
+        done = [0]
+
+        def eighth():
+            done[0] = ((cluster.ctl("peer-0", "downloads") or [{}])[0]
+                       .get("bytes_done", 0))
+            return done[0] >= size // 8
+
+        wait_for(eighth, 120, 0.01)
+        os.kill(peer_pid, signal.SIGSTOP)
         cluster.cmd("kill", "peer-0")
+        results["resume_done_at_kill"] = done[0]
         cluster.cmd("start", "peer-0")
         wait_for(lambda: ((cluster.ctl("peer-0", "downloads") or [{}])[0]
                           .get("state")) == "complete", 300)
@@ -296,22 +347,29 @@ def main():
                   f"{x['peak_rss_mib']:.0f} | {x['cpu_s_per_gib']:.2f} |")
     if "mbps_ratio_to_aria2c" in r:
         print(f"actorrent / aria2c MB/s: {r['mbps_ratio_to_aria2c']:.2f}")
-    fo = r["failover_ms"]
-    print(f"failover after a mirror process SIGKILL: "
-          f"{'%.0f ms' % fo if fo is not None else 'no source dropped'} "
-          f"({r['failover_sources_dropped']} sources dropped), download "
+    fo, st, jb = r["failover_ms"], r["stall_ms"], r["jitter_before_kill_ms"]
+    print(f"mirror process SIGKILL mid-download ({r['pieces_verified_before_kill']} "
+          f"pieces verified before): longest gap between verified pieces "
+          f"{'%.0f ms' % st if st is not None else '?'} within 5 s of the kill "
+          f"(longest in the second before: {'%.0f ms' % jb if jb is not None else '?'}); "
+          f"its {r['failover_sources_dropped']} sources dropped "
+          f"{'%.0f ms' % fo if fo is not None else '?'} after the kill; download "
           f"{'identical' if r['failover_download_ok'] else 'FAILED'}")
+    rm = r["re_replication_mbps"]
     print(f"mirror process lost: dead after {r['dead_detected_s']:.1f} s, every part "
-          f"on 5 live mirrors after {r['re_replicated_s']:.1f} s "
-          f"({(r['re_replication_mbps'] or 0):.0f} MB/s copied)")
-    if r["resume_verified_pieces"] is None:
+          f"on 5 live mirrors after {r['re_replicated_s']:.1f} s; re-replication "
+          + (f"{r['re_replication_bytes']} bytes in {r['re_replication_ms']} ms, "
+             f"{rm:.0f} MB/s" if rm else "rate not logged"))
+    if r["resume_done_at_kill"] >= size or r["resume_verified_pieces"] is None:
         print("resume after SIGKILL: the download finished before the kill "
               "(use a larger --size-mib)")
     else:
-        print(f"resume after SIGKILL: {r['resume_verified_pieces']} pieces kept, "
-            f"{r['resume_received_bytes']} bytes received for "
-            f"{r['resume_missing_bytes']} missing, file "
-            f"{'identical' if r['resume_ok'] else 'DIFFERS'}")
+        extra = r["resume_received_bytes"] - r["resume_missing_bytes"]
+        print(f"resume after SIGSTOP+SIGKILL at {r['resume_done_at_kill'] >> 20} MiB "
+              f"verified: {r['resume_verified_pieces']} pieces kept, "
+              f"{r['resume_received_bytes']} bytes received for "
+              f"{r['resume_missing_bytes']} missing ({extra} extra), file "
+              f"{'identical' if r['resume_ok'] else 'DIFFERS'}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=2)

@@ -528,11 +528,8 @@ void mirror_state::scrub() {
   auto piece = std::max(scrub_piece, layout.first(p->first));
   scrub_file = f->first;
   scrub_piece = piece + 1;
-  std::vector<char> buf(piece_length(m, piece));
-  uint64_t offset = uint64_t{piece - layout.first(p->first)} * m.piece_size();
-  auto err = opts.io->read(p->second.path, offset, buf.data(), buf.size());
-  if (err.empty()
-      && sha256(buf.data(), buf.size()) == m.piece_sha256(static_cast<int>(piece)))
+  std::string err;
+  if (intact(f->second, p->first, piece, err))
     return;
   LOG_WARN("mirror", opts.id << ": scrub: piece " << piece << " of "
                              << m.name() << " is corrupt"
@@ -545,6 +542,44 @@ void mirror_state::scrub() {
   forget(ref.file_sha256(), ref.part());
   if (reg == registration::registered)
     self->send(placement, corrupt_atom::value, ref);
+}
+
+bool mirror_state::intact(const mirror_file& f, uint32_t part, uint32_t piece,
+                          std::string& err) const {
+  auto& m = f.manifest;
+  auto& stored = f.parts.at(part);
+  part_layout layout{m, stored.part_size};
+  std::vector<char> buf(piece_length(m, piece));
+  uint64_t offset = uint64_t{piece - layout.first(part)} * m.piece_size();
+  err = opts.io->read(stored.path, offset, buf.data(), buf.size());
+  return err.empty()
+         && sha256(buf.data(), buf.size())
+              == m.piece_sha256(static_cast<int>(piece));
+}
+
+caf::result<bool> mirror_state::verify(const pb::PartRef& ref) {
+  if (!from_placement())
+    return make_error(errc::denied, "checks are placement's to ask for");
+  auto f = files.find(ref.file_sha256());
+  if (f == files.end() || f->second.parts.count(ref.part()) == 0)
+    return make_error(errc::unknown_file, "part not held here");
+  auto& m = f->second.manifest;
+  part_layout layout{m, f->second.parts.at(ref.part()).part_size};
+  for (auto p = layout.first(ref.part()); p < layout.end(ref.part()); ++p) {
+    std::string err;
+    if (intact(f->second, ref.part(), p, err))
+      continue;
+    LOG_WARN("mirror", opts.id << ": check asked by placement: piece " << p
+                               << " of " << m.name() << " is corrupt"
+                               << (err.empty() ? "" : " (" + err + ")")
+                               << "; part " << ref.part() << " dropped");
+    forget(ref.file_sha256(), ref.part());
+    return false;
+  }
+  LOG_INFO("mirror", opts.id << ": check asked by placement: part "
+                             << ref.part() << " of " << m.name()
+                             << " is intact");
+  return true;
 }
 
 mirror_state::~mirror_state() {
@@ -580,6 +615,9 @@ mirror_actor::behavior_type mirror(mirror_state::pointer self,
     },
     [self](drop_atom, const pb::PartRef& ref) -> caf::result<caf::ok_atom> {
       return self->state.drop(ref);
+    },
+    [self](verify_atom, const pb::PartRef& ref) -> caf::result<bool> {
+      return self->state.verify(ref);
     },
     // Timers: only the mirror's own (a stray one would start another chain).
     [self](register_atom) {

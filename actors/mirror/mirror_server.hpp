@@ -5,9 +5,10 @@
 // when placement asks (every piece checked against the manifest's SHA-256
 // before it is written; the part is acknowledged only when whole), and
 // scrubs its data: a piece that no longer matches is reported to placement,
-// which copies the part again from a good replica. Blocks on disk and
-// SQLite: spawned with spawn_blocking. A restarted mirror keeps its data and
-// reports its parts again when it registers.
+// which copies the part again from a good replica. Placement may also ask
+// it to check one part at once (a downloader reported a bad piece). Blocks
+// on disk and SQLite: spawned with spawn_blocking. A restarted mirror keeps
+// its data and reports its parts again when it registers.
 //
 // Registration with placement (transitions are logged):
 //   unregistered -> registering -> registered
@@ -148,6 +149,12 @@ struct mirror_state {
   void on_down(const caf::down_msg& dm);
   /// Checks one piece of the stored data against its hash.
   void scrub();
+  /// Checks every piece of a part now; a corrupt part is dropped (false).
+  caf::result<bool> verify(const pb::PartRef& ref);
+  /// True when stored piece `piece` of `part` matches its SHA-256; `err`
+  /// says why a read failed.
+  bool intact(const mirror_file& f, uint32_t part, uint32_t piece,
+              std::string& err) const;
 
   static inline const char* name = "mirror";
 };

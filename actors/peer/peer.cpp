@@ -205,6 +205,9 @@ peer_actor::behavior_type peer(peer_self self, peer_options opts,
     [=](have_atom, const std::string& name, uint32_t piece) {
       self->state.downloads.on_have(name, piece);
     },
+    [=](corrupt_atom, const pb::BadPieceReport& r) {
+      self->state.tracker.report(r);
+    },
     [=](status_atom, const pb::DownloadStatus& s) {
       self->state.downloads.on_status(s);
     },

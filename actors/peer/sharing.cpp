@@ -154,6 +154,27 @@ sharing::mirror_publish(const pb::PathList& paths) {
                                   + " with fewer than "
                                   + std::to_string(r.replicas())
                                   + " replicas"));
+          // Each part short of replicas: how many it has, where, why.
+          constexpr size_t max_lines = 50;
+          size_t listed = 0;
+          for (auto& p : r.parts()) {
+            if (static_cast<uint32_t>(p.holders_size()) >= r.replicas())
+              continue;
+            if (++listed > max_lines)
+              continue;
+            std::string line = "  part " + std::to_string(p.part()) + ": "
+                               + std::to_string(p.holders_size()) + " of "
+                               + std::to_string(r.replicas()) + " replicas";
+            for (int i = 0; i < p.holders_size(); ++i)
+              line += (i == 0 ? " (" : ", ") + p.holders(i);
+            line += p.holders_size() > 0 ? ")" : "";
+            if (!p.problem().empty())
+              line += ": " + p.problem();
+            out->add_lines(line);
+          }
+          if (listed > max_lines)
+            out->add_lines("  and " + std::to_string(listed - max_lines)
+                           + " more parts short of replicas");
           if (short_parts > 0)
             out->set_code(1);
           *out->add_placed() = std::move(r);

@@ -261,6 +261,23 @@ void tracker_client::flush() {
   pending_haves_.clear();
 }
 
+void tracker_client::report(pb::BadPieceReport r) {
+  if (!online()) {
+    LOG_INFO("peer", "no tracker session: mirror " << r.mirror_id()
+                       << "'s bad piece " << r.piece() << " not reported");
+    return;
+  }
+  LOG_INFO("peer", "reporting bad piece " << r.piece() << " from mirror "
+                                          << r.mirror_id());
+  r.set_peer_id(self_->state.peer_id);
+  r.set_session(token_);
+  self_->request(handle_, tracker_timeout, corrupt_atom::value, r)
+    .then([](caf::ok_atom) {},
+          [this, epoch = epoch_](const caf::error& err) {
+            on_error("bad piece report", epoch, err);
+          });
+}
+
 void tracker_client::leave(const std::string& name) {
   if (!handle_)
     return;

@@ -56,6 +56,10 @@ public:
   void announce(announced done = nullptr);
   /// A verified piece, sent in the next batch.
   void have(const std::string& name, uint32_t piece);
+  /// A mirror sent a piece that failed its SHA-256: tells the tracker (with
+  /// this peer's session), whose placement has the mirror check the part.
+  /// Dropped while there is no session.
+  void report(pb::BadPieceReport r);
   /// Stops sharing one file, or leaves altogether (empty name).
   void leave(const std::string& name);
 

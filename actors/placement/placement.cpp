@@ -21,6 +21,16 @@ constexpr size_t max_mirrors = 10000;
 constexpr uint64_t max_capacity = uint64_t{1} << 50;  // 1 PiB: bounds weights
 // A target that failed a copy is tried again after this many dead_after.
 constexpr int failed_retry_after = 4;
+// A part reported bad on a mirror is checked there at most once in this
+// time, and at most this many checks run at once: reports cannot keep
+// mirrors hashing.
+constexpr auto check_again_after = std::chrono::seconds(60);
+constexpr uint32_t max_checks_running = 8;
+// Checks one peer's reports may start in that time (a download reports at
+// most 3 pieces per mirror).
+constexpr uint32_t max_checks_per_reporter = 16;
+const std::string waiting_for_slot = "waiting for a mirror with a free copy"
+                                     " slot";
 
 // A copy may take 30 s plus the time to move its bytes at 4 MB/s.
 caf::timespan copy_timeout(uint64_t bytes) {
@@ -220,17 +230,84 @@ void placement_state::corrupt(const pb::PartRef& ref) {
   auto f = files.find(ref.file_sha256());
   if (f == files.end() || ref.part() >= f->second.parts.size())
     return;
-  LOG_WARN("placement", "mirror " << ref.mirror_id() << " lost part "
-                                  << ref.part() << " of "
-                                  << f->second.manifest.name()
-                                  << " to corruption");
-  f->second.parts[ref.part()].holders.erase(ref.mirror_id());
+  lose_replica(ref.file_sha256(), ref.part(), ref.mirror_id(),
+               "found corrupt by its scrub");
+}
+
+void placement_state::lose_replica(const std::string& sha, uint32_t part,
+                                   const std::string& mirror,
+                                   const std::string& why) {
+  auto& f = files.at(sha);
+  LOG_WARN("placement", "mirror " << mirror << " lost part " << part << " of "
+                                  << f.manifest.name() << ": " << why);
+  f.parts[part].holders.erase(mirror);
   try {
-    store->drop_replica(ref.file_sha256(), ref.part(), ref.mirror_id());
+    store->drop_replica(sha, part, mirror);
   } catch (const std::exception& e) {
     LOG_ERROR("placement", e.what());
   }
-  replicate(ref.file_sha256(), ref.part(), 0, nullptr);
+  replicate(sha, part, 0, nullptr);
+}
+
+caf::result<caf::ok_atom>
+placement_state::verify(const pb::BadPieceReport& r) {
+  auto sender = self->current_sender();
+  if (!sender || sender->node() != self->node())
+    return make_error(errc::denied, "reports come through the tracker");
+  auto f = files.find(r.file_sha256());
+  if (f == files.end())
+    return make_error(errc::unknown_file, "that file is not on the mirrors");
+  auto& file = f->second;
+  if (r.piece() >= file.layout.pieces)
+    return make_error(errc::bad_piece, "piece out of range");
+  auto m = mirrors.find(r.mirror_id());
+  if (m == mirrors.end())
+    return make_error(errc::unknown_mirror, "no such mirror");
+  auto part = file.layout.part_of(r.piece());
+  if (file.parts[part].holders.count(r.mirror_id()) == 0)
+    return make_error(errc::bad_piece, "that mirror does not hold that part");
+  auto now = self->clock().now();
+  check_key key{r.mirror_id(), r.file_sha256(), part};
+  if (auto c = checked.find(key);
+      !usable(r.mirror_id())
+      || (c != checked.end() && now - c->second < check_again_after))
+    return caf::ok_atom::value; // being checked, checked lately, or offline
+  if (checks_running >= max_checks_running)
+    return make_error(errc::busy, "too many part checks running");
+  auto& by = checks_by_reporter[r.peer_id()];
+  if (by.second == caf::actor_clock::time_point{}
+      || now - by.second >= check_again_after)
+    by = {0, now};
+  if (by.first >= max_checks_per_reporter)
+    return make_error(errc::busy, "too many checks asked by this peer lately");
+  ++by.first;
+  checked[key] = now;
+  ++checks_running;
+  LOG_INFO("placement", "a downloader reports piece "
+                          << r.piece() << " of " << file.manifest.name()
+                          << " from " << r.mirror_id() << " bad: asking it"
+                          << " to check part " << part);
+  pb::PartRef ref;
+  ref.set_file_sha256(r.file_sha256());
+  ref.set_part(part);
+  ref.set_mirror_id(r.mirror_id());
+  self->request(m->second.handle,
+                copy_timeout(file.layout.bytes(file.manifest, part)),
+                verify_atom::value, ref)
+    .then(
+      [this, key](bool ok) {
+        --checks_running;
+        auto& [mirror, sha, part] = key;
+        if (!ok && files.count(sha) > 0)
+          lose_replica(sha, part, mirror, "found corrupt when asked to check");
+      },
+      [this, key](const caf::error& err) {
+        --checks_running;
+        LOG_WARN("placement", "check of part " << std::get<2>(key) << " on "
+                                               << std::get<0>(key) << ": "
+                                               << render(err));
+      });
+  return caf::ok_atom::value;
 }
 
 // -- parts ------------------------------------------------------------------------
@@ -266,13 +343,10 @@ std::string placement_state::node_of(const std::string& id) const {
          + std::to_string(i->second.address.port());
 }
 
-bool placement_state::fresh_nodes_left(const std::vector<std::string>& ranked,
-                                       const placed_part& p,
-                                       const std::set<std::string>& nodes) const {
-  // A usable mirror on a node without a replica yet, that may take one.
-  return std::any_of(ranked.begin(), ranked.end(), [&](const std::string& id) {
-    return usable(id) && nodes.count(node_of(id)) == 0
-           && p.holders.count(id) == 0 && !failed_recently(p, id);
+bool placement_state::copy_slots_left() const {
+  return std::any_of(mirrors.begin(), mirrors.end(), [this](auto& kv) {
+    return usable(kv.first)
+           && kv.second.copies_in < opts.max_copies_per_mirror;
   });
 }
 
@@ -314,6 +388,13 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
   for (auto& c : p.copying)
     nodes.insert(node_of(c));
   auto ranked = order(sha, part);
+  // Nodes without a replica yet that have a mirror which may take one: while
+  // there are any, no second replica goes to a node.
+  std::set<std::string> fresh;
+  for (auto& id : ranked)
+    if (usable(id) && p.holders.count(id) == 0 && !failed_recently(p, id)
+        && nodes.count(node_of(id)) == 0)
+      fresh.insert(node_of(id));
   std::vector<std::string> candidates;
   for (int pass = 0; pass < 2; ++pass)
     for (auto& id : ranked) {
@@ -330,9 +411,10 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
         || failed_recently(p, id)
         || m.bytes_stored + m.bytes_incoming + bytes > m.capacity
         || (publish == 0 && m.copies_in >= opts.max_copies_per_mirror)
-        || (nodes.count(node_of(id)) > 0 && fresh_nodes_left(ranked, p, nodes)))
+        || (nodes.count(node_of(id)) > 0 && !fresh.empty()))
       continue;
     nodes.insert(node_of(id));
+    fresh.erase(node_of(id));
     auto cid = ++next_id;
     copies[cid] = part_copy_record{sha, part, id, bytes, self->clock().now(),
                                    publish};
@@ -351,9 +433,12 @@ size_t placement_state::replicate(const std::string& sha, uint32_t part,
     ++have;
     ++started;
   }
+  if (started > 0 && p.problem == waiting_for_slot)
+    p.problem.clear();
   if (have < opts.replicas && started == 0 && p.copying.empty())
     p.problem = "only " + std::to_string(have)
-                + " mirrors can take it (alive, not full, not failed)";
+                + " mirrors can take it (alive, not full, not failed)"
+                + (p.last_failure.empty() ? "" : "; last: " + p.last_failure);
   return started;
 }
 
@@ -385,6 +470,7 @@ void placement_state::on_copied(uint64_t id, const pb::PartStored& s) {
   p.holders.insert(c.to);
   p.failed.clear();
   p.problem.clear();
+  p.last_failure.clear();
   try {
     store->add_replica(c.file_sha256, c.part, c.to);
   } catch (const std::exception& e) {
@@ -392,6 +478,7 @@ void placement_state::on_copied(uint64_t id, const pb::PartStored& s) {
   }
   if (auto m = mirrors.find(c.to); m != mirrors.end())
     m->second.bytes_stored += s.bytes();
+  ++copies_made;
   if (c.publish == 0)
     repaired_bytes += s.bytes();
   LOG_INFO("placement", "part " << c.part << " of " << f.manifest.name()
@@ -411,6 +498,7 @@ void placement_state::on_copy_failed(uint64_t id, const std::string& why) {
   auto& p = f.parts[c.part];
   p.failed[c.to] = self->clock().now();
   p.problem = "copy to " + c.to + " failed: " + why;
+  p.last_failure = p.problem;
   LOG_WARN("placement", "part " << c.part << " of " << f.manifest.name()
                                 << ": " << p.problem);
   end_copy(id);
@@ -476,12 +564,21 @@ void placement_state::check() {
   self->delayed_send(self, std::max(opts.dead_after / 4,
                                     std::chrono::milliseconds(50)),
                      check_atom::value);
+  for (auto c = checked.begin(); c != checked.end();)
+    c = now - c->second >= check_again_after ? checked.erase(c) : std::next(c);
+  for (auto c = checks_by_reporter.begin(); c != checks_by_reporter.end();)
+    c = now - c->second.second >= check_again_after
+          ? checks_by_reporter.erase(c)
+          : std::next(c);
   for (auto& [id, m] : mirrors)
     if (m.health != mirror_health::dead && now - m.last_seen > opts.dead_after)
       set_health(m, mirror_health::dead,
                  "silent for " + std::to_string(ms_between(m.last_seen, now))
                    + " ms");
   bool short_of_replicas = false;
+  // A healthy part costs O(replicas); a short one is only looked at (its
+  // rendezvous order computed) while some mirror can take a repair copy.
+  bool slots = copy_slots_left();
   for (auto& [sha, f] : files)
     for (uint32_t part = 0; part < f.parts.size(); ++part) {
       auto& p = f.parts[part];
@@ -489,8 +586,15 @@ void placement_state::check() {
       if (live < opts.replicas) {
         // A part still being published is not a repair.
         short_of_replicas = short_of_replicas || !publishing(sha);
-        if (live + p.copying.size() < opts.replicas)
-          replicate(sha, part, 0, nullptr);
+        if (live + p.copying.size() >= opts.replicas)
+          continue;
+        if (!slots) {
+          if (p.copying.empty() && p.problem.empty())
+            p.problem = waiting_for_slot;
+          continue;
+        }
+        if (replicate(sha, part, 0, nullptr) > 0)
+          slots = copy_slots_left();
       } else if (usable_holders(p) > opts.replicas && p.copying.empty()) {
         trim(sha, part);
       }
@@ -587,11 +691,17 @@ pb::PlaceReply placement_state::place_reply(const std::string& sha) const {
   auto& f = files.at(sha);
   out.set_name(f.manifest.name());
   out.set_replicas(opts.replicas);
+  auto alive = std::count_if(mirrors.begin(), mirrors.end(),
+                             [this](auto& kv) { return usable(kv.first); });
   for (uint32_t part = 0; part < f.parts.size(); ++part) {
     auto& x = *out.add_parts();
     x = describe(sha, f, part);
     if (static_cast<uint32_t>(x.holders_size()) >= opts.replicas)
       x.clear_problem();
+    else if (x.problem().empty())
+      x.set_problem(static_cast<uint32_t>(alive) < opts.replicas
+                      ? "only " + std::to_string(alive) + " mirrors are alive"
+                      : "no other live mirror could take it");
   }
   return out;
 }
@@ -674,6 +784,7 @@ pb::PlacementStatus placement_state::status() const {
   }
   out.set_files(static_cast<uint32_t>(files.size()));
   out.set_parts(part_count);
+  out.set_copies_made(copies_made);
   return out;
 }
 
@@ -702,6 +813,9 @@ placement(placement_state::pointer self, placement_options opts) {
     },
     [self](placement_atom) { return self->state.status(); },
     [self](corrupt_atom, const pb::PartRef& ref) { self->state.corrupt(ref); },
+    [self](verify_atom, const pb::BadPieceReport& r) {
+      return self->state.verify(r);
+    },
     [self](sources_atom, const std::string& sha) {
       return self->state.sources(sha);
     },

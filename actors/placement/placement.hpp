@@ -28,6 +28,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
@@ -68,6 +69,7 @@ struct placed_part {
   /// Targets whose copy failed, and when: skipped for a while.
   std::map<std::string, caf::actor_clock::time_point> failed;
   std::string problem;            // why it is short of replicas
+  std::string last_failure;       // the last failed copy, until one works
 };
 
 struct placed_file {
@@ -92,6 +94,9 @@ struct publish_job {
   caf::typed_response_promise<pb::PlaceReply> rp;
 };
 
+/// A part on a mirror: (mirror id, raw file SHA-256, part).
+using check_key = std::tuple<std::string, std::string, uint32_t>;
+
 struct placement_state {
   using pointer = placement_local_actor::stateful_pointer<placement_state>;
   explicit placement_state(pointer self) : self(self) {}
@@ -109,6 +114,14 @@ struct placement_state {
   uint64_t repaired_bytes = 0;
   caf::actor_clock::time_point repair_since;
   bool repairing = false;
+  uint64_t copies_made = 0;  // part copies stored, publishes and repairs
+  /// Parts a mirror was asked to check after a peer's report, and when.
+  std::map<check_key, caf::actor_clock::time_point> checked;
+  uint32_t checks_running = 0;
+  /// Checks each reporting peer started in its current minute, and when
+  /// that minute began.
+  std::map<std::string, std::pair<uint32_t, caf::actor_clock::time_point>>
+    checks_by_reporter;
 
   /// Opens the store and loads what it holds; false with `why` otherwise.
   bool init(placement_options o, std::string& why);
@@ -118,6 +131,12 @@ struct placement_state {
   caf::result<pb::PlaceReply> place(const pb::PlaceFile& f);
   pb::PlacementStatus status() const;
   void corrupt(const pb::PartRef& ref);
+  /// A peer's report of a bad piece from a mirror: that mirror checks the
+  /// part (never trusted on the reporter's word).
+  caf::result<caf::ok_atom> verify(const pb::BadPieceReport& r);
+  /// A mirror no longer holds a part: forgotten, and copied again.
+  void lose_replica(const std::string& sha, uint32_t part,
+                    const std::string& mirror, const std::string& why);
   pb::FileInfo sources(const std::string& file_sha256) const;
   /// Timer: dead mirrors, re-replication, trimming.
   void check();
@@ -137,11 +156,8 @@ struct placement_state {
   bool publishing(const std::string& sha) const;
   /// A mirror's node (host:port): replicas of a part spread over nodes.
   std::string node_of(const std::string& id) const;
-  /// True while some usable mirror on a node not in `nodes` could still
-  /// take the part.
-  bool fresh_nodes_left(const std::vector<std::string>& ranked,
-                        const placed_part& p,
-                        const std::set<std::string>& nodes) const;
+  /// Some live mirror has fewer copies coming in than the limit.
+  bool copy_slots_left() const;
   /// Starts copies for a part short of replicas; `publish` ties them to a
   /// publish. Returns how many started.
   size_t replicate(const std::string& sha, uint32_t part, uint64_t publish,

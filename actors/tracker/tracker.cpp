@@ -400,6 +400,32 @@ caf::result<caf::ok_atom> tracker_state::permit(const pb::GroupHolding& h) {
   });
 }
 
+caf::result<caf::ok_atom>
+tracker_state::bad_piece(const pb::BadPieceReport& r) {
+  if (auto err = oversized("bad piece report", check_sizes(r)))
+    return err;
+  if (r.file_sha256().size() != 32 || r.mirror_id().empty())
+    return make_error(errc::bad_message,
+                      "a bad piece report names the file's SHA-256 and the"
+                      " mirror");
+  if (!proven(r.peer_id(), r.session()))
+    return make_error(errc::unknown_peer, "a report needs the peer's session");
+  auto ptr = opts.placement ? opts.placement->get() : nullptr;
+  if (!ptr)
+    return make_error(errc::no_such_actor, "no placement on this tracker");
+  // Placement checks the ids and has the mirror check its part. Asked by
+  // this actor (placement takes reports only from its node), answered
+  // within 2 s.
+  auto fwd = r;
+  fwd.clear_session();
+  auto rp = self_->make_response_promise<caf::ok_atom>();
+  self_->request(caf::actor_cast<placement_local_actor>(ptr),
+                 std::chrono::seconds(2), verify_atom::value, std::move(fwd))
+    .then([rp](caf::ok_atom x) mutable { rp.deliver(x); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 tracker_local_actor::behavior_type
 tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
         tracker_options opts) {
@@ -423,6 +449,9 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
     },
     [=](share_atom, const pb::GroupHolding& h) {
       return self->state.permit(h);
+    },
+    [=](corrupt_atom, const pb::BadPieceReport& r) {
+      return self->state.bad_piece(r);
     },
     [=](expire_atom, const std::string& peer) { self->state.expire(peer); },
     [=](ticket_key_atom) { self->state.retry_key(); },

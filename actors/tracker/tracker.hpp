@@ -87,6 +87,9 @@ struct tracker_state {
   caf::result<pb::FileInfo> info(const pb::GroupFile& f);
   caf::result<caf::ok_atom> withdraw(const pb::Withdraw& w);
   caf::result<caf::ok_atom> permit(const pb::GroupHolding& h);
+  /// A peer's report of a mirror's bad piece, checked and handed to
+  /// placement (which answers).
+  caf::result<caf::ok_atom> bad_piece(const pb::BadPieceReport& r);
   /// The expire timer: marks the peer offline once it has been silent for
   /// offline_ms, or waits for the rest of that time.
   void expire(const std::string& peer);

@@ -254,6 +254,8 @@ void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
   if (!ok) {
     on_bad_piece(id, p);
   } else {
+    LOG_DEBUG("piece_fetcher", opts.name << ": piece " << p
+                                         << " verified from " << id);
     picker->done(p);
     bytes_done += piece_length(*manifest, p);
     // The peer records the piece (resume) and tells the tracker.
@@ -265,8 +267,18 @@ void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
 void piece_fetcher_state::on_bad_piece(const std::string& id, uint32_t p) {
   picker->failed(p, id);
   auto i = sources.find(id);
-  if (i != sources.end() && i->second.state == source_state::active
-      && ++i->second.bad_pieces >= max_bad_pieces) {
+  // Only an active source's pieces count (a banned one's were counted).
+  bool counts = i != sources.end() && i->second.state == source_state::active;
+  if (counts && !i->second.mirror_id.empty()) {
+    // Placement has the mirror check that part (at most 3 reports per
+    // mirror and download: it is banned at the third).
+    pb::BadPieceReport r;
+    r.set_file_sha256(manifest->file_sha256());
+    r.set_piece(p);
+    r.set_mirror_id(i->second.mirror_id);
+    self->send(peer, corrupt_atom::value, std::move(r));
+  }
+  if (counts && ++i->second.bad_pieces >= max_bad_pieces) {
     drop(id, source_state::banned,
          "sent " + std::to_string(max_bad_pieces)
            + " pieces that failed their SHA-256");

@@ -6,7 +6,6 @@
 
 #include <sys/stat.h>
 
-#include "actors/core/identity.hpp"
 #include "actors/core/manifest.hpp"
 #include "tests/e2e/adversary.hpp"
 
@@ -29,17 +28,6 @@ pb::Manifest fake_manifest(const std::string& name) {
 pb::Announce announce_of(const std::string& peer, uint32_t port,
                          const pb::Manifest& m) {
   return plain_announce(peer, port, m, bitfield{1, true}.bytes());
-}
-
-// Announces `a` through `c` as the holder of `key` (a peer of its own).
-caf::expected<pb::AnnounceReply> announce_as(tracker_client_conn& c,
-                                             const signing_key& key,
-                                             pb::Announce a) {
-  auto challenge = c.ask<pb::Challenge>(challenge_atom::value);
-  if (!challenge)
-    return challenge.error();
-  sign_announce(key, challenge->nonce(), a);
-  return c.ask<pb::AnnounceReply>(announce_atom::value, a);
 }
 
 struct group_swarm : swarm {

@@ -16,6 +16,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "actors/core/identity.hpp"
 #include "actors/interfaces.hpp"
 #include "tests/e2e/swarm.hpp"
 
@@ -50,6 +51,16 @@ struct client {
 };
 
 using tracker_client_conn = client<tracker_node_actor>;
+
+/// Announces `a` through `c` as the holder of `key` (a peer of its own).
+inline caf::expected<pb::AnnounceReply>
+announce_as(tracker_client_conn& c, const signing_key& key, pb::Announce a) {
+  auto challenge = c.ask<pb::Challenge>(challenge_atom::value);
+  if (!challenge)
+    return challenge.error();
+  sign_announce(key, challenge->nonce(), a);
+  return c.ask<pb::AnnounceReply>(announce_atom::value, a);
+}
 
 /// The error of `x` as text ("ok" when it holds a value).
 template <class T>

@@ -65,6 +65,9 @@ stand_in_tracker(tracker_actor::pointer, std::shared_ptr<tracker_log> log) {
     [=](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
       return make_error(errc::unknown_file, q.name());
     },
+    [=](corrupt_atom, const pb::BadPieceReport&) -> caf::result<caf::ok_atom> {
+      return make_error(errc::no_such_actor, "no placement");
+    },
   };
 }
 

@@ -298,10 +298,14 @@ BOOST_AUTO_TEST_CASE(a_restarted_mirror_keeps_and_re_reports_its_parts) {
     }
   BOOST_REQUIRE(!victim.empty());
   auto before = parts_on(victim);
+  auto copies_before = status().copies_made();
+  BOOST_REQUIRE_EQUAL(copies_before, 5u * replicas); // the publish's
   BOOST_REQUIRE(supervise(mirror_nodes[0], {"kill", victim}));
   step_for(2s);
   BOOST_CHECK(fully_replicated());
   BOOST_CHECK_EQUAL(parts_on(victim), before);
+  // Its parts were reported again, not copied back.
+  BOOST_CHECK_EQUAL(status().copies_made(), copies_before);
   for (auto& m : status_now().mirrors())
     if (m.mirror_id() == victim)
       BOOST_CHECK_EQUAL(m.state(), "alive");

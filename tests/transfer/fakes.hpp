@@ -67,6 +67,7 @@ struct peer_record {
   pb::FileInfo info;                     // no manifest: unknown_file
   std::vector<pb::Manifest> manifests;   // manifest_atom
   std::vector<uint32_t> haves;           // have_atom
+  std::vector<pb::BadPieceReport> reports;  // corrupt_atom
   pb::DownloadStatus last;               // last status report
 };
 
@@ -84,6 +85,9 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
     },
     [rec](have_atom, const std::string&, uint32_t p) {
       rec->haves.push_back(p);
+    },
+    [rec](corrupt_atom, const pb::BadPieceReport& r) {
+      rec->reports.push_back(r);
     },
     [rec](status_atom, const pb::DownloadStatus& s) { rec->last = s; },
     [rec](status_atom) {
