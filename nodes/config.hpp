@@ -9,6 +9,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/core/endpoint.hpp"
+
 namespace actorrent {
 
 struct node_config : caf::actor_system_config {
@@ -85,5 +87,11 @@ ini_to_args(const node_config& cfg, const std::vector<std::string>& categories,
 /// Splits "host:port"; false when malformed.
 bool split_endpoint(const std::string& text, std::string& host,
                     uint16_t& port);
+
+/// One "host:port" or a list of them (`["h:p", "h:p"]`, quotes optional):
+/// the trackers of `peer.tracker` and `mirror.tracker`. Empty, with `why`
+/// naming the entry, when one is malformed.
+std::vector<endpoint> split_endpoints(const std::string& text,
+                                      std::string& why);
 
 } // namespace actorrent

@@ -70,7 +70,7 @@ std::optional<pb::Announce> drop_oversized(const pb::Announce& msg,
 bool tracker_state::init(tracker_options o) {
   opts = std::move(o);
   try {
-    store = open_catalog_store(opts.db);
+    store = open_catalog_store(opts.db, opts.id);
     store->set_all_offline();
   } catch (std::exception& e) {
     LOG_ERROR("tracker", e.what());
@@ -80,7 +80,19 @@ bool tracker_state::init(tracker_options o) {
   LOG_INFO("tracker", "started, catalog " << opts.db);
   started = self_->clock().now();
   ask_key();
+  if (store->shared())
+    alive();
   return true;
+}
+
+void tracker_state::alive() {
+  self_->delayed_send(self_, std::chrono::milliseconds(opts.heartbeat_ms),
+                      tick_atom::value);
+  try {
+    store->alive(2 * opts.offline_ms);
+  } catch (...) {
+    current_error("tracker", "recording that this tracker is alive");
+  }
 }
 
 caf::timespan tracker_state::offline_after() const {
@@ -98,10 +110,23 @@ void tracker_state::touch(const std::string& peer) {
   }
 }
 
-bool tracker_state::proven(const std::string& peer,
-                           const std::string& token) const {
+bool tracker_state::proven(const std::string& peer, const std::string& token) {
   auto i = sessions.find(peer);
-  return i != sessions.end() && !token.empty() && i->second.token == token;
+  if (i != sessions.end())
+    return !token.empty() && i->second.token == token;
+  if (token.empty() || !store->shared())
+    return false;
+  try {
+    if (!store->adopt_session(peer, token))
+      return false;
+  } catch (...) {
+    current_error("tracker", "taking over the session of " + peer);
+    return false;
+  }
+  LOG_INFO("tracker", "peer " << peer << " continues its session here");
+  sessions[peer].token = token;
+  touch(peer);
+  return true;
 }
 
 bool tracker_state::renew(const std::string& peer, const std::string& token) {
@@ -152,7 +177,7 @@ void tracker_state::expire(const std::string& peer) {
   LOG_INFO("tracker", "peer " << peer << " missed its heartbeats: offline");
   sessions.erase(i);
   try {
-    store->set_online(peer, false);
+    store->set_offline(peer);
   } catch (...) {
     current_error("tracker", "marking " + peer + " offline");
   }
@@ -170,12 +195,16 @@ pb::AnnounceReply tracker_state::announce_now(const pb::Announce& msg) {
   auto fitting = drop_oversized(msg, opts.bounds, rejected);
   for (auto& x : store->announce(fitting ? *fitting : msg))
     rejected.push_back(std::move(x));
-  bool fresh = sessions.count(msg.peer_id()) == 0;
-  touch(msg.peer_id());
+  auto known = sessions.find(msg.peer_id());
+  bool fresh = known == sessions.end();
   // A session keeps its token across re-announces of its (proven) peer.
-  auto& token = sessions[msg.peer_id()].token;
-  if (token.empty())
-    token = random_token(opts.random);
+  auto token = fresh || known->second.token.empty() ? random_token(opts.random)
+                                                    : known->second.token;
+  // Shared catalog: other trackers can take the session over.
+  if (store->shared())
+    store->open_session(msg.peer_id(), token);
+  touch(msg.peer_id());
+  sessions[msg.peer_id()].token = token;
   LOG_INFO("tracker", "peer " << msg.peer_id() << " at " << msg.host() << ":"
                               << msg.port()
                               << (fresh ? " joined" : " re-announced")
@@ -427,6 +456,7 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
     [=](expire_atom, const std::string& peer) { self->state.expire(peer); },
     [=](ticket_key_atom) { self->state.retry_key(); },
     [=](flush_atom) { self->state.release_waiting(); },
+    [=](tick_atom) { self->state.alive(); },
   };
 }
 

@@ -25,6 +25,8 @@ namespace actorrent {
 
 struct tracker_options {
   std::string db;
+  /// This tracker among those sharing a catalog (its host:port).
+  std::string id = "tracker";
   uint32_t heartbeat_ms = 1000;
   uint32_t offline_ms = 2500;
   /// The group manager (group_manager_actor), asked for the ticket key.
@@ -94,6 +96,10 @@ struct tracker_state {
   void retry_key();
   /// Answers the waiting announces without a key once key_wait is over.
   void release_waiting();
+  /// The liveness timer of a shared catalog (every heartbeat_ms): this
+  /// tracker is alive; peers of trackers silent for 2 * offline_ms go
+  /// offline.
+  void alive();
 
   static inline const char* name = "tracker";
 
@@ -104,8 +110,9 @@ private:
   /// Renews a live session; false when the tracker has none for `peer` or
   /// `token` is not its token.
   bool renew(const std::string& peer, const std::string& token);
-  /// True when `token` is the token of `peer`'s live session.
-  bool proven(const std::string& peer, const std::string& token) const;
+  /// True when `token` is the token of `peer`'s live session. With a
+  /// shared catalog, a session another tracker opened is taken over.
+  bool proven(const std::string& peer, const std::string& token);
   /// Takes the announce's challenge (once) and checks its signature;
   /// the refusal otherwise.
   caf::error check_identity(const pb::Announce& msg);

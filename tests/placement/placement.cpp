@@ -88,8 +88,7 @@ struct cluster : test::deterministic_fixture {
     mo.data_dir = "/mirrors/" + std::to_string(n);
     mo.index_dir = dir / ("index-" + std::to_string(n));
     BOOST_REQUIRE(make_dirs(mo.index_dir));
-    mo.tracker_host = "127.0.0.1";
-    mo.tracker_port = 6881;
+    mo.trackers = {{"127.0.0.1", 6881}};
     mo.heartbeat = 200ms;
     mo.scrub_interval = 50ms;
     BOOST_REQUIRE_EQUAL(start_mirrors(sys, env, mo,
