@@ -66,7 +66,11 @@ const endpoint& tracker_client::current() const {
 }
 
 caf::error tracker_client::unavailable() const {
-  if (online())
+  // A re-announce on a live session (after a login or a new share) does
+  // not hold up commands: the session stays valid meanwhile.
+  if (online()
+      || (session_ == pb::SESSION_ANNOUNCING && handle_
+          && announced_epoch_ == epoch_))
     return caf::none;
   return make_error(errc::tracker_unavailable,
                     "no connection to the tracker at " + current().str() + " ("
@@ -214,6 +218,7 @@ void tracker_client::on_announced(const pb::AnnounceReply& r) {
   if (!r.public_key().empty())
     self_->state.lib->set_tracker_key(r.public_key());
   token_ = r.session();
+  announced_epoch_ = epoch_;
   refused_.assign(r.rejected().begin(), r.rejected().end());
   for (auto& x : refused_)
     LOG_WARN("peer", "tracker refused " << x);

@@ -101,6 +101,8 @@ private:
   uint32_t switches_ = 0;
   /// Counts lost sessions: a reply to an older session is ignored.
   uint64_t epoch_ = 0;
+  /// The session of the last acknowledged announce.
+  uint64_t announced_epoch_ = static_cast<uint64_t>(-1);
   /// Counts announces: only the answer to the latest one counts.
   uint64_t announces_ = 0;
   /// Proves this peer in heartbeats, haves and leaves.
