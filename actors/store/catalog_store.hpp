@@ -10,6 +10,7 @@
 // tracker that died are marked offline by the others.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,10 @@ public:
   /// `token` is the session token recorded for the peer.
   virtual bool adopt_session(const std::string& peer_id,
                              const std::string& token) = 0;
+  /// Runs `fn`, calls of this store, in one transaction (one commit for
+  /// many writes); run again as a whole when it lost against a concurrent
+  /// transaction, so `fn` must only assign its results.
+  virtual void batch(const std::function<void()>& fn) = 0;
   /// Whether other trackers may use this catalog at the same time.
   virtual bool shared() const = 0;
   /// The peer's session with this tracker ended (it was silent): offline,

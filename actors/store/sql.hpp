@@ -101,7 +101,8 @@ public:
   /// Runs `fn` in one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL:
   /// SERIALIZABLE) and commits; what `fn` returns is committed when this
   /// returns. Rolled back when an exception leaves `fn`; run again (at most
-  /// 20 times) when it lost against a concurrent transaction.
+  /// 20 times) when it lost against a concurrent transaction. Inside another
+  /// `transact`, `fn` joins that transaction (which runs again as a whole).
   template <class F>
   auto transact(F&& fn) -> decltype(fn());
 
@@ -109,6 +110,7 @@ private:
   friend class transaction;
   std::unique_ptr<connection_impl> impl_;
   bool postgres_ = false;
+  int depth_ = 0;  // transact calls running
 };
 
 /// BEGIN ... COMMIT, rolled back when an exception leaves the scope. Alone
@@ -127,6 +129,14 @@ private:
 
 template <class F>
 auto database::transact(F&& fn) -> decltype(fn()) {
+  if (depth_ > 0)
+    return fn();
+  struct nesting {
+    int& depth;
+    explicit nesting(int& d) : depth(d) { ++depth; }
+    ~nesting() { --depth; }
+  };
+  nesting guard{depth_};
   for (int attempt = 1;; ++attempt) {
     try {
       transaction tx{*this};

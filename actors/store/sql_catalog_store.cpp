@@ -61,6 +61,10 @@ sql_catalog_store::sql_catalog_store(const std::string& location,
   }
 }
 
+void sql_catalog_store::batch(const std::function<void()>& fn) {
+  db_.transact(fn);
+}
+
 bool sql_catalog_store::shared() const {
   return db_.postgres();
 }

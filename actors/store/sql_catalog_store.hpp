@@ -23,6 +23,7 @@ public:
   bool adopt_session(const std::string& peer_id,
                      const std::string& token) override;
   void set_offline(const std::string& peer_id) override;
+  void batch(const std::function<void()>& fn) override;
   void set_all_offline() override;
   void alive(uint32_t dead_after_ms) override;
   bool known_peer(const std::string& peer_id) override;
