@@ -8,7 +8,9 @@ Starts a throwaway PostgreSQL server (initdb as the postgres account in a
 temporary directory, Unix socket only, a direct child of this script) and
 tracker processes, and drives them with build/tracker_load (simulated peers
 speaking the tracker protocol: a signed announce of one file of 64 pieces
-each, then haves of one piece each, `threads` requests in flight). Measures:
+each, then haves of one piece each, `threads` requests in flight; the
+trackers run with offline-ms 60 s since the simulated peers send no
+heartbeats besides their haves). Measures:
   - announce and have throughput and p50/p99 latency of one tracker on
     SQLite, one on PostgreSQL, two on PostgreSQL (peers split over both);
   - reference: pgbench on the same server, `threads` clients running the
@@ -113,7 +115,10 @@ def start_tracker(top, name, db):
     p = subprocess.Popen(
         [BIN, "tracker", "--config", os.path.join(ROOT, "config/tracker.ini"),
          "--tracker.port=%d" % port, "--tracker.control-port=%d" % control,
-         "--tracker.db=" + db, "--log.level=warn"],
+         "--tracker.db=" + db, "--log.level=warn",
+         # The simulated peers send no heartbeats (only haves, round robin):
+         # sessions must not expire between two haves of a peer.
+         "--tracker.offline-ms=60000"],
         stdout=open(os.path.join(top, name + ".log"), "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
     procs.append(p)
