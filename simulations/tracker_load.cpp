@@ -11,8 +11,9 @@
 // its peers, for `seconds`. Each thread's requests also keep its peers'
 // sessions alive. With --kill-pid (two trackers, every peer on the first):
 // after the have phase the driver SIGKILLs that process; each thread
-// notices through a monitor (down message), waits the peers' backoff
-// (250 ms) and announces its peers to the next tracker; it reports the
+// notices through a monitor (down message) or a have unanswered for 300 ms
+// (a peer's request timeout, shortened), waits the peers' backoff (250 ms)
+// and announces its peers to the next tracker; it reports the
 // time from the kill to the last peer announced there. Prints one JSON
 // object. Every loop is bounded; the driver stops by itself.
 #include <signal.h>
@@ -287,10 +288,12 @@ int main(int argc, char** argv) {
     ::kill(kill_pid, SIGKILL);
     run_threads([&](caf::scoped_actor& self, size_t t) {
       auto ps = mine(t);
-      // Haves go on until the tracker is seen down (at most 10 s).
+      // Haves go on until the tracker is seen down: its down message, or
+      // a have without an answer in 300 ms (at most 10 s).
       auto give_up = killed_at + std::chrono::seconds(10);
       for (size_t k = 0; !d.down[0] && clock_type::now() < give_up; ++k)
-        d.have(self, *ps[k % ps.size()]);
+        if (!d.have(self, *ps[k % ps.size()]))
+          break;
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       d.timeout_ms = 5000;
       for (auto* p : ps) {
