@@ -68,7 +68,10 @@ using tracker_local_actor = tracker_actor::extend<
   caf::reacts_to<ticket_key_atom>,
   /// Timer: announces that waited key_wait for the ticket key are answered
   /// without it.
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<flush_atom>,
+  /// Timer (catalog shared with other trackers): records that this tracker
+  /// is alive; the peers of trackers silent too long go offline.
+  caf::reacts_to<tick_atom>>;
 
 /// Accounts, groups and group-scoped files (tracker node). Every request but
 /// CreateUser and Login carries the session token; the user is the token's,

@@ -59,7 +59,8 @@ node_config::node_config() {
     .add(placement_max_copies_per_mirror, "max-copies-per-mirror",
          "re-replication copies to one mirror at once");
   opt_group{custom_options_, "mirror"}
-    .add(mirror_tracker, "tracker", "host:port of the tracker (placement)")
+    .add(mirror_tracker, "tracker",
+         "host:port of the tracker (placement), or a list [\"h:p\", ...]")
     .add(mirror_host, "host", "address the mirror node listens on")
     .add(mirror_port, "port", "port of the mirror node (0: any free port)")
     .add(mirror_control_port, "control-port",
@@ -75,7 +76,8 @@ node_config::node_config() {
          "file with the secret every control request must carry (made if"
          " missing, owner-only)");
   opt_group{custom_options_, "peer"}
-    .add(peer_tracker, "tracker", "host:port of the tracker")
+    .add(peer_tracker, "tracker",
+         "host:port of the tracker, or a list [\"h:p\", ...] tried in turn")
     .add(peer_host, "host", "address the piece server listens on and announces")
     .add(peer_port, "port", "port of the piece server (0: any free port)")
     .add(peer_control_port, "control-port",
@@ -210,6 +212,34 @@ bool split_endpoint(const std::string& text, std::string& host,
     return false;
   port = static_cast<uint16_t>(n);
   return true;
+}
+
+std::vector<endpoint> split_endpoints(const std::string& text,
+                                      std::string& why) {
+  auto t = trim(text);
+  std::vector<std::string> items;
+  if (t.size() >= 2 && t.front() == '[' && t.back() == ']') {
+    std::stringstream in{t.substr(1, t.size() - 2)};
+    std::string item;
+    while (std::getline(in, item, ','))
+      items.push_back(item);
+  } else {
+    items.push_back(t);
+  }
+  std::vector<endpoint> out;
+  for (auto item : items) {
+    item = trim(item);
+    if (item.size() >= 2 && item.front() == '"' && item.back() == '"')
+      item = item.substr(1, item.size() - 2);
+    endpoint e;
+    if (!split_endpoint(item, e.host, e.port)) {
+      why = "expected host:port or a list [\"host:port\", ...], got '" + item
+            + "'";
+      return {};
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 void print_help(const node_config& cfg, const std::string& kind) {

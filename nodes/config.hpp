@@ -10,6 +10,7 @@
 #include <caf/timespan.hpp>
 
 #include "actors/core/guard.hpp"
+#include "actors/core/endpoint.hpp"
 
 namespace actorrent {
 
@@ -98,5 +99,11 @@ guard_options guard_of(const node_config& cfg);
 /// Splits "host:port"; false when malformed.
 bool split_endpoint(const std::string& text, std::string& host,
                     uint16_t& port);
+
+/// One "host:port" or a list of them (`["h:p", "h:p"]`, quotes optional):
+/// the trackers of `peer.tracker` and `mirror.tracker`. Empty, with `why`
+/// naming the entry, when one is malformed.
+std::vector<endpoint> split_endpoints(const std::string& text,
+                                      std::string& why);
 
 } // namespace actorrent

@@ -100,7 +100,9 @@ const char* fetch_help
     "has some piece, tracker unreachable, disk error). Progress goes to\n"
     "stderr. While it runs it serves the pieces it has verified. A\n"
     "killed fetch started again with the same --to resumes.\n\n"
-    "  --tracker HOST:PORT   the tracker (default peer.tracker)\n"
+    "  --tracker HOST:PORT   a tracker (default peer.tracker); given more\n"
+    "                        than once, the next one is used when the one\n"
+    "                        in use fails\n"
     "  --to DIR              where the files go (default .)\n"
     "  --peer.window=N       piece requests in flight per source\n"
     "  --peer.host=ADDR      address to serve pieces on (127.0.0.1)\n"
@@ -110,7 +112,7 @@ const char* fetch_help
 struct fetch_args {
   std::vector<std::string> names;
   std::vector<std::string> rest;  // other options, for load_config
-  std::string tracker;
+  std::vector<std::string> trackers;
   std::string to = ".";
   bool help = false;
 };
@@ -119,11 +121,12 @@ fetch_args parse_fetch_args(const std::vector<std::string>& args) {
   fetch_args out;
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
-    if ((a == "--tracker" || a == "--to") && i + 1 < args.size()) {
-      (a == "--tracker" ? out.tracker : out.to) = args[i + 1];
-      ++i;
+    if (a == "--tracker" && i + 1 < args.size()) {
+      out.trackers.push_back(args[++i]);
+    } else if (a == "--to" && i + 1 < args.size()) {
+      out.to = args[++i];
     } else if (a.rfind("--tracker=", 0) == 0) {
-      out.tracker = a.substr(10);
+      out.trackers.push_back(a.substr(10));
     } else if (a.rfind("--to=", 0) == 0) {
       out.to = a.substr(5);
     } else if (a == "-h" || a == "--help") {
@@ -147,8 +150,12 @@ int configure(const fetch_args& a, node_config& cfg, peer_options& opts,
   cfg.peer_share_dir = "";
   cfg.peer_download_dir = a.to;
   auto rest = a.rest;
-  if (!a.tracker.empty())
-    rest.push_back("--peer.tracker=" + a.tracker);
+  if (!a.trackers.empty()) {
+    std::string list;
+    for (auto& t : a.trackers)
+      list += (list.empty() ? "[" : ", ") + t;
+    rest.push_back("--peer.tracker=" + list + "]");
+  }
   if (auto rc = load_config(cfg, "fetch", rest, done); rc || done)
     return rc;
   if (!make_dirs(a.to)) {

@@ -115,10 +115,10 @@ bool wait_for(const std::function<bool()>& pred) {
 
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
-  endpoint tracker;
-  if (!split_endpoint(cfg.peer_tracker, tracker.host, tracker.port)) {
-    std::cerr << "error: peer.tracker: expected host:port, got '"
-              << cfg.peer_tracker << "'\n";
+  std::string why;
+  auto trackers = split_endpoints(cfg.peer_tracker, why);
+  if (trackers.empty()) {
+    std::cerr << "error: peer.tracker: " << why << "\n";
     return 2;
   }
   if (cfg.peer_piece_size < min_piece_size
@@ -131,7 +131,7 @@ int peer_options_from(const node_config& cfg, peer_options& opts) {
     std::cerr << "error: peer.window: must be at least 1\n";
     return 2;
   }
-  opts.trackers = {tracker};
+  opts.trackers = std::move(trackers);
   opts.host = cfg.peer_host;
   opts.share_dir = cfg.peer_share_dir;
   opts.download_dir = cfg.peer_download_dir;
@@ -175,6 +175,7 @@ int run_tracker(std::vector<std::string> args) {
   caf::actor_system sys{cfg};
   tracker_options opts;
   opts.db = cfg.tracker_db;
+  opts.id = cfg.tracker_host + ":" + std::to_string(cfg.tracker_port);
   opts.heartbeat_ms = cfg.tracker_heartbeat_ms;
   opts.offline_ms = cfg.tracker_offline_ms;
   opts.bounds.max_file_size = cfg.tracker_max_file_size;
@@ -278,10 +279,9 @@ int run_mirror(std::vector<std::string> args) {
     std::cerr << "error: mirror.ids: " << why << "\n";
     return 2;
   }
-  if (!split_endpoint(cfg.mirror_tracker, opts.tracker_host,
-                      opts.tracker_port)) {
-    std::cerr << "error: mirror.tracker: expected host:port, got '"
-              << cfg.mirror_tracker << "'\n";
+  opts.trackers = split_endpoints(cfg.mirror_tracker, why);
+  if (opts.trackers.empty()) {
+    std::cerr << "error: mirror.tracker: " << why << "\n";
     return 2;
   }
   if (!make_dirs(cfg.mirror_data_dir)) {

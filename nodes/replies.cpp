@@ -250,7 +250,8 @@ command_output status_reply(const pb::PeerStatus& st) {
   std::ostringstream text;
   text << "peer:           " << st.peer_id() << " at " << st.host() << ":"
        << st.port() << "\n"
-       << "tracker:        " << st.tracker() << " (" << session << ")\n"
+       << "tracker:        " << st.tracker() << " (" << session << ", "
+       << st.tracker_switches() << " switches)\n"
        << "user:           " << (st.user().empty() ? "-" : st.user()) << "\n"
        << "files held:     " << st.files_held() << "\n"
        << "downloads:      " << st.active_downloads() << " active\n"
@@ -265,6 +266,7 @@ command_output status_reply(const pb::PeerStatus& st) {
                   .add("port", st.port())
                   .add("tracker", session)
                   .add("tracker_address", st.tracker())
+                  .add("tracker_switches", st.tracker_switches())
                   .add("user", st.user())
                   .add("files_held", st.files_held())
                   .add("downloads_active", st.active_downloads())

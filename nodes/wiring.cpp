@@ -170,8 +170,7 @@ std::string start_mirrors(caf::actor_system& sys, const environment& env,
     mo.data_dir = opts.data_dir + "/" + c.name;
     if (!opts.index_dir.empty())
       mo.index_db = opts.index_dir + "/" + c.name + ".db";
-    mo.tracker_host = opts.tracker_host;
-    mo.tracker_port = opts.tracker_port;
+    mo.trackers = opts.trackers;
     mo.heartbeat = opts.heartbeat;
     mo.scrub_interval = opts.scrub_interval;
     mo.io = env.io;

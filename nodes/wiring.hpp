@@ -68,8 +68,7 @@ struct mirror_node_options {
   /// Where each mirror's index database goes (INDEX_DIR/ID.db); empty:
   /// DATA_DIR/ID/index.db. Simulations keep data in memory, indexes on disk.
   std::string index_dir;
-  std::string tracker_host;
-  uint16_t tracker_port = 0;
+  std::vector<endpoint> trackers;
   uint64_t capacity = uint64_t{100} << 30;
   std::chrono::milliseconds heartbeat{500};
   std::chrono::milliseconds scrub_interval{5000};

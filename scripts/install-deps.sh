@@ -3,7 +3,8 @@
 # when it is missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 packages=(g++ cmake make ccache libcaf-dev protobuf-compiler libprotobuf-dev
-          libsqlite3-dev libboost-test-dev libssl-dev libsodium-dev)
+          libsqlite3-dev libboost-test-dev libssl-dev libsodium-dev
+          libpq-dev postgresql)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-libtorrent aria2 nginx-light)
 fi

@@ -186,7 +186,7 @@ void mirror_state::register_now() {
   };
   self
     ->request(opts.connector, register_timeout, caf::connect_atom::value,
-              opts.tracker_host, opts.tracker_port)
+              tracker().host, tracker().port)
     .then(
       [this, epoch, on_error](const caf::node_id&, caf::strong_actor_ptr& ptr,
                               const std::set<std::string>& ifs) {
@@ -218,6 +218,10 @@ void mirror_state::unregister(const std::string& why) {
   if (placement)
     self->demonitor(placement.address());
   placement = nullptr;
+  if (opts.trackers.size() > 1) {
+    tracker_index = (tracker_index + 1) % opts.trackers.size();
+    LOG_INFO("mirror", opts.id << ": next tracker " << tracker().str());
+  }
   self->delayed_send(self, backoff, register_atom::value);
   backoff = std::min(backoff * 2, max_backoff);
 }

@@ -14,7 +14,8 @@
 //   unregistered -> registering -> registered
 //   registering/registered -> unregistered   (tracker unreachable, connection
 //                                              down, heartbeat refused: again
-//                                              after the backoff)
+//                                              after the backoff, at the next
+//                                              tracker of the list)
 // A copy (one per part asked for):
 //   connecting -> copying -> stored
 //   connecting/copying -> connecting (next source: this one failed, died,
@@ -36,6 +37,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/core/directory.hpp"
+#include "actors/core/endpoint.hpp"
 #include "actors/core/file_io.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/placement/parts.hpp"
@@ -50,8 +52,9 @@ struct mirror_options {
   uint64_t capacity = uint64_t{100} << 30;
   std::string data_dir;         // its own: parts and index.db
   std::string index_db;         // default DATA_DIR/index.db
-  std::string tracker_host;     // placement lives on the tracker node
-  uint16_t tracker_port = 0;
+  /// The trackers (placement lives on the tracker node), tried in turn:
+  /// a lost registration moves on to the next.
+  std::vector<endpoint> trackers;
   std::chrono::milliseconds heartbeat{500};
   std::chrono::milliseconds scrub_interval{5000};  // one piece per interval
   std::chrono::milliseconds request_timeout{10000};
@@ -106,6 +109,7 @@ struct mirror_state {
   placement_actor placement;
   uint64_t reg_epoch = 0;
   std::chrono::milliseconds backoff{250};
+  size_t tracker_index = 0;  // the tracker in use, in opts.trackers
   std::map<uint64_t, copy_job> copies;
   uint64_t next_copy = 0;
   // scrub position: (file, piece)
@@ -124,6 +128,7 @@ struct mirror_state {
 
   // -- placement --------------------------------------------------------------
   void register_now();
+  const endpoint& tracker() const { return opts.trackers.at(tracker_index); }
   void heartbeat();
   void set_registration(registration to, const std::string& why = {});
   /// Registration failed or the session was lost: try again later.

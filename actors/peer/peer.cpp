@@ -32,6 +32,7 @@ pb::PeerStatus peer_state::status() const {
   s.set_host(opts.host);
   s.set_port(opts.port);
   s.set_tracker(tracker.current().str());
+  s.set_tracker_switches(tracker.switches());
   s.set_session(tracker.session());
   s.set_files_held(static_cast<uint32_t>(lib->snapshot().size()));
   s.set_active_downloads(static_cast<uint32_t>(downloads.count_active()));

@@ -19,6 +19,23 @@ constexpr auto flush_interval = std::chrono::milliseconds(100);
 
 } // namespace
 
+const char* to_string(tracker_event x) {
+  switch (x) {
+    case tracker_event::connect_failed:
+      return "connect_failed";
+    case tracker_event::not_a_tracker:
+      return "not_a_tracker";
+    case tracker_event::connection_lost:
+      return "connection_lost";
+    case tracker_event::request_timed_out:
+      return "request_timed_out";
+    case tracker_event::heartbeat_missed:
+      return "heartbeat_missed";
+    default:
+      return "announce_failed";
+  }
+}
+
 const char* to_string(pb::SessionState x) {
   switch (x) {
     case pb::SESSION_CONNECTING:
@@ -49,7 +66,11 @@ const endpoint& tracker_client::current() const {
 }
 
 caf::error tracker_client::unavailable() const {
-  if (online())
+  // A re-announce on a live session (after a login or a new share) does
+  // not hold up commands: the session stays valid meanwhile.
+  if (online()
+      || (session_ == pb::SESSION_ANNOUNCING && handle_
+          && announced_epoch_ == epoch_))
     return caf::none;
   return make_error(errc::tracker_unavailable,
                     "no connection to the tracker at " + current().str() + " ("
@@ -65,18 +86,24 @@ void tracker_client::transition(pb::SessionState to, const std::string& why) {
   session_ = to;
 }
 
-void tracker_client::lose(const std::string& why) {
+void tracker_client::lose(tracker_event event, const std::string& detail) {
   if (session_ == pb::SESSION_DISCONNECTED)
     return;
   if (handle_)
     self_->demonitor(handle_.address());
   handle_ = nullptr;
   ++epoch_; // replies still on their way belong to the lost session
-  transition(pb::SESSION_DISCONNECTED, why);
+  transition(pb::SESSION_DISCONNECTED,
+             std::string{to_string(event)} + " at " + current().str()
+               + (detail.empty() ? "" : ": " + detail));
   if (trackers_.size() > 1) {
     index_ = (index_ + 1) % trackers_.size();
     ++switches_;
-    LOG_INFO("peer", "next tracker: " << current().str());
+    LOG_INFO("peer", "switching to tracker " << current().str() << " in "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(
+                            backoff_)
+                            .count()
+                       << " ms (switch " << switches_ << ")");
   }
   self_->delayed_send(self_, backoff_, reconnect_atom::value);
   backoff_ = std::min<caf::timespan>(backoff_ * 2, max_backoff);
@@ -97,7 +124,7 @@ void tracker_client::reconnect() {
         if (epoch != epoch_)
           return;
         if (!ptr || !self_->system().assignable<tracker_actor>(ifs)) {
-          lose("not a tracker at " + target.str());
+          lose(tracker_event::not_a_tracker);
           return;
         }
         handle_ = caf::actor_cast<tracker_actor>(std::move(ptr));
@@ -113,7 +140,7 @@ void tracker_client::reconnect() {
                                          std::chrono::milliseconds>(backoff_)
                                          .count()
                                     << " ms");
-        lose("cannot connect");
+        lose(tracker_event::connect_failed, render(err));
       });
 }
 
@@ -131,7 +158,9 @@ void tracker_client::announce(announced done) {
   auto seq = ++announces_;
   auto fail = [this, epoch, seq, done](const caf::error& err) {
     if (epoch == epoch_ && seq == announces_)
-      lose("announce failed: " + render(err));
+      lose(err == caf::sec::request_timeout ? tracker_event::request_timed_out
+                                            : tracker_event::announce_failed,
+           "challenge: " + render(err));
     if (done)
       done(err);
   };
@@ -174,7 +203,10 @@ void tracker_client::send_announce(const std::string& nonce, uint64_t epoch,
       },
       [this, latest, done](const caf::error& err) {
         if (latest())
-          lose("announce failed: " + render(err));
+          lose(err == caf::sec::request_timeout
+                 ? tracker_event::request_timed_out
+                 : tracker_event::announce_failed,
+               render(err));
         if (done)
           done(err);
       });
@@ -186,6 +218,7 @@ void tracker_client::on_announced(const pb::AnnounceReply& r) {
   if (!r.public_key().empty())
     self_->state.lib->set_tracker_key(r.public_key());
   token_ = r.session();
+  announced_epoch_ = epoch_;
   refused_.assign(r.rejected().begin(), r.rejected().end());
   for (auto& x : refused_)
     LOG_WARN("peer", "tracker refused " << x);
@@ -201,7 +234,9 @@ void tracker_client::on_error(const char* what, uint64_t epoch,
     LOG_INFO("peer", "tracker lost our session: announcing");
     announce();
   } else if (err == caf::sec::request_timeout) {
-    lose(std::string{what} + " timed out");
+    lose(std::string{what} == "heartbeat" ? tracker_event::heartbeat_missed
+                                          : tracker_event::request_timed_out,
+         what);
   } else {
     LOG_WARN("peer", what << ": " << render(err));
   }
@@ -211,7 +246,7 @@ bool tracker_client::on_down(const caf::down_msg& dm) {
   if (!handle_ || dm.source != handle_.address())
     return false;
   LOG_WARN("peer", "connection to tracker " << current().str() << " lost");
-  lose("connection lost");
+  lose(tracker_event::connection_lost);
   return true;
 }
 
@@ -224,7 +259,10 @@ void tracker_client::heartbeat() {
   hb.set_peer_id(self_->state.peer_id);
   hb.set_session(token_);
   auto epoch = epoch_;
-  self_->request(handle_, tracker_timeout, heartbeat_atom::value, hb)
+  // A reply missing for two heartbeat intervals ends the session.
+  auto missed_after = std::max<caf::timespan>(
+    std::chrono::seconds(1), 2 * std::chrono::milliseconds(heartbeat_ms_));
+  self_->request(handle_, missed_after, heartbeat_atom::value, hb)
     .then(
       [this](const pb::AnnounceReply& r) {
         // A tracker that answered the announce before it had its ticket

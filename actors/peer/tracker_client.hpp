@@ -6,13 +6,17 @@
 // peer's key (actors/core/identity.hpp); the reply's session token goes into
 // every heartbeat, have and leave, and into group shares.
 //
-// States (transitions are logged):
+// States (transitions are logged with the event that caused them):
 //   disconnected -> connecting -> announcing -> online
-//   online -> announcing       (the tracker lost our session: restarted)
-//   connecting/announcing/online -> disconnected
-//                              (connection down, request timed out;
-//                               next tracker, reconnect with backoff
-//                               250 ms .. 5 s)
+//   online -> announcing       (session_unknown: the tracker lost our
+//                               session, e.g. it restarted)
+//   connecting/announcing/online -> disconnected, on
+//     connect_failed, not_a_tracker, connection_lost, request_timed_out,
+//     heartbeat_missed (no reply within twice the heartbeat interval,
+//     at least 1 s) or announce_failed:
+//     switch to the next tracker of the list (`switches` counts it) and
+//     connect after the backoff (250 ms, doubling to 5 s; back to 250 ms
+//     once online); the announce there re-announces everything held.
 #pragma once
 
 #include <functional>
@@ -22,15 +26,22 @@
 
 #include <caf/actor_clock.hpp>
 
+#include "actors/core/endpoint.hpp"
 #include "actors/peer/self.hpp"
 
 namespace actorrent {
 
-struct endpoint {
-  std::string host;
-  uint16_t port = 0;
-  std::string str() const { return host + ":" + std::to_string(port); }
+/// What ends the session with the tracker in use.
+enum class tracker_event {
+  connect_failed,
+  not_a_tracker,
+  connection_lost,
+  request_timed_out,
+  heartbeat_missed,
+  announce_failed,
 };
+
+const char* to_string(tracker_event x);
 
 class tracker_client {
 public:
@@ -78,8 +89,9 @@ public:
 
 private:
   void transition(pb::SessionState to, const std::string& why = {});
-  /// The session is gone: try the next tracker after the backoff.
-  void lose(const std::string& why);
+  /// The session is gone (`event`): on to the next tracker after the
+  /// backoff.
+  void lose(tracker_event event, const std::string& detail = {});
   void on_announced(const pb::AnnounceReply& r);
   /// Sends the signed announce answering challenge `nonce`.
   void send_announce(const std::string& nonce, uint64_t epoch, uint64_t seq,
@@ -93,6 +105,8 @@ private:
   uint32_t switches_ = 0;
   /// Counts lost sessions: a reply to an older session is ignored.
   uint64_t epoch_ = 0;
+  /// The session of the last acknowledged announce.
+  uint64_t announced_epoch_ = static_cast<uint64_t>(-1);
   /// Counts announces: only the answer to the latest one counts.
   uint64_t announces_ = 0;
   /// Proves this peer in heartbeats, haves and leaves.

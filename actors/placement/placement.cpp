@@ -71,17 +71,7 @@ bool placement_state::init(placement_options o, std::string& why) {
       x.capacity = m.capacity;
       x.last_seen = now; // joining: dead_after to register again
     }
-    for (auto& f : rec.files) {
-      auto& x = files[f.manifest.file_sha256()];
-      x.manifest = f.manifest;
-      x.layout = part_layout{f.manifest, f.part_size};
-      x.parts.resize(x.layout.parts());
-    }
-    for (auto& r : rec.replicas) {
-      auto f = files.find(r.file_sha256);
-      if (f != files.end() && r.part < f->second.parts.size())
-        f->second.parts[r.part].holders.insert(r.mirror_id);
-    }
+    learn_files(rec);
     LOG_INFO("placement", mirrors.size() << " mirrors and " << files.size()
                                          << " files known; replicas "
                                          << opts.replicas);
@@ -90,6 +80,33 @@ bool placement_state::init(placement_options o, std::string& why) {
     return false;
   }
   return true;
+}
+
+void placement_state::learn_files(const placement_record& rec) {
+  std::set<std::string> learned;
+  for (auto& f : rec.files) {
+    auto& sha = f.manifest.file_sha256();
+    if (files.count(sha) > 0)
+      continue;
+    auto& x = files[sha];
+    x.manifest = f.manifest;
+    x.layout = part_layout{f.manifest, f.part_size};
+    x.parts.resize(x.layout.parts());
+    learned.insert(sha);
+  }
+  for (auto& r : rec.replicas) {
+    auto f = files.find(r.file_sha256);
+    if (learned.count(r.file_sha256) > 0 && r.part < f->second.parts.size())
+      f->second.parts[r.part].holders.insert(r.mirror_id);
+  }
+}
+
+void placement_state::learn_unknown_files(const pb::MirrorHello& h) {
+  for (auto& r : h.parts())
+    if (files.count(r.file_sha256()) == 0) {
+      learn_files(store->load());
+      return;
+    }
 }
 
 placement_state::~placement_state() {
@@ -163,6 +180,14 @@ placement_state::register_mirror(const pb::MirrorHello& h) {
   m.handle = handle;
   self->monitor(m.handle);
   m.last_seen = self->clock().now();
+  // Files published through another tracker on the same database, or
+  // before this placement started, are read again: the parts of a file
+  // that is unknown after that are not placed anywhere.
+  try {
+    learn_unknown_files(h);
+  } catch (const std::exception& e) {
+    return make_error(errc::io_failure, e.what());
+  }
   // What it holds now replaces what was recorded of it.
   std::vector<pb::PartRef> held;
   std::set<std::pair<std::string, uint32_t>> reported;

@@ -125,6 +125,11 @@ struct placement_state {
 
   /// Opens the store and loads what it holds; false with `why` otherwise.
   bool init(placement_options o, std::string& why);
+  /// Adds the files of `rec` not known yet, with their replicas.
+  void learn_files(const placement_record& rec);
+  /// Reads the files from the store again when a registering mirror holds
+  /// parts of a file not known here (published through another tracker).
+  void learn_unknown_files(const pb::MirrorHello& h);
 
   caf::result<caf::ok_atom> register_mirror(const pb::MirrorHello& h);
   caf::result<caf::ok_atom> heartbeat(const pb::MirrorBeat& b);

@@ -3,8 +3,14 @@
 // touching the tracker. Every call is one transaction: what it returns has
 // been committed. Refusals throw `refusal`, database failures
 // std::runtime_error.
+//
+// Several trackers may share one catalog (PostgreSQL): each peer row names
+// the tracker that holds its session, a tracker marks offline only its own
+// peers, and each tracker records that it is alive so that the peers of a
+// tracker that died are marked offline by the others.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,9 +47,29 @@ public:
   /// and is offline).
   virtual void leave(const std::string& peer_id, const std::string& name) = 0;
 
-  virtual void set_online(const std::string& peer_id, bool online) = 0;
-  /// At start: nobody is online until they announce again.
+  /// Records the session token a tracker handed to the peer (after its
+  /// announce), so that another tracker can take the session over.
+  virtual void open_session(const std::string& peer_id,
+                            const std::string& token) = 0;
+  /// True (and the peer is online, its session held by this tracker) when
+  /// `token` is the session token recorded for the peer.
+  virtual bool adopt_session(const std::string& peer_id,
+                             const std::string& token) = 0;
+  /// Runs `fn`, calls of this store, in one transaction (one commit for
+  /// many writes); run again as a whole when it lost against a concurrent
+  /// transaction, so `fn` must only assign its results.
+  virtual void batch(const std::function<void()>& fn) = 0;
+  /// Whether other trackers may use this catalog at the same time.
+  virtual bool shared() const = 0;
+  /// The peer's session with this tracker ended (it was silent): offline,
+  /// unless it announced to another tracker meanwhile.
+  virtual void set_offline(const std::string& peer_id) = 0;
+  /// At start: nobody this tracker served (one tracker: nobody at all) is
+  /// online until they announce again.
   virtual void set_all_offline() = 0;
+  /// Shared catalogs: records that this tracker is alive and marks offline
+  /// the peers of trackers silent for `dead_after_ms`. Nothing otherwise.
+  virtual void alive(uint32_t dead_after_ms) = 0;
   virtual bool known_peer(const std::string& peer_id) = 0;
 
   /// Every file except those shared in groups.
@@ -54,7 +80,10 @@ public:
 };
 
 /// Opens (creating) the catalog named by the `tracker.db` setting: a SQLite
-/// file path.
-std::unique_ptr<catalog_store> open_catalog_store(const std::string& db);
+/// file path or a PostgreSQL connection URI (`postgresql://...`). `tracker`
+/// names this tracker among those sharing the catalog (its address).
+std::unique_ptr<catalog_store>
+open_catalog_store(const std::string& db,
+                   const std::string& tracker = "tracker");
 
 } // namespace actorrent

@@ -1,7 +1,7 @@
 #include "actors/store/group_store.hpp"
 
 #include "actors/core/manifest.hpp"
-#include "actors/store/sqlite_group_store.hpp"
+#include "actors/store/sql_group_store.hpp"
 
 namespace actorrent {
 
@@ -33,7 +33,7 @@ pb::SignedTicket group_store::ticket(const std::string& user,
 
 std::unique_ptr<group_store> open_group_store(const std::string& db,
                                              random_source random) {
-  return std::make_unique<sqlite_group_store>(db, std::move(random));
+  return std::make_unique<sql_group_store>(db, std::move(random));
 }
 
 void check_name(const std::string& what, const std::string& name) {

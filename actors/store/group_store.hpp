@@ -106,7 +106,7 @@ public:
 };
 
 /// Opens (creating) the group store named by the `tracker.db` setting: a
-/// SQLite file path.
+/// SQLite file path or a PostgreSQL connection URI (`postgresql://...`).
 std::unique_ptr<group_store>
 open_group_store(const std::string& db,
                  random_source random = system_random());

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/store/sqlite.hpp"
+#include "actors/store/sql.hpp"
 #include "actors/types.hpp"
 
 namespace actorrent {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "actors/core/ticket.hpp"
-#include "actors/store/sqlite.hpp"
+#include "actors/store/sql.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace actorrent {

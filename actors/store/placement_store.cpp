@@ -1,6 +1,6 @@
 #include "actors/store/placement_store.hpp"
 
-#include "actors/store/sqlite.hpp"
+#include "actors/store/sql.hpp"
 
 namespace actorrent {
 
@@ -8,19 +8,23 @@ placement_store::~placement_store() = default;
 
 namespace {
 
-class sqlite_placement_store : public placement_store {
+const char* add_replica_sql = "INSERT INTO replicas (file_sha256, part,"
+                              " mirror_id) VALUES (?, ?, ?)"
+                              " ON CONFLICT DO NOTHING";
+
+class sql_placement_store : public placement_store {
 public:
-  explicit sqlite_placement_store(const std::string& path) : db_(path) {
-    db_.exec("CREATE TABLE IF NOT EXISTS mirrors ("
-             " mirror_id TEXT PRIMARY KEY, host TEXT NOT NULL,"
-             " port INTEGER NOT NULL, capacity INTEGER NOT NULL)");
-    db_.exec("CREATE TABLE IF NOT EXISTS mirror_files ("
-             " file_sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL,"
-             " part_size INTEGER NOT NULL)");
-    db_.exec("CREATE TABLE IF NOT EXISTS replicas ("
-             " file_sha256 BLOB NOT NULL, part INTEGER NOT NULL,"
-             " mirror_id TEXT NOT NULL,"
-             " PRIMARY KEY (file_sha256, part, mirror_id))");
+  explicit sql_placement_store(const std::string& location) : db_(location) {
+    db_.schema({"CREATE TABLE IF NOT EXISTS mirrors ("
+                " mirror_id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+                " port INTEGER NOT NULL, capacity INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS mirror_files ("
+                " file_sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL,"
+                " part_size INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS replicas ("
+                " file_sha256 BLOB NOT NULL, part INTEGER NOT NULL,"
+                " mirror_id TEXT NOT NULL,"
+                " PRIMARY KEY (file_sha256, part, mirror_id))"});
   }
 
   placement_record load() override {
@@ -50,59 +54,67 @@ public:
   }
 
   void put_mirror(const pb::MirrorAddress& a, uint64_t capacity) override {
-    db_.prepare("INSERT OR REPLACE INTO mirrors (mirror_id, host, port,"
-                " capacity) VALUES (?, ?, ?, ?)")
-      .bind(1, a.mirror_id())
-      .bind(2, a.host())
-      .bind(3, static_cast<int64_t>(a.port()))
-      .bind(4, static_cast<int64_t>(capacity))
-      .run();
+    db_.transact([&] {
+      db_.prepare("INSERT INTO mirrors (mirror_id, host, port, capacity)"
+                  " VALUES (?, ?, ?, ?) ON CONFLICT (mirror_id) DO UPDATE"
+                  " SET host = excluded.host, port = excluded.port,"
+                  " capacity = excluded.capacity")
+        .bind(1, a.mirror_id())
+        .bind(2, a.host())
+        .bind(3, static_cast<int64_t>(a.port()))
+        .bind(4, static_cast<int64_t>(capacity))
+        .run();
+    });
   }
 
   void put_file(const pb::Manifest& m, uint64_t part_size) override {
-    db_.prepare("INSERT OR IGNORE INTO mirror_files (file_sha256, manifest,"
-                " part_size) VALUES (?, ?, ?)")
-      .bind_blob(1, m.file_sha256())
-      .bind_blob(2, m.SerializeAsString())
-      .bind(3, static_cast<int64_t>(part_size))
-      .run();
+    db_.transact([&] {
+      db_.prepare("INSERT INTO mirror_files (file_sha256, manifest,"
+                  " part_size) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind_blob(1, m.file_sha256())
+        .bind_blob(2, m.SerializeAsString())
+        .bind(3, static_cast<int64_t>(part_size))
+        .run();
+    });
   }
 
   void add_replica(const std::string& sha, uint32_t part,
                    const std::string& mirror_id) override {
-    db_.prepare("INSERT OR IGNORE INTO replicas (file_sha256, part, mirror_id)"
-                " VALUES (?, ?, ?)")
-      .bind_blob(1, sha)
-      .bind(2, static_cast<int64_t>(part))
-      .bind(3, mirror_id)
-      .run();
+    db_.transact([&] {
+      db_.prepare(add_replica_sql)
+        .bind_blob(1, sha)
+        .bind(2, static_cast<int64_t>(part))
+        .bind(3, mirror_id)
+        .run();
+    });
   }
 
   void drop_replica(const std::string& sha, uint32_t part,
                     const std::string& mirror_id) override {
-    db_.prepare("DELETE FROM replicas WHERE file_sha256 = ? AND part = ?"
-                " AND mirror_id = ?")
-      .bind_blob(1, sha)
-      .bind(2, static_cast<int64_t>(part))
-      .bind(3, mirror_id)
-      .run();
+    db_.transact([&] {
+      db_.prepare("DELETE FROM replicas WHERE file_sha256 = ? AND part = ?"
+                  " AND mirror_id = ?")
+        .bind_blob(1, sha)
+        .bind(2, static_cast<int64_t>(part))
+        .bind(3, mirror_id)
+        .run();
+    });
   }
 
   void set_replicas(const std::string& mirror_id,
                     const std::vector<pb::PartRef>& parts) override {
-    sql::transaction tx{db_};
-    db_.prepare("DELETE FROM replicas WHERE mirror_id = ?")
-      .bind(1, mirror_id)
-      .run();
-    auto ins = db_.prepare("INSERT OR IGNORE INTO replicas (file_sha256, part,"
-                           " mirror_id) VALUES (?, ?, ?)");
-    for (auto& p : parts) {
-      ins.bind_blob(1, p.file_sha256())
-        .bind(2, static_cast<int64_t>(p.part()))
-        .bind(3, mirror_id)
+    db_.transact([&] {
+      db_.prepare("DELETE FROM replicas WHERE mirror_id = ?")
+        .bind(1, mirror_id)
         .run();
-    }
-    tx.commit();
+      auto ins = db_.prepare(add_replica_sql);
+      for (auto& p : parts) {
+        ins.bind_blob(1, p.file_sha256())
+          .bind(2, static_cast<int64_t>(p.part()))
+          .bind(3, mirror_id)
+          .run();
+      }
+    });
   }
 
 private:
@@ -112,7 +124,7 @@ private:
 } // namespace
 
 std::unique_ptr<placement_store> open_placement_store(const std::string& db) {
-  return std::make_unique<sqlite_placement_store>(db);
+  return std::make_unique<sql_placement_store>(db);
 }
 
 } // namespace actorrent

@@ -47,7 +47,8 @@ public:
                             const std::vector<pb::PartRef>& parts) = 0;
 };
 
-/// The SQLite store (tables beside the catalog's in the tracker's database).
+/// The store in SQLite or PostgreSQL (`tracker.db`: tables beside the
+/// catalog's in the tracker's database).
 std::unique_ptr<placement_store> open_placement_store(const std::string& db);
 
 } // namespace actorrent

@@ -8,6 +8,7 @@
 #include "actors/core/identity.hpp"
 #include "actors/core/log.hpp"
 #include "actors/core/manifest.hpp"
+#include "actors/store/refusal.hpp"
 #include "actors/tracker/guarded.hpp"
 
 namespace actorrent {
@@ -70,7 +71,7 @@ std::optional<pb::Announce> drop_oversized(const pb::Announce& msg,
 bool tracker_state::init(tracker_options o) {
   opts = std::move(o);
   try {
-    store = open_catalog_store(opts.db);
+    store = open_catalog_store(opts.db, opts.id);
     store->set_all_offline();
   } catch (std::exception& e) {
     LOG_ERROR("tracker", e.what());
@@ -80,7 +81,19 @@ bool tracker_state::init(tracker_options o) {
   LOG_INFO("tracker", "started, catalog " << opts.db);
   started = self_->clock().now();
   ask_key();
+  if (store->shared())
+    alive();
   return true;
+}
+
+void tracker_state::alive() {
+  self_->delayed_send(self_, std::chrono::milliseconds(opts.heartbeat_ms),
+                      tick_atom::value);
+  try {
+    store->alive(2 * opts.offline_ms);
+  } catch (...) {
+    current_error("tracker", "recording that this tracker is alive");
+  }
 }
 
 caf::timespan tracker_state::offline_after() const {
@@ -98,10 +111,23 @@ void tracker_state::touch(const std::string& peer) {
   }
 }
 
-bool tracker_state::proven(const std::string& peer,
-                           const std::string& token) const {
+bool tracker_state::proven(const std::string& peer, const std::string& token) {
   auto i = sessions.find(peer);
-  return i != sessions.end() && !token.empty() && i->second.token == token;
+  if (i != sessions.end())
+    return !token.empty() && i->second.token == token;
+  if (token.empty() || !store->shared())
+    return false;
+  try {
+    if (!store->adopt_session(peer, token))
+      return false;
+  } catch (...) {
+    current_error("tracker", "taking over the session of " + peer);
+    return false;
+  }
+  LOG_INFO("tracker", "peer " << peer << " continues its session here");
+  sessions[peer].token = token;
+  touch(peer);
+  return true;
 }
 
 bool tracker_state::renew(const std::string& peer, const std::string& token) {
@@ -152,7 +178,7 @@ void tracker_state::expire(const std::string& peer) {
   LOG_INFO("tracker", "peer " << peer << " missed its heartbeats: offline");
   sessions.erase(i);
   try {
-    store->set_online(peer, false);
+    store->set_offline(peer);
   } catch (...) {
     current_error("tracker", "marking " + peer + " offline");
   }
@@ -165,28 +191,105 @@ pb::AnnounceReply tracker_state::reply() const {
   return r;
 }
 
-pb::AnnounceReply tracker_state::announce_now(const pb::Announce& msg) {
+std::string tracker_state::token_for(const std::string& peer) {
+  auto known = sessions.find(peer);
+  if (known == sessions.end() || known->second.token.empty())
+    return random_token(opts.random);
+  return known->second.token;
+}
+
+pb::AnnounceReply tracker_state::record_announce(const pb::Announce& msg,
+                                                 const std::string& token) {
   std::vector<std::string> rejected;
   auto fitting = drop_oversized(msg, opts.bounds, rejected);
   for (auto& x : store->announce(fitting ? *fitting : msg))
     rejected.push_back(std::move(x));
+  // Shared catalog: other trackers can take the session over.
+  if (store->shared())
+    store->open_session(msg.peer_id(), token);
+  auto r = reply();
+  r.set_session(token);
+  for (auto& x : rejected)
+    r.add_rejected(x);
+  return r;
+}
+
+void tracker_state::start_session(const pb::Announce& msg,
+                                  const pb::AnnounceReply& r) {
   bool fresh = sessions.count(msg.peer_id()) == 0;
   touch(msg.peer_id());
-  // A session keeps its token across re-announces of its (proven) peer.
-  auto& token = sessions[msg.peer_id()].token;
-  if (token.empty())
-    token = random_token(opts.random);
+  sessions[msg.peer_id()].token = r.session();
   LOG_INFO("tracker", "peer " << msg.peer_id() << " at " << msg.host() << ":"
                               << msg.port()
                               << (fresh ? " joined" : " re-announced")
                               << " with " << msg.files_size() << " files");
-  auto r = reply();
-  r.set_session(token);
-  for (auto& x : rejected) {
+  for (auto& x : r.rejected())
     LOG_WARN("tracker", "refused from " << msg.peer_id() << ": " << x);
-    r.add_rejected(x);
-  }
+}
+
+pb::AnnounceReply tracker_state::announce_now(const pb::Announce& msg) {
+  auto r = record_announce(msg, token_for(msg.peer_id()));
+  start_session(msg, r);
   return r;
+}
+
+template <class T, class F>
+caf::result<T> tracker_state::write(const std::string& what, F f,
+                                    std::function<void(const T&)> after) {
+  if (!store->shared())
+    return guarded<T>("tracker", what, [&] {
+      auto x = f();
+      if (after)
+        after(x);
+      return x;
+    });
+  auto rp = self_->make_response_promise<T>();
+  auto out = std::make_shared<caf::expected<T>>(
+    make_error(errc::io_failure, "not written"));
+  batch.push_back(
+    {[out, f, what]() mutable {
+       try {
+         *out = f();
+       } catch (refusal&) {
+         *out = current_error("tracker", what);
+       }
+     },
+     [rp, out, after](const caf::error& failed) mutable {
+       if (failed) {
+         rp.deliver(failed);
+       } else if (*out) {
+         if (after)
+           after(**out);
+         rp.deliver(std::move(**out));
+       } else {
+         rp.deliver(out->error());
+       }
+     }});
+  if (!batch_flush_sent) {
+    batch_flush_sent = true;
+    self_->send(self_, flush_atom::value);
+  }
+  return rp;
+}
+
+void tracker_state::commit_batch() {
+  batch_flush_sent = false;
+  if (batch.empty())
+    return;
+  auto writes = std::move(batch);
+  batch.clear();
+  caf::error failed;
+  try {
+    store->batch([&] {
+      for (auto& w : writes)
+        w.run();
+    });
+  } catch (...) {
+    failed = current_error("tracker",
+                           std::to_string(writes.size()) + " writes");
+  }
+  for (auto& w : writes)
+    w.done(failed);
 }
 
 void tracker_state::key_known(std::string key) {
@@ -271,8 +374,10 @@ caf::result<pb::AnnounceReply> tracker_state::announce(const pb::Announce& msg) 
   if (opts.groups && public_key.empty()
       && self_->clock().now() - started < opts.key_wait)
     return announce_later(msg);
-  return guarded<pb::AnnounceReply>("tracker", "announce",
-                                    [&] { return announce_now(msg); });
+  auto token = token_for(msg.peer_id());
+  return write<pb::AnnounceReply>(
+    "announce", [this, msg, token] { return record_announce(msg, token); },
+    [this, msg](const pb::AnnounceReply& r) { start_session(msg, r); });
 }
 
 caf::result<pb::AnnounceReply>
@@ -292,7 +397,7 @@ caf::result<caf::ok_atom> tracker_state::have(const pb::Have& msg) {
   std::string why;
   if (!valid_name(msg.name(), why))
     return make_error(errc::bad_name, why);
-  return guarded<caf::ok_atom>("tracker", "have", [&] {
+  return write<caf::ok_atom>("have", [this, msg] {
     store->have(msg);
     return caf::ok_atom::value;
   });
@@ -455,7 +560,11 @@ tracker(tracker_local_actor::stateful_pointer<tracker_state> self,
     },
     [=](expire_atom, const std::string& peer) { self->state.expire(peer); },
     [=](ticket_key_atom) { self->state.retry_key(); },
-    [=](flush_atom) { self->state.release_waiting(); },
+    [=](flush_atom) {
+      self->state.commit_batch();
+      self->state.release_waiting();
+    },
+    [=](tick_atom) { self->state.alive(); },
   };
 }
 

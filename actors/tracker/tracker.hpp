@@ -6,7 +6,9 @@
 // the group manager in the `groups` slot; announces wait until it is known.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <vector>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,6 +27,8 @@ namespace actorrent {
 
 struct tracker_options {
   std::string db;
+  /// This tracker among those sharing a catalog (its host:port).
+  std::string id = "tracker";
   uint32_t heartbeat_ms = 1000;
   uint32_t offline_ms = 2500;
   /// The group manager (group_manager_actor), asked for the ticket key.
@@ -66,6 +70,16 @@ struct tracker_state {
   std::map<std::string, tracker_session> sessions;
   /// Challenges handed out and not yet answered, with when they expire.
   std::map<std::string, caf::actor_clock::time_point> challenges;
+  /// Writes of a shared catalog waiting for their transaction: every write
+  /// that arrives while one is queued joins it, and all are committed
+  /// together (one commit for the mailbox's worth) when the flush message
+  /// this queue sent to itself comes up; each is answered after the commit.
+  struct queued_write {
+    std::function<void()> run;                    // in the transaction
+    std::function<void(const caf::error&)> done;  // after it
+  };
+  std::vector<queued_write> batch;
+  bool batch_flush_sent = false;
   /// Announces that came before the ticket key, by peer id.
   std::map<std::string, std::pair<pb::Announce,
                                   caf::typed_response_promise<pb::AnnounceReply>>>
@@ -97,6 +111,13 @@ struct tracker_state {
   void retry_key();
   /// Answers the waiting announces without a key once key_wait is over.
   void release_waiting();
+  /// Commits the queued writes in one transaction and answers them (a
+  /// database failure fails them all; a refusal only its own).
+  void commit_batch();
+  /// The liveness timer of a shared catalog (every heartbeat_ms): this
+  /// tracker is alive; peers of trackers silent for 2 * offline_ms go
+  /// offline.
+  void alive();
 
   static inline const char* name = "tracker";
 
@@ -107,12 +128,27 @@ private:
   /// Renews a live session; false when the tracker has none for `peer` or
   /// `token` is not its token.
   bool renew(const std::string& peer, const std::string& token);
-  /// True when `token` is the token of `peer`'s live session.
-  bool proven(const std::string& peer, const std::string& token) const;
+  /// True when `token` is the token of `peer`'s live session. With a
+  /// shared catalog, a session another tracker opened is taken over.
+  bool proven(const std::string& peer, const std::string& token);
   /// Takes the announce's challenge (once) and checks its signature;
   /// the refusal otherwise.
   caf::error check_identity(const pb::Announce& msg);
   pb::AnnounceReply reply() const;
+  /// The session token of `peer`: kept across re-announces, new otherwise.
+  std::string token_for(const std::string& peer);
+  /// Writes an announce and its session token (throws on a database
+  /// failure); the reply.
+  pb::AnnounceReply record_announce(const pb::Announce& msg,
+                                    const std::string& token);
+  /// After the announce was committed: the session starts (or goes on).
+  void start_session(const pb::Announce& msg, const pb::AnnounceReply& r);
+  /// A write: on a shared catalog queued into the next batch (answered
+  /// after its commit), otherwise done at once. `after` runs once it is
+  /// committed, before the answer.
+  template <class T, class F>
+  caf::result<T> write(const std::string& what, F f,
+                       std::function<void(const T&)> after = nullptr);
   /// Records an announce (throws on a database failure).
   pb::AnnounceReply announce_now(const pb::Announce& msg);
   /// An announce before the ticket key is known waits for it.

@@ -28,17 +28,29 @@ struct swarm {
   std::map<std::string, node_ports> ports;
   std::map<std::string, std::unique_ptr<test::process>> peers;
 
+  /// The trackers' database (tracker.db): a SQLite file in `dir` unless set.
+  std::string tracker_db;
+  /// What peers get as peer.tracker: the one tracker unless set.
+  std::string tracker_list;
+
   void start_tracker(std::vector<std::string> extra = {}) {
+    start_tracker_at(tracker_ports, tracker, "tracker", std::move(extra));
+  }
+
+  /// Starts a tracker process on `p` into `slot` (log NAME.log).
+  void start_tracker_at(node_ports& p, std::unique_ptr<test::process>& slot,
+                        const std::string& name,
+                        std::vector<std::string> extra = {}) {
     std::vector<std::string> args{
       "tracker", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/tracker.ini",
-      "--tracker.port=" + std::to_string(tracker_ports.port),
-      "--tracker.control-port=" + std::to_string(tracker_ports.control),
-      "--tracker.db=" + (dir / "tracker.db")};
+      "--tracker.port=" + std::to_string(p.port),
+      "--tracker.control-port=" + std::to_string(p.control),
+      "--tracker.db=" + (tracker_db.empty() ? dir / "tracker.db" : tracker_db)};
     args.insert(args.end(), extra.begin(), extra.end());
-    tracker_ports.token_file = token_file_in(extra);
-    tracker = std::make_unique<test::process>(args, dir / "tracker.log");
+    p.token_file = token_file_in(extra);
+    slot = std::make_unique<test::process>(args, dir / (name + ".log"));
     BOOST_REQUIRE(test::wait_until(
-      [&] { return ctl(tracker_ports, {"actors"}).code == 0; }, 10s));
+      [&] { return ctl(p, {"actors"}).code == 0; }, 10s));
   }
 
   std::string share_dir(const std::string& name) {
@@ -51,7 +63,10 @@ struct swarm {
     auto& p = ports[name];
     std::vector<std::string> args{
       "peer", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/peer.ini",
-      "--peer.tracker=127.0.0.1:" + std::to_string(tracker_ports.port),
+      "--peer.tracker="
+        + (tracker_list.empty()
+             ? "127.0.0.1:" + std::to_string(tracker_ports.port)
+             : tracker_list),
       "--peer.port=" + std::to_string(p.port),
       "--peer.control-port=" + std::to_string(p.control),
       "--peer.share-dir=" + share_dir(name),

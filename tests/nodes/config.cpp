@@ -84,6 +84,36 @@ BOOST_AUTO_TEST_CASE(endpoints) {
   BOOST_TEST(!split_endpoint("h:x1", host, port));
 }
 
+// peer.tracker and mirror.tracker: one endpoint or a list, in order.
+BOOST_AUTO_TEST_CASE(tracker_lists) {
+  std::string why;
+  auto one = split_endpoints("127.0.0.1:6881", why);
+  BOOST_REQUIRE(one.size() == 1u);
+  BOOST_TEST(one[0].str() == "127.0.0.1:6881");
+  auto two = split_endpoints("[\"127.0.0.1:6881\", \"127.0.0.1:6882\"]", why);
+  BOOST_REQUIRE(two.size() == 2u);
+  BOOST_TEST(two[1].str() == "127.0.0.1:6882");
+  BOOST_TEST(split_endpoints("[a:1, b:2]", why).size() == 2u);
+  BOOST_TEST(split_endpoints("[a:1, b]", why).empty());
+  BOOST_TEST(why.find("'b'") != std::string::npos, why);
+  BOOST_TEST(split_endpoints("[]", why).empty());
+}
+
+// A list in the config file and on the command line is taken; a bad entry
+// is a config error naming it.
+BOOST_AUTO_TEST_CASE(peer_tracker_list_in_the_file) {
+  test::temp_dir dir;
+  std::ofstream{dir / "p.ini"} << "[peer]\ntracker=[\"127.0.0.1:1\", \"x\"]\n";
+  auto r = test::run({"peer", "--config", dir / "p.ini"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("peer.tracker") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("'x'") != std::string::npos, r.out);
+  r = test::run({"fetch", "--tracker", "127.0.0.1:1", "--tracker", "y",
+                 "name", "--to", dir / "out"});
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("'y'") != std::string::npos, r.out);
+}
+
 // The real executable: exit code 2 and a message naming file, line, key.
 BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
   test::temp_dir dir;

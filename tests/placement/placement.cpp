@@ -88,8 +88,11 @@ struct cluster : test::deterministic_fixture {
     mo.data_dir = "/mirrors/" + std::to_string(n);
     mo.index_dir = dir / ("index-" + std::to_string(n));
     BOOST_REQUIRE(make_dirs(mo.index_dir));
-    mo.tracker_host = "127.0.0.1";
-    mo.tracker_port = 6881;
+    // The last node lists a tracker that is not there first: its mirrors
+    // register with the next one of the list.
+    mo.trackers = {{"127.0.0.1", 6881}};
+    if (n == 2)
+      mo.trackers.insert(mo.trackers.begin(), endpoint{"127.0.0.1", 6999});
     mo.heartbeat = 200ms;
     mo.scrub_interval = 50ms;
     BOOST_REQUIRE_EQUAL(start_mirrors(sys, env, mo,

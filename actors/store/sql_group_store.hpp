@@ -1,14 +1,15 @@
-// Accounts and groups in SQLite (WAL). Created through open_group_store.
+// Accounts and groups in SQLite (WAL) or PostgreSQL, one code for both
+// (actors/store/sql.hpp). Created through open_group_store.
 #pragma once
 
 #include "actors/store/group_store.hpp"
-#include "actors/store/sqlite.hpp"
+#include "actors/store/sql.hpp"
 
 namespace actorrent {
 
-class sqlite_group_store final : public group_store {
+class sql_group_store final : public group_store {
 public:
-  sqlite_group_store(const std::string& path, random_source random);
+  sql_group_store(const std::string& location, random_source random);
 
   const signing_key& key() const override { return key_; }
   void create_user(const std::string& user,

@@ -1,22 +1,31 @@
-// The catalog in SQLite (WAL). Created through open_catalog_store.
+// The catalog in SQLite (WAL) or PostgreSQL, one code for both
+// (actors/store/sql.hpp). Created through open_catalog_store.
 #pragma once
 
-#include "actors/store/sqlite.hpp"
+#include "actors/store/sql.hpp"
 #include "actors/store/catalog_store.hpp"
 
 namespace actorrent {
 
-class sqlite_catalog_store final : public catalog_store {
+class sql_catalog_store final : public catalog_store {
 public:
-  explicit sqlite_catalog_store(const std::string& path);
+  sql_catalog_store(const std::string& location, std::string tracker);
+
+  bool shared() const override;
 
   std::vector<std::string> announce(const pb::Announce& msg) override;
   void have(const pb::Have& msg) override;
   void leave(const std::string& peer_id, const std::string& name) override;
   void permit(const std::string& peer_id, const std::string& key) override;
   void withdraw(const std::string& peer_id, const std::string& key) override;
-  void set_online(const std::string& peer_id, bool online) override;
+  void open_session(const std::string& peer_id,
+                    const std::string& token) override;
+  bool adopt_session(const std::string& peer_id,
+                     const std::string& token) override;
+  void set_offline(const std::string& peer_id) override;
+  void batch(const std::function<void()>& fn) override;
   void set_all_offline() override;
+  void alive(uint32_t dead_after_ms) override;
   bool known_peer(const std::string& peer_id) override;
   pb::FileList list() override;
   std::optional<pb::FileInfo> info(const std::string& name) override;
@@ -25,8 +34,10 @@ public:
 private:
   /// A group file's key the peer may hold (always true for public names).
   bool permitted(const std::string& peer_id, const std::string& name);
-  void update_online(const std::string& peer_id, bool online);
+  std::vector<std::string> announce_once(const pb::Announce& msg);
+  void have_once(const pb::Have& msg);
   sql::database db_;
+  std::string tracker_;
 };
 
 } // namespace actorrent
