@@ -74,6 +74,9 @@ using check_atom = caf::atom_constant<caf::atom("check")>;
 using sources_atom = caf::atom_constant<caf::atom("sources")>;
 using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
+// simulation: the link proxies of the network seam (simulations/sim)
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using cut_atom = caf::atom_constant<caf::atom("cut")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {
