@@ -81,8 +81,12 @@ std::string parse_fault(const std::string& text, fault& f) {
         || !number(pct.substr(0, pct.size() - 1), f.when_percent)
         || f.when_percent > 100)
       return "fault '" + text + "': a condition is client-N@P% (0..100)";
+  } else if (when[0] == '+') {
+    f.after_arrivals = true;
+    if (!parse_duration(when.substr(1), f.at))
+      return "fault '" + text + "': bad time '" + when + "' (+5s, +1500ms)";
   } else if (!parse_duration(when, f.at)) {
-    return "fault '" + text + "': bad time '" + when + "' (5s, 1500ms or client-N@P%)";
+    return "fault '" + text + "': bad time '" + when + "' (5s, 1500ms, +2s or client-N@P%)";
   }
   std::string rest;
   std::getline(in, rest);

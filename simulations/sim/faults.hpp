@@ -10,8 +10,9 @@
 //   "5s corrupt mirror-4"         serves pieces that fail their SHA-256
 //   "5s partition mirror-1,mirror-2 / tracker"   the two sets cannot talk
 //   "9s heal"                     ends every partition and hang
-// WHEN is a virtual time (5s, 1500ms) or a condition: client-3@50% (when
-// client 3 has half of its pieces). Targets: tracker, mirror-N, client-N,
+// WHEN is a virtual time (5s, 1500ms), a time after the downloading clients
+// begin to arrive (+2s: after the publish to the mirrors, if any) or a
+// condition: client-3@50% (when client 3 has half of its pieces). Targets: tracker, mirror-N, client-N,
 // random-mirror, random-client (chosen from the seed).
 #pragma once
 
@@ -27,6 +28,8 @@ struct fault {
   std::string text;            // as written
   // when
   caf::timespan at{0};
+  bool after_arrivals = false; // +5s: counted from the first arrival of a
+                               // downloading client (after the publish)
   std::string when_client;     // condition: this client ...
   double when_percent = 0;     // ... has this share of its pieces
   // what

@@ -207,7 +207,9 @@ std::string harness::setup() {
     auto& c = clients_[i];
     c.name = "client-" + std::to_string(i);
     client_index_[c.name] = i;
-    net_->add_site(c.name, "client", link(false));
+    // The mirrors' publisher is an origin server: a server's link.
+    net_->add_site(c.name, "client",
+                   link(cfg_.seeding == "mirrors" && i == 0));
     if (cfg_.seeding == "unique" && i < cfg_.files)
       c.holds.insert(file_name(i));
     if ((cfg_.seeding == "one-seeder" || cfg_.seeding == "mirrors") && i == 0)
@@ -245,14 +247,10 @@ std::string harness::setup() {
       clients_[i].arrive += base;
       at(clients_[i].arrive, [this, i] { start_client(i); });
     }
+    for (size_t k = 0; k < faults_.size(); ++k)
+      if (faults_[k].after_arrivals)
+        at(base + faults_[k].at, [this, k] { apply(faults_[k]); });
   };
-  if (cfg_.seeding == "mirrors") {
-    at(caf::timespan{0}, [this] { publish_to_mirrors(); });
-    // Started once the publish is acknowledged (publish_to_mirrors).
-    actions_.emplace(caf::timespan::max(), [this, arrive] { arrive(now()); });
-  } else {
-    arrive(caf::timespan{0});
-  }
   // Faults.
   for (auto& text : cfg_.faults) {
     fault f;
@@ -260,8 +258,17 @@ std::string harness::setup() {
       return err;
     faults_.push_back(f);
   }
+  if (cfg_.seeding == "mirrors") {
+    at(caf::timespan{0}, [this] { publish_to_mirrors(); });
+    // Started once the publish is acknowledged (publish_to_mirrors).
+    actions_.emplace(caf::timespan::max(), [this, arrive] { arrive(now()); });
+  } else {
+    arrive(caf::timespan{0});
+  }
   for (size_t k = 0; k < faults_.size(); ++k)
-    if (faults_[k].when_client.empty())
+    if (faults_[k].after_arrivals)
+      continue;
+    else if (faults_[k].when_client.empty())
       at(faults_[k].at, [this, k] { apply(faults_[k]); });
     else if (client_index_.count(faults_[k].when_client) == 0)
       return "fault '" + faults_[k].text + "': no " + faults_[k].when_client;
@@ -417,14 +424,28 @@ bool harness::finished() const {
   for (auto& c : clients_)
     if (!c.dead && !c.leaves && c.finished < caf::timespan{0})
       return false;
-  for (auto& f : faults_)
+  for (auto& f : faults_) {
     if (!f.injected)
       return false;
+    // A mirror taken away: until placement repaired its parts (or it came
+    // back); the end of the run bounds the wait.
+    if (!f.targets.empty() && mirror_node_of_.count(f.targets[0]) > 0
+        && (f.action == "kill-hard" || f.action == "crash-loop")
+        && f.recovered_at < caf::timespan{0})
+      return false;
+  }
   // A mirror died: wait for the repair (or the end of the run).
   for (auto& [id, when] : mirror_dead_at_)
-    if (last_repaired_ < when)
+    if (full_after(when) < caf::timespan{0})
       return false;
   return true;
+}
+
+caf::timespan harness::full_after(caf::timespan when) const {
+  for (auto& [t, short_then] : polls_)
+    if (t >= when && !short_then)
+      return t;
+  return caf::timespan{-1};
 }
 
 // -- clients -----------------------------------------------------------------------
@@ -563,8 +584,7 @@ void harness::poll_placement() {
         h = m.state();
       }
       bool short_now = s->under_replicated_size() > 0;
-      if (under_replicated_ && !short_now)
-        last_repaired_ = t;
+      polls_.emplace_back(t, short_now);
       under_replicated_ = short_now;
       if (!part_names_.empty() && s->parts() > 0) {
         replica_sample r;

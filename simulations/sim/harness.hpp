@@ -197,7 +197,11 @@ private:
   std::vector<std::string> part_names_;
   std::map<std::string, std::string> mirror_health_;
   std::map<std::string, caf::timespan> mirror_dead_at_;
-  caf::timespan last_repaired_{-1};
+  /// Each placement poll: when, and whether some part was short.
+  std::vector<std::pair<caf::timespan, bool>> polls_;
+  /// The first poll at or after `when` that found every part on R live
+  /// mirrors; -1 if none.
+  caf::timespan full_after(caf::timespan when) const;
   bool under_replicated_ = false;
   std::map<std::string, supervised> supervision_;
   std::vector<std::string> log_;

@@ -47,6 +47,13 @@ void harness::collect_end() {
           return;
         }
         std::ostringstream out;
+        for (auto& w : c->wants) {
+          bool listed = false;
+          for (auto& d : xs->downloads())
+            listed = listed || d.name() == w;
+          if (!listed && c->done.count(w) == 0)
+            out << w << ": not among its downloads [violation]; ";
+        }
         for (auto& d : xs->downloads()) {
           if (d.state() == pb::COMPLETE)
             continue;
@@ -204,16 +211,14 @@ outcome harness::finish() {
       std::ostringstream line;
       line << id << ": gone at " << ms_of(from) << " ms, declared dead at "
            << ms_of(when) << " ms";
-      if (last_repaired_ >= when) {
-        auto took = last_repaired_ - from;
-        line << ", every part on R at " << ms_of(last_repaired_) << " ms ("
-             << ms_of(took) << " ms)";
+      if (auto full = full_after(when); full >= caf::timespan{0}) {
+        auto took = full - from;
+        line << ", every part on R at " << ms_of(full) << " ms (" << ms_of(took)
+             << " ms after it went)";
         if (took > std::chrono::milliseconds(cfg_.repair_bound_ms)) {
           repair.pass = false;
           line << " [over the bound]";
         }
-      } else if (!under_replicated_ && !replicas_.empty()) {
-        line << ", no part was short of replicas";
       } else {
         repair.pass = false;
         line << ", parts still short of replicas at the end [violation]";

@@ -171,6 +171,7 @@ void harness::track_faults() {
       continue;
     auto& target = f.targets[0];
     auto& a = f.action;
+    bool mirror = mirror_node_of_.count(target) > 0;
     if (a == "kill" || a == "restart" || a == "crash-loop"
         || (a == "kill-hard" && client(target) == nullptr)) {
       poll_supervisor(target);
@@ -179,36 +180,62 @@ void harness::track_faults() {
         continue;
       auto& s = i->second;
       bool changed = s.restarts > f.restarts_before || s.state != "running";
-      if (changed && f.detected_at < caf::timespan{0})
+      if (changed && f.detected_at < caf::timespan{0} && !mirror)
         f.detected_at = t;
-      if (s.state == "failed" && f.outcome.empty()) {
+      if (s.state == "failed" && f.outcome.empty())
         f.outcome = "supervisor gave up after " + std::to_string(s.restarts)
                     + " restarts";
-        f.detected_at = f.detected_at < caf::timespan{0} ? t : f.detected_at;
-      }
       if (s.state == "stopped" && a == "kill-hard" && f.outcome.empty())
         f.outcome = "stopped for good";
-      if (a != "crash-loop" && a != "kill-hard" && s.state == "running"
+      if ((a == "kill" || a == "restart") && s.state == "running"
           && s.restarts > f.restarts_before) {
+        if (f.detected_at < caf::timespan{0})
+          f.detected_at = t;
         f.recovered_at = t;
         f.outcome = "running again (restart " + std::to_string(s.restarts) + ")";
       }
     }
-    // A mirror gone (killed for good, hung, cut off): placement declares it
-    // dead, then every part is back on R live mirrors.
-    if (mirror_node_of_.count(target) > 0
-        && (a == "kill-hard" || a == "hang" || a == "partition"
-            || a == "crash-loop")) {
+    // A mirror gone for good: placement declares it dead (detect), then
+    // every part is back on R live mirrors (recover).
+    if (mirror && (a == "kill-hard" || a == "crash-loop")) {
       auto d = mirror_dead_at_.find(target);
       if (d != mirror_dead_at_.end() && d->second >= f.injected_at) {
-        if (f.detected_at < caf::timespan{0})
-          f.detected_at = d->second;
-        if (last_repaired_ >= d->second && f.recovered_at < caf::timespan{0}) {
-          f.recovered_at = last_repaired_;
+        f.detected_at = d->second;
+        if (auto full = full_after(d->second); full >= caf::timespan{0}) {
+          f.recovered_at = full;
           f.outcome += std::string{f.outcome.empty() ? "" : "; "}
                        + "every part on R live mirrors again";
         }
       }
+    }
+    // Hang and partition: detected when the first connection across the cut
+    // ends (as CAF's heartbeats end it); recovered when healed (a mirror:
+    // once placement has it alive again).
+    if (a == "hang" || a == "partition") {
+      if (f.detected_at < caf::timespan{0})
+        for (auto& x : net_->cut_exits())
+          if (x - t0_ >= f.injected_at) {
+            f.detected_at = x - t0_;
+            break;
+          }
+      bool healed = !f.outcome.empty();  // set by heal
+      if (healed) {
+        bool back = true;
+        for (auto& x : f.targets)
+          if (mirror_node_of_.count(x) > 0 && mirror_health_[x] != "alive")
+            back = false;
+        if (back)
+          f.recovered_at = t;
+      }
+    }
+    // Corrupt: detected once nobody asks it for pieces any more (every
+    // fetcher banned it after 3 bad pieces); judged at the end.
+    if (a == "corrupt") {
+      auto last = net_->last_piece_asked(site_of(target)) - t0_;
+      if (last >= f.injected_at && t - last > 2s)
+        f.detected_at = last;
+      else
+        f.detected_at = caf::timespan{-1};
     }
   }
 }

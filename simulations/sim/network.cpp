@@ -122,6 +122,7 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
       st.checking = false;
       if (!st.net->reachable(st.from, st.to)) {
         st.net->count_lost();
+        st.net->count_cut(self->clock().now());
         self->quit(caf::exit_reason::remote_link_unreachable);
       }
     },
@@ -280,16 +281,20 @@ caf::timespan network::book(const std::string& from, const std::string& to,
   if (reply_bytes == 0)
     return 2 * one_way;
   bytes_by_kind_[b.kind] += reply_bytes;
-  // The reply leaves `to` when its uplink and `from`'s downlink are free,
-  // at the slower of the two rates.
-  auto rate = std::min(b.link.up_bps * b.factor, a.link.down_bps * a.factor);
-  auto start = std::max({now + one_way, b.up_free, a.down_free});
-  auto dur = std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double>(static_cast<double>(reply_bytes) / rate));
-  auto end = start + dur;
-  b.up_free = end;
-  a.down_free = end;
-  return end + one_way - now;
+  b.last_asked = now;
+  // Each link carries its bytes in the order they were asked for, at its
+  // own rate (times the slow factor); the reply has arrived when both the
+  // sender's uplink and the receiver's downlink have carried it. The two
+  // are booked apart, so a slow sender does not hold up the receiver's
+  // downlink for its other sources.
+  auto secs = [&](double rate) {
+    return std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(static_cast<double>(reply_bytes) / rate));
+  };
+  auto start = now + one_way;
+  b.up_free = std::max(start, b.up_free) + secs(b.link.up_bps * b.factor);
+  a.down_free = std::max(start, a.down_free) + secs(a.link.down_bps * a.factor);
+  return std::max(b.up_free, a.down_free) + one_way - now;
 }
 
 caf::strong_actor_ptr network::proxy(const std::string& from,
@@ -325,6 +330,23 @@ void network::notify_cut() {
   }
   for (auto& x : xs)
     caf::anon_send(x, cut_atom::value);
+}
+
+void network::count_cut(caf::actor_clock::time_point when) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cut_exits_.push_back(when);
+}
+
+std::vector<caf::actor_clock::time_point> network::cut_exits() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return cut_exits_;
+}
+
+caf::actor_clock::time_point
+network::last_piece_asked(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i == sites_.end() ? caf::actor_clock::time_point{} : i->second.last_asked;
 }
 
 std::map<std::string, uint64_t> network::bytes_by_kind() const {

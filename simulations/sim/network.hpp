@@ -90,6 +90,12 @@ public:
   /// connection timeout): each makes its users fail over.
   uint64_t connections_lost() const { return lost_; }
   void count_lost() { ++lost_; }
+  /// A connection ended by a cut (partition, hang) at `when`.
+  void count_cut(caf::actor_clock::time_point when);
+  /// When connections were ended by cuts, in order.
+  std::vector<caf::actor_clock::time_point> cut_exits() const;
+  /// The last time a piece was asked from `site` (epoch when never).
+  caf::actor_clock::time_point last_piece_asked(const std::string& site) const;
   std::string kind_of(const std::string& site) const;
 
   struct entry {
@@ -112,6 +118,7 @@ private:
     bool hung = false;
     caf::actor_clock::time_point up_free{};
     caf::actor_clock::time_point down_free{};
+    caf::actor_clock::time_point last_asked{};
   };
   /// Tells every proxy crossing a cut to check its connection.
   void notify_cut();
@@ -128,6 +135,7 @@ private:
   std::map<std::string, uint64_t> bytes_by_kind_;
   uint16_t next_port_ = 10000;
   std::atomic<uint64_t> lost_{0};
+  std::vector<caf::actor_clock::time_point> cut_exits_;
   friend class site_directory;
 };
 
