@@ -47,6 +47,7 @@ struct fault {
   caf::timespan recovered_at{-1};
   std::string outcome;
   uint32_t restarts_before = 0;    // the target's restarts at injection
+  uint64_t served_before = 0;      // corrupt: bytes it had served
 };
 
 /// Parses one entry; "" or what is wrong with it.

@@ -433,6 +433,13 @@ bool harness::finished() const {
         && (f.action == "kill-hard" || f.action == "crash-loop")
         && f.recovered_at < caf::timespan{0})
       return false;
+    // Restarted actors running again, healed cuts back, a crash loop's end.
+    if ((f.action == "kill" || f.action == "restart" || f.action == "hang"
+         || f.action == "partition")
+        && f.recovered_at < caf::timespan{0})
+      return false;
+    if (f.action == "crash-loop" && f.outcome.empty())
+      return false;
   }
   // A mirror died: wait for the repair (or the end of the run).
   for (auto& [id, when] : mirror_dead_at_)

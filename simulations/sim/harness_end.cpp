@@ -204,10 +204,12 @@ outcome harness::finish() {
     for (auto& [id, when] : mirror_dead_at_) {
       // From the fault that took it, when there was one.
       auto from = when;
-      for (auto& f : faults_)
-        if (f.injected && !f.targets.empty() && f.targets[0] == id
-            && f.injected_at <= when)
+      for (auto& f : faults_) {
+        bool hit = std::count(f.targets.begin(), f.targets.end(), id) > 0
+                   || std::count(f.side_b.begin(), f.side_b.end(), id) > 0;
+        if (f.injected && hit && f.injected_at <= when)
           from = f.injected_at;
+      }
       std::ostringstream line;
       line << id << ": gone at " << ms_of(from) << " ms, declared dead at "
            << ms_of(when) << " ms";

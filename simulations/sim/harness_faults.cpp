@@ -6,7 +6,11 @@
 #include "simulations/sim/harness_ask.hpp"
 
 #include <sstream>
+#include <thread>
 
+#include "actors/core/json.hpp"
+
+#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
 namespace actorrent::sim {
@@ -146,6 +150,7 @@ void harness::apply(fault& f) {
   } else if (a == "slow") {
     net_->slow(site_of(target), f.factor);
   } else if (a == "corrupt") {
+    f.served_before = net_->bytes_served(site_of(target));
     disk_->set_corrupt(site_of(target), true);
   } else if (a == "partition") {
     std::vector<std::string> xs, ys;
@@ -221,9 +226,10 @@ void harness::track_faults() {
       bool healed = !f.outcome.empty();  // set by heal
       if (healed) {
         bool back = true;
-        for (auto& x : f.targets)
-          if (mirror_node_of_.count(x) > 0 && mirror_health_[x] != "alive")
-            back = false;
+        for (auto& xs : {f.targets, f.side_b})
+          for (auto& x : xs)
+            if (mirror_node_of_.count(x) > 0 && mirror_health_[x] != "alive")
+              back = false;
         if (back)
           f.recovered_at = t;
       }
@@ -236,6 +242,9 @@ void harness::track_faults() {
         f.detected_at = last;
       else
         f.detected_at = caf::timespan{-1};
+      f.outcome = human_bytes(static_cast<double>(
+                    net_->bytes_served(site_of(target)) - f.served_before))
+                  + " asked from it while corrupt";
     }
   }
 }
@@ -304,9 +313,19 @@ std::string harness::actors(const std::string& node) {
                 + "\n";
     },
     list_atom::value);
-  // Until answered: runs the events that need (bounded by the ask timeout).
-  for (int i = 0; i < 1000 && !*answered; ++i)
-    run(now() + 10ms);
+  // Until answered: the events that need, without moving time when the
+  // answer needs none (bounded by the ask's timeout).
+  for (int i = 0; i < 1000 && !*answered; ++i) {
+    if (deterministic()) {
+      drain();
+      run_posted();
+      if (!*answered && !sched_->has_job())
+        sched_->advance_time(10ms);
+    } else {
+      std::this_thread::sleep_for(10ms);
+      run_posted();
+    }
+  }
   return *out;
 }
 

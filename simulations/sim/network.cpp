@@ -282,6 +282,7 @@ caf::timespan network::book(const std::string& from, const std::string& to,
     return 2 * one_way;
   bytes_by_kind_[b.kind] += reply_bytes;
   b.last_asked = now;
+  b.served += reply_bytes;
   // Each link carries its bytes in the order they were asked for, at its
   // own rate (times the slow factor); the reply has arrived when both the
   // sender's uplink and the receiver's downlink have carried it. The two
@@ -347,6 +348,12 @@ network::last_piece_asked(const std::string& site) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = sites_.find(site);
   return i == sites_.end() ? caf::actor_clock::time_point{} : i->second.last_asked;
+}
+
+uint64_t network::bytes_served(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i == sites_.end() ? 0 : i->second.served;
 }
 
 std::map<std::string, uint64_t> network::bytes_by_kind() const {

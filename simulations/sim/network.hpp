@@ -96,6 +96,8 @@ public:
   std::vector<caf::actor_clock::time_point> cut_exits() const;
   /// The last time a piece was asked from `site` (epoch when never).
   caf::actor_clock::time_point last_piece_asked(const std::string& site) const;
+  /// Piece bytes asked from `site` so far.
+  uint64_t bytes_served(const std::string& site) const;
   std::string kind_of(const std::string& site) const;
 
   struct entry {
@@ -119,6 +121,7 @@ private:
     caf::actor_clock::time_point up_free{};
     caf::actor_clock::time_point down_free{};
     caf::actor_clock::time_point last_asked{};
+    uint64_t served = 0;
   };
   /// Tells every proxy crossing a cut to check its connection.
   void notify_cut();
