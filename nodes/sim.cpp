@@ -123,6 +123,8 @@ int run_sim(std::vector<std::string> args) {
   }
   auto out = h.finish();
   out.wall_seconds = wall();
+  // The teardown's connection losses are not news.
+  log::setup("sim", log::level::error);
   std::cout << sim::summary_text(h, out, name) << std::flush;
   if (!report.empty())
     if (auto err = sim::write_report(report, h, out, name); !err.empty()) {

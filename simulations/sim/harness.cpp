@@ -422,7 +422,7 @@ bool harness::finished() const {
   if (cfg_.seeding == "mirrors" && !published_)
     return false;
   for (auto& c : clients_)
-    if (!c.dead && !c.leaves && c.finished < caf::timespan{0})
+    if (!c.dead && !c.leaves && !c.wants.empty() && c.finished < caf::timespan{0})
       return false;
   for (auto& f : faults_) {
     if (!f.injected)

@@ -28,7 +28,8 @@ void harness::collect_end() {
   // Each client that did not complete: its downloads as its agent sees them.
   auto pending = std::make_shared<size_t>(0);
   for (auto& c : clients_) {
-    if (!c.started || c.dead || c.leaves || c.finished >= caf::timespan{0})
+    if (!c.started || c.dead || c.leaves || c.wants.empty()
+        || c.finished >= caf::timespan{0})
       continue;
     auto ptr = c.node.peer_slot ? c.node.peer_slot->get() : nullptr;
     if (!ptr) {
@@ -158,8 +159,8 @@ outcome harness::finish() {
                      " no live source has"};
   size_t ok = 0, reported = 0, gone = 0, late = 0;
   for (auto& c : clients_) {
-    if (c.leaves)
-      continue;
+    if (c.leaves || c.wants.empty())
+      continue;  // the publisher that left, seeders
     if (c.dead) {
       ++gone;
       continue;
