@@ -427,8 +427,11 @@ bool harness::finished() const {
   for (auto& f : faults_) {
     if (!f.injected)
       return false;
-    // A mirror taken away: until placement repaired its parts (or it came
-    // back); the end of the run bounds the wait.
+    // What a fault set off is followed for 30 s at most (a target that is
+    // gone or never came may never recover).
+    if (now() - f.injected_at >= 30s)
+      continue;
+    // A mirror taken away: until placement repaired its parts.
     if (!f.targets.empty() && mirror_node_of_.count(f.targets[0]) > 0
         && (f.action == "kill-hard" || f.action == "crash-loop")
         && f.recovered_at < caf::timespan{0})
@@ -558,7 +561,7 @@ void harness::on_written(const std::string& site, const std::string& file,
   if (idx < bits.size() && !bits[idx]) {
     bits[idx] = true;
     ++c->pieces_got;
-    bytes_per_second_[ms_of(now()) / 1000] += len;
+    bytes_per_tenth_[ms_of(now()) / 100] += len;
   }
 }
 
@@ -578,7 +581,7 @@ void harness::poll_placement() {
   ask<pb::PlacementStatus>(
     tracker_.ctl, 2s,
     [this](std::optional<pb::PlacementStatus> s, std::string) {
-      at(now() + 500ms, [this] { poll_placement(); });
+      at(now() + 250ms, [this] { poll_placement(); });
       if (!s)
         return;
       auto t = now();

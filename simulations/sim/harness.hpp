@@ -114,9 +114,9 @@ public:
   const std::vector<client_info>& clients() const { return clients_; }
   const std::vector<fault>& faults() const { return faults_; }
   const std::map<std::string, uint64_t> bytes_by_kind() const;
-  /// Bytes written into downloads, per second of (virtual) time.
+  /// Bytes written into downloads, per 100 ms of (virtual) time.
   const std::map<int64_t, uint64_t>& throughput() const {
-    return bytes_per_second_;
+    return bytes_per_tenth_;
   }
   const std::vector<replica_sample>& replicas() const { return replicas_; }
   const std::vector<std::string>& part_names() const { return part_names_; }
@@ -192,7 +192,7 @@ private:
   bool published_ = false;
   size_t asks_in_flight_ = 0;
   // figures
-  std::map<int64_t, uint64_t> bytes_per_second_;
+  std::map<int64_t, uint64_t> bytes_per_tenth_;
   std::vector<replica_sample> replicas_;
   std::vector<std::string> part_names_;
   std::map<std::string, std::string> mirror_health_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 #include "actors/core/json.hpp"
@@ -206,9 +207,9 @@ std::string report_json(const harness& h, const outcome& o,
   }
   j.add_raw("clients", json_array(clients));
   std::vector<std::string> tp;
-  for (auto& [sec, n] : h.throughput())
-    tp.push_back("[" + std::to_string(sec) + "," + std::to_string(n) + "]");
-  j.add_raw("bytes_per_second", json_array(tp));
+  for (auto& [tenth, n] : h.throughput())
+    tp.push_back("[" + std::to_string(tenth * 100) + "," + std::to_string(n) + "]");
+  j.add_raw("bytes_per_100ms", json_array(tp));
   std::vector<std::string> reps;
   for (auto& r : h.replicas()) {
     std::vector<std::string> v;
@@ -270,7 +271,7 @@ struct plot {
   }
   static std::string label(double v) {
     std::ostringstream s;
-    if (std::abs(v - std::round(v)) < 1e-9)
+    if (std::abs(v - std::round(v)) < 1e-9 || std::abs(v) >= 10)
       s << static_cast<int64_t>(std::round(v));
     else
       s << std::setprecision(2) << v;
@@ -334,17 +335,23 @@ std::string throughput_svg(const harness& h, const outcome& o) {
   plot p;
   p.begin("throughput");
   p.x1 = end_seconds(h, o);
+  // Bins of 100 ms, merged so that there are at most 200.
+  auto tenths = static_cast<int64_t>(std::ceil(p.x1 * 10));
+  int64_t width = std::max<int64_t>(1, (tenths + 199) / 200);
+  std::map<int64_t, double> bins;  // bin -> MB/s
+  for (auto& [tenth, n] : h.throughput())
+    bins[tenth / width] += static_cast<double>(n) / 1e6 / (0.1 * width);
   double top = 1;
-  for (auto& [sec, n] : h.throughput())
-    top = std::max(top, static_cast<double>(n) / 1e6);
+  for (auto& kvp : bins)
+    top = std::max(top, kvp.second);
   p.y1 = std::ceil(top);
   p.axes("virtual time (s)", "MB/s written into downloads", 5, 4);
   std::vector<std::pair<double, double>> pts;
-  for (int64_t s = 0; s <= static_cast<int64_t>(p.x1); ++s) {
-    auto i = h.throughput().find(s);
-    auto v = i == h.throughput().end() ? 0.0 : static_cast<double>(i->second) / 1e6;
-    pts.emplace_back(static_cast<double>(s), v);
-    pts.emplace_back(static_cast<double>(s + 1), v);
+  for (int64_t b = 0; b * width <= tenths; ++b) {
+    auto i = bins.find(b);
+    auto v = i == bins.end() ? 0.0 : i->second;
+    pts.emplace_back(0.1 * static_cast<double>(b * width), v);
+    pts.emplace_back(0.1 * static_cast<double>((b + 1) * width), v);
   }
   p.polyline(pts, "#2ca02c");
   mark_faults(p, h);
