@@ -58,6 +58,7 @@ struct mirror_site {
 };
 
 struct invariant {
+  explicit invariant(std::string n) : name(std::move(n)) {}
   std::string name;
   bool pass = true;
   std::string detail;

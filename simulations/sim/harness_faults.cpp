@@ -217,10 +217,24 @@ void harness::track_faults() {
     // ends (as CAF's heartbeats end it); recovered when healed (a mirror:
     // once placement has it alive again).
     if (a == "hang" || a == "partition") {
+      // A connection of this fault's sites (a hang: to or from the hung
+      // site; a partition: across its two sides).
+      auto in = [this](const std::vector<std::string>& xs, const std::string& s) {
+        for (auto& x : xs)
+          if (site_of(x) == s)
+            return true;
+        return false;
+      };
+      auto ours = [&](const network::cut_exit& x) {
+        if (a == "hang")
+          return in(f.targets, x.from) || in(f.targets, x.to);
+        return (in(f.targets, x.from) && in(f.side_b, x.to))
+               || (in(f.side_b, x.from) && in(f.targets, x.to));
+      };
       if (f.detected_at < caf::timespan{0})
         for (auto& x : net_->cut_exits())
-          if (x - t0_ >= f.injected_at) {
-            f.detected_at = x - t0_;
+          if (x.when - t0_ >= f.injected_at && ours(x)) {
+            f.detected_at = x.when - t0_;
             break;
           }
       bool healed = !f.outcome.empty();  // set by heal

@@ -122,7 +122,7 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
       st.checking = false;
       if (!st.net->reachable(st.from, st.to)) {
         st.net->count_lost();
-        st.net->count_cut(self->clock().now());
+        st.net->count_cut({self->clock().now(), st.from, st.to});
         self->quit(caf::exit_reason::remote_link_unreachable);
       }
     },
@@ -333,12 +333,12 @@ void network::notify_cut() {
     caf::anon_send(x, cut_atom::value);
 }
 
-void network::count_cut(caf::actor_clock::time_point when) {
+void network::count_cut(cut_exit x) {
   std::lock_guard<std::mutex> guard{mtx_};
-  cut_exits_.push_back(when);
+  cut_exits_.push_back(std::move(x));
 }
 
-std::vector<caf::actor_clock::time_point> network::cut_exits() const {
+std::vector<network::cut_exit> network::cut_exits() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return cut_exits_;
 }

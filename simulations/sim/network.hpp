@@ -90,10 +90,15 @@ public:
   /// connection timeout): each makes its users fail over.
   uint64_t connections_lost() const { return lost_; }
   void count_lost() { ++lost_; }
-  /// A connection ended by a cut (partition, hang) at `when`.
-  void count_cut(caf::actor_clock::time_point when);
-  /// When connections were ended by cuts, in order.
-  std::vector<caf::actor_clock::time_point> cut_exits() const;
+  /// A connection from `from` to `to` ended by a cut (partition, hang).
+  struct cut_exit {
+    caf::actor_clock::time_point when;
+    std::string from;
+    std::string to;
+  };
+  void count_cut(cut_exit x);
+  /// The connections ended by cuts, in order.
+  std::vector<cut_exit> cut_exits() const;
   /// The last time a piece was asked from `site` (epoch when never).
   caf::actor_clock::time_point last_piece_asked(const std::string& site) const;
   /// Piece bytes asked from `site` so far.
@@ -138,7 +143,7 @@ private:
   std::map<std::string, uint64_t> bytes_by_kind_;
   uint16_t next_port_ = 10000;
   std::atomic<uint64_t> lost_{0};
-  std::vector<caf::actor_clock::time_point> cut_exits_;
+  std::vector<cut_exit> cut_exits_;
   friend class site_directory;
 };
 
