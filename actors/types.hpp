@@ -75,6 +75,9 @@ using sources_atom = caf::atom_constant<caf::atom("sources")>;
 using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
+// simulation: the link proxies of the network seam (simulations/sim)
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using cut_atom = caf::atom_constant<caf::atom("cut")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {

@@ -5,6 +5,7 @@
 
 #include "nodes/cluster.hpp"
 #include "nodes/nodes.hpp"
+#include "nodes/sim.hpp"
 
 namespace {
 
@@ -20,7 +21,9 @@ const char* usage =
   "  ctl --node HOST:PORT COMMAND...\n"
   "                          send a command to a node's control port\n"
   "  cluster up|status|kill|start|down --dir DIR ...\n"
-  "                          a tracker, mirrors and peers on loopback\n\n"
+  "                          a tracker, mirrors and peers on loopback\n"
+  "  sim --scenario FILE [--seed N] [--report DIR] [--console]\n"
+  "                          a simulated cluster with faults, in this process\n\n"
   "`actorrent SUBCOMMAND --help` lists a subcommand's options. Any config key\n"
   "can be given on the command line: --tracker.port=6881.\n"
   "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.\n";
@@ -53,6 +56,8 @@ int main(int argc, char** argv) {
     return actorrent::run_ctl(std::move(args));
   if (sub == "cluster")
     return actorrent::run_cluster(std::move(args));
+  if (sub == "sim")
+    return actorrent::run_sim(std::move(args));
   std::cerr << "error: unknown subcommand '" << sub << "'\n" << usage;
   return 2;
 }

@@ -1,0 +1,417 @@
+#include "simulations/sim/network.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/message_view.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/interfaces.hpp"
+
+namespace actorrent::sim {
+
+namespace {
+
+std::string endpoint_of(const std::string& host, uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
+struct held_message {
+  caf::response_promise rp;
+  caf::message msg;
+};
+
+// One direction of a connection: site `from` talking to one actor of `to`.
+struct link_state {
+  std::shared_ptr<network> net;
+  std::string from;
+  std::string to;
+  caf::actor target;
+  uint64_t next = 0;
+  std::map<uint64_t, held_message> held;
+  bool checking = false;  // a cut check is armed
+  static inline const char* name = "link";
+};
+
+using link_pointer = caf::stateful_actor<link_state>*;
+
+void arm_check(link_pointer self) {
+  auto& st = self->state;
+  if (st.checking)
+    return;
+  st.checking = true;
+  self->delayed_send(self, st.net->connection_timeout(), cut_atom::value, true);
+}
+
+// Hands a held message to the target: the reply goes straight back to the
+// requester. A mirror node's (mirror, ID) is answered here with a proxy of
+// the mirror, so its traffic passes this link too.
+void release(link_pointer self, held_message h) {
+  auto& st = self->state;
+  if (!st.net->reachable(st.from, st.to)) {
+    arm_check(self);
+    return; // dropped: the requester times out
+  }
+  if (h.msg.match_elements<mirror_atom, std::string>()) {
+    auto node = caf::actor_cast<mirror_node_actor>(st.target);
+    auto rp = h.rp;
+    self
+      ->request(node, std::chrono::seconds(5), mirror_atom::value,
+                h.msg.get_as<std::string>(1))
+      .then(
+        [self, rp](caf::strong_actor_ptr& m) mutable {
+          auto& st = self->state;
+          rp.deliver(m ? st.net->proxy(st.from, st.to, m) : m);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return;
+  }
+  h.rp.delegate(st.target, std::move(h.msg));
+}
+
+caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
+                         std::string from, std::string to, caf::actor target) {
+  auto& st = self->state;
+  st.net = std::move(net);
+  st.from = std::move(from);
+  st.to = std::move(to);
+  st.target = std::move(target);
+  self->monitor(st.target);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    if (dm.source == self->state.target.address()) {
+      self->state.net->count_lost();
+      self->quit(dm.reason);
+    }
+  });
+  self->set_default_handler(
+    [self](caf::scheduled_actor*, caf::message_view& x)
+      -> caf::result<caf::message> {
+      auto& st = self->state;
+      held_message h{self->make_response_promise(), x.move_content_to_message()};
+      if (!st.net->reachable(st.from, st.to)) {
+        arm_check(self);
+        return caf::message{}; // dropped (the promise is never delivered)
+      }
+      auto delay = st.net->book(st.from, st.to, st.net->reply_size(h.msg));
+      if (delay <= caf::timespan{0}) {
+        release(self, std::move(h));
+        return caf::message{};
+      }
+      auto id = st.next++;
+      st.held.emplace(id, std::move(h));
+      self->delayed_send(self, delay, release_atom::value, id);
+      return caf::message{};
+    });
+  return {
+    [self](release_atom, uint64_t id) {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl())
+        return;
+      auto i = st.held.find(id);
+      if (i == st.held.end())
+        return;
+      auto h = std::move(i->second);
+      st.held.erase(i);
+      release(self, std::move(h));
+    },
+    // The network: a cut began; checked again after the timeout.
+    [self](cut_atom) { arm_check(self); },
+    [self](cut_atom, bool) {
+      auto& st = self->state;
+      st.checking = false;
+      if (!st.net->reachable(st.from, st.to)) {
+        st.net->count_lost();
+        st.net->count_cut({self->clock().now(), st.from, st.to});
+        self->quit(caf::exit_reason::remote_link_unreachable);
+      }
+    },
+  };
+}
+
+using connect_result
+  = caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>>;
+
+connector_actor::behavior_type
+site_connector(connector_actor::pointer self, std::shared_ptr<network> net,
+               std::string site) {
+  return {
+    [=](caf::connect_atom, const std::string& host,
+        uint16_t port) -> connect_result {
+      network::entry e;
+      auto ep = endpoint_of(host, port);
+      if (!net->lookup(ep, e) || !net->reachable(site, e.site))
+        return caf::make_error(caf::sec::cannot_connect_to_node, ep);
+      return {self->home_system().node(), net->proxy(site, e.site, e.whom),
+              e.ifs};
+    },
+  };
+}
+
+} // namespace
+
+// A site's directory: the shared table, connections through link proxies.
+class site_directory : public directory {
+public:
+  site_directory(std::shared_ptr<network> net, std::string site)
+    : net_(std::move(net)), site_(std::move(site)) {}
+
+  std::string publish(const caf::strong_actor_ptr& whom,
+                      std::set<std::string> ifs, const std::string& host,
+                      uint16_t& port) override {
+    {
+      std::lock_guard<std::mutex> guard{net_->mtx_};
+      if (port == 0) {
+        while (net_->table_.count(endpoint_of(host, net_->next_port_)) > 0)
+          ++net_->next_port_;
+        port = net_->next_port_++;
+      }
+      if (net_->table_.count(endpoint_of(host, port)) > 0)
+        return "cannot listen on " + endpoint_of(host, port)
+               + ": address in use";
+    }
+    net_->publish(endpoint_of(host, port), {site_, whom, std::move(ifs)});
+    return {};
+  }
+
+  void unpublish(const std::string& host, uint16_t port) override {
+    net_->unpublish(endpoint_of(host, port));
+  }
+
+  connector_actor connector() override {
+    if (!connector_) {
+      connector_ = net_->sys_.spawn<caf::hidden>(site_connector, net_, site_);
+      std::lock_guard<std::mutex> guard{net_->mtx_};
+      net_->connectors_.push_back(caf::actor_cast<caf::actor>(connector_));
+    }
+    return connector_;
+  }
+
+private:
+  std::shared_ptr<network> net_;
+  std::string site_;
+  connector_actor connector_;
+};
+
+network::network(caf::actor_system& sys, caf::timespan connection_timeout)
+  : sys_(sys), timeout_(connection_timeout) {
+}
+
+network::~network() = default;
+
+void network::add_site(const std::string& site, const std::string& kind,
+                       link_params link) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& s = sites_[site];
+  s.kind = kind;
+  s.link = link;
+}
+
+std::shared_ptr<directory> network::directory_of(const std::string& site) {
+  return std::make_shared<site_directory>(shared_from_this(), site);
+}
+
+void network::set_reply_size(std::function<size_t(const caf::message&)> f) {
+  reply_size_ = std::move(f);
+}
+
+size_t network::reply_size(const caf::message& msg) const {
+  return reply_size_ ? reply_size_(msg) : 0;
+}
+
+void network::hang(const std::string& site, bool on) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    sites_[site].hung = on;
+  }
+  if (on)
+    notify_cut();
+}
+
+void network::slow(const std::string& site, double factor) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  sites_[site].factor = factor;
+}
+
+void network::partition(const std::vector<std::string>& a,
+                        const std::vector<std::string>& b) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& x : a)
+      for (auto& y : b) {
+        cuts_.emplace(x, y);
+        cuts_.emplace(y, x);
+      }
+  }
+  notify_cut();
+}
+
+void network::heal() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cuts_.clear();
+  for (auto& kvp : sites_)
+    kvp.second.hung = false;
+}
+
+bool network::reachable(const std::string& from, const std::string& to) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto hung = [&](const std::string& s) {
+    auto i = sites_.find(s);
+    return i != sites_.end() && i->second.hung;
+  };
+  return !hung(from) && !hung(to) && cuts_.count({from, to}) == 0;
+}
+
+bool network::hung(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i != sites_.end() && i->second.hung;
+}
+
+caf::timespan network::book(const std::string& from, const std::string& to,
+                            size_t reply_bytes) {
+  if (from == to)
+    return caf::timespan{0};
+  auto now = sys_.clock().now();
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& a = sites_[from];
+  auto& b = sites_[to];
+  // One way: the mean of both sites' latencies.
+  auto one_way = (a.link.latency + b.link.latency) / 2;
+  if (reply_bytes == 0)
+    return 2 * one_way;
+  bytes_by_kind_[b.kind] += reply_bytes;
+  b.last_asked = now;
+  b.served += reply_bytes;
+  // Each link carries its bytes in the order they were asked for, at its
+  // own rate (times the slow factor); the reply has arrived when both the
+  // sender's uplink and the receiver's downlink have carried it. The two
+  // are booked apart, so a slow sender does not hold up the receiver's
+  // downlink for its other sources.
+  auto secs = [&](double rate) {
+    return std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(static_cast<double>(reply_bytes) / rate));
+  };
+  auto start = now + one_way;
+  b.up_free = std::max(start, b.up_free) + secs(b.link.up_bps * b.factor);
+  a.down_free = std::max(start, a.down_free) + secs(a.link.down_bps * a.factor);
+  return std::max(b.up_free, a.down_free) + one_way - now;
+}
+
+caf::strong_actor_ptr network::proxy(const std::string& from,
+                                     const std::string& to,
+                                     const caf::strong_actor_ptr& target) {
+  auto key = std::make_pair(from, target->address());
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = proxies_.find(key);
+    if (i != proxies_.end())
+      return caf::actor_cast<caf::strong_actor_ptr>(i->second);
+  }
+  auto p = sys_.spawn<caf::hidden>(link_proxy, shared_from_this(), from, to,
+                                   caf::actor_cast<caf::actor>(target));
+  std::weak_ptr<network> weak = shared_from_this();
+  p->attach_functor([weak, key] {
+    if (auto net = weak.lock()) {
+      std::lock_guard<std::mutex> guard{net->mtx_};
+      net->proxies_.erase(key);
+    }
+  });
+  std::lock_guard<std::mutex> guard{mtx_};
+  proxies_[key] = p;
+  return caf::actor_cast<caf::strong_actor_ptr>(p);
+}
+
+void network::notify_cut() {
+  std::vector<caf::actor> xs;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& kvp : proxies_)
+      xs.push_back(kvp.second);
+  }
+  for (auto& x : xs)
+    caf::anon_send(x, cut_atom::value);
+}
+
+void network::count_cut(cut_exit x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cut_exits_.push_back(std::move(x));
+}
+
+std::vector<network::cut_exit> network::cut_exits() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return cut_exits_;
+}
+
+caf::actor_clock::time_point
+network::last_piece_asked(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i == sites_.end() ? caf::actor_clock::time_point{} : i->second.last_asked;
+}
+
+uint64_t network::bytes_served(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i == sites_.end() ? 0 : i->second.served;
+}
+
+std::map<std::string, uint64_t> network::bytes_by_kind() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return bytes_by_kind_;
+}
+
+uint64_t network::bytes_total() const {
+  uint64_t n = 0;
+  for (auto& kvp : bytes_by_kind())
+    n += kvp.second;
+  return n;
+}
+
+std::string network::kind_of(const std::string& site) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sites_.find(site);
+  return i == sites_.end() ? std::string{} : i->second.kind;
+}
+
+std::string network::site_of_endpoint(const std::string& endpoint) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = table_.find(endpoint);
+  return i == table_.end() ? std::string{} : i->second.site;
+}
+
+bool network::lookup(const std::string& endpoint, entry& out) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = table_.find(endpoint);
+  if (i == table_.end())
+    return false;
+  out = i->second;
+  return true;
+}
+
+void network::publish(const std::string& endpoint, entry e) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  table_[endpoint] = std::move(e);
+}
+
+void network::unpublish(const std::string& endpoint) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  table_.erase(endpoint);
+}
+
+void network::shutdown() {
+  std::vector<caf::actor> xs;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& kvp : proxies_)
+      xs.push_back(kvp.second);
+    xs.insert(xs.end(), connectors_.begin(), connectors_.end());
+    proxies_.clear();
+    connectors_.clear();
+    table_.clear();
+  }
+  for (auto& x : xs)
+    caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+}
+
+} // namespace actorrent::sim

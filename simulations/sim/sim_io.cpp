@@ -1,0 +1,232 @@
+#include "simulations/sim/sim_io.hpp"
+
+#include <cstring>
+
+#include "actors/core/environment.hpp"
+
+namespace actorrent::sim {
+
+namespace {
+
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::string base_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string{} : path.substr(0, slash);
+}
+
+// "/client-3/downloads/.f.part" -> "client-3"
+std::string site_of(const std::string& path) {
+  auto end = path.find('/', 1);
+  return path.size() > 1 ? path.substr(1, end - 1) : path;
+}
+
+} // namespace
+
+void generate(uint64_t seed, const std::string& name, uint64_t offset,
+              char* buf, size_t len) {
+  auto key = derive_seed(seed, name);
+  size_t i = 0;
+  while (i < len) {
+    auto pos = offset + i;
+    auto word = mix(key + pos / 8);
+    auto skip = pos % 8;
+    auto n = std::min<size_t>(8 - skip, len - i);
+    std::memcpy(buf + i, reinterpret_cast<const char*>(&word) + skip, n);
+    i += n;
+  }
+}
+
+// One site's view of the shared disk.
+class site_io : public file_io {
+public:
+  site_io(sim_disk& disk, std::string site,
+          std::shared_ptr<std::atomic<bool>> corrupt)
+    : disk_(disk), site_(std::move(site)), corrupt_(std::move(corrupt)) {}
+
+  std::string read(const std::string& path, uint64_t offset, char* buf,
+                   size_t len) override {
+    auto err = read_plain(path, offset, buf, len);
+    if (err.empty() && *corrupt_)
+      for (size_t i = 0; i < len; i += 997)
+        buf[i] = static_cast<char>(~buf[i]);
+    return err;
+  }
+
+  std::string write(const std::string& path, uint64_t offset, const char* buf,
+                    size_t len) override {
+    bool ok = true;
+    std::string name;
+    {
+      std::lock_guard<std::mutex> guard{disk_.mtx_};
+      auto i = disk_.vfiles_.find(path);
+      if (i == disk_.vfiles_.end())
+        return disk_.other_->write(path, offset, buf, len);
+      auto& f = i->second;
+      if (offset + len > f.size)
+        return "cannot write " + path + ": beyond its size";
+      std::string want(len, '\0');
+      generate(disk_.seed_, f.name, offset, want.data(), len);
+      ok = std::memcmp(want.data(), buf, len) == 0;
+      if (ok)
+        f.bad.erase(offset);
+      else
+        f.bad[offset] = std::string(buf, len);
+      ++f.writes;
+      name = f.name;
+    }
+    if (!ok)
+      ++disk_.corrupt_writes_;
+    if (disk_.obs_.written)
+      disk_.obs_.written(site_of(path), name, offset, len, ok);
+    return {};
+  }
+
+  std::string allocate(const std::string& path, uint64_t size) override {
+    auto name = disk_.file_of(path);
+    if (name.empty())
+      return disk_.other_->allocate(path, size);
+    std::lock_guard<std::mutex> guard{disk_.mtx_};
+    auto& f = disk_.vfiles_[path];
+    f.name = name;
+    f.size = std::max(f.size, size);
+    return {};
+  }
+
+  std::string rename(const std::string& from, const std::string& to) override {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> guard{disk_.mtx_};
+      auto i = disk_.vfiles_.find(from);
+      if (i == disk_.vfiles_.end())
+        return disk_.other_->rename(from, to);
+      auto f = std::move(i->second);
+      disk_.vfiles_.erase(i);
+      name = f.name;
+      disk_.vfiles_[to] = std::move(f);
+    }
+    if (disk_.obs_.completed && disk_.file_of(to) == name)
+      disk_.obs_.completed(site_of(to), name);
+    return {};
+  }
+
+  bool stat(const std::string& path, uint64_t& size, int64_t& mtime) override {
+    {
+      std::lock_guard<std::mutex> guard{disk_.mtx_};
+      auto i = disk_.vfiles_.find(path);
+      if (i != disk_.vfiles_.end()) {
+        size = i->second.size;
+        mtime = i->second.writes;
+        return true;
+      }
+    }
+    return disk_.other_->stat(path, size, mtime);
+  }
+
+  bool list(const std::string& dir, std::vector<std::string>& names) override {
+    bool found = disk_.other_->list(dir, names);
+    std::lock_guard<std::mutex> guard{disk_.mtx_};
+    auto prefix = dir + "/";
+    for (auto i = disk_.vfiles_.lower_bound(prefix);
+         i != disk_.vfiles_.end() && i->first.compare(0, prefix.size(), prefix) == 0;
+         ++i) {
+      found = true;
+      auto rest = i->first.substr(prefix.size());
+      if (!rest.empty() && rest[0] != '.' && rest.find('/') == std::string::npos)
+        names.push_back(rest);
+    }
+    return found;
+  }
+
+  bool make_dirs(const std::string& dir) override {
+    return disk_.other_->make_dirs(dir);
+  }
+
+  void forget(const std::string&) override {
+    // nothing is cached
+  }
+
+  std::string remove(const std::string& path) override {
+    {
+      std::lock_guard<std::mutex> guard{disk_.mtx_};
+      if (disk_.vfiles_.erase(path) > 0)
+        return {};
+    }
+    return disk_.other_->remove(path);
+  }
+
+private:
+  std::string read_plain(const std::string& path, uint64_t offset, char* buf,
+                         size_t len) {
+    std::lock_guard<std::mutex> guard{disk_.mtx_};
+    auto i = disk_.vfiles_.find(path);
+    if (i == disk_.vfiles_.end())
+      return disk_.other_->read(path, offset, buf, len);
+    auto& f = i->second;
+    if (offset + len > f.size)
+      return "short read of " + path;
+    generate(disk_.seed_, f.name, offset, buf, len);
+    // Bytes written wrong are read back as written.
+    for (auto& [off, bytes] : f.bad) {
+      auto b = std::max(off, offset);
+      auto e = std::min(off + bytes.size(), offset + len);
+      if (b < e)
+        std::memcpy(buf + (b - offset), bytes.data() + (b - off), e - b);
+    }
+    return {};
+  }
+
+  sim_disk& disk_;
+  std::string site_;
+  std::shared_ptr<std::atomic<bool>> corrupt_;
+};
+
+sim_disk::sim_disk(uint64_t seed, std::map<std::string, uint64_t> files)
+  : seed_(seed), sizes_(std::move(files)),
+    other_(std::make_shared<memory_io>()) {
+}
+
+void sim_disk::add_file(const std::string& path, const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& f = vfiles_[path];
+  f.name = name;
+  f.size = sizes_.at(name);
+  other_->make_dirs(dir_of(path));
+}
+
+void sim_disk::set_observer(disk_observer obs) {
+  obs_ = std::move(obs);
+}
+
+std::shared_ptr<file_io> sim_disk::io_of(const std::string& site) {
+  auto& flag = corrupt_[site];
+  if (!flag)
+    flag = std::make_shared<std::atomic<bool>>(false);
+  return std::make_shared<site_io>(*this, site, flag);
+}
+
+void sim_disk::set_corrupt(const std::string& site, bool on) {
+  auto& flag = corrupt_[site];
+  if (!flag)
+    flag = std::make_shared<std::atomic<bool>>(false);
+  *flag = on;
+}
+
+std::string sim_disk::file_of(const std::string& path) const {
+  auto base = base_of(path);
+  if (base.size() > 6 && base[0] == '.'
+      && base.compare(base.size() - 5, 5, ".part") == 0)
+    base = base.substr(1, base.size() - 6);
+  return sizes_.count(base) > 0 ? base : std::string{};
+}
+
+} // namespace actorrent::sim
