@@ -192,8 +192,7 @@ std::string harness::setup() {
     mo.index_dir = tmp_ + "/" + m.site;
     if (!make_dirs(mo.index_dir))
       return "cannot make " + mo.index_dir;
-    mo.tracker_host = "tracker";
-    mo.tracker_port = 6881;
+    mo.trackers = {{"tracker", 6881}};
     mo.capacity = cfg_.mirror_capacity;
     mo.heartbeat = std::chrono::milliseconds(cfg_.mirror_heartbeat_ms);
     mo.scrub_interval = std::chrono::milliseconds(cfg_.scrub_interval_ms);
