@@ -94,6 +94,23 @@ template <class Node>
   exit_now(0);
 }
 
+// What every node kind does once its settings are checked: reads its control
+// token, starts the actor system, lets `start` spawn and publish the node's
+// actors, and serves until a signal. `start` returns an error text (empty:
+// started); `listening` describes the started node for the log.
+template <class Node, class Start, class Describe>
+int run_node(node_config& cfg, const std::string& token_file,
+             const char* token_key, Start start, Describe listening) {
+  Node node;
+  if (auto rc = control_token_from(token_file, token_key, node.control_token))
+    return rc;
+  auto signals = block_signals();
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto err = start(sys, make_node_environment(sys, guard_of(cfg)), node);
+  serve(sys, signals, node, err, listening(node));
+}
+
 
 } // namespace
 
@@ -170,9 +187,6 @@ int run_tracker(std::vector<std::string> args) {
     std::cerr << "error: tracker.db: " << e.what() << "\n";
     return 2;
   }
-  auto signals = block_signals();
-  cfg.load<caf::io::middleman>();
-  caf::actor_system sys{cfg};
   tracker_options opts;
   opts.db = cfg.tracker_db;
   opts.id = cfg.tracker_host + ":" + std::to_string(cfg.tracker_port);
@@ -185,22 +199,21 @@ int run_tracker(std::vector<std::string> args) {
                  " be positive\n";
     return 2;
   }
-  tracker_node node;
-  if (auto rc = control_token_from(cfg.tracker_control_token_file,
-                                   "tracker.control-token-file",
-                                   node.control_token))
-    return rc;
   placement_options popts;
   popts.replicas = cfg.placement_replicas;
   popts.part_size = cfg.placement_part_size;
   popts.dead_after = std::chrono::milliseconds(cfg.placement_dead_after_ms);
   popts.max_copies_per_mirror = cfg.placement_max_copies_per_mirror;
-  auto err = start_tracker(sys, make_node_environment(sys, guard_of(cfg)), opts,
-                           cfg.tracker_host, cfg.tracker_port,
+  return run_node<tracker_node>(
+    cfg, cfg.tracker_control_token_file, "tracker.control-token-file",
+    [&](caf::actor_system& sys, const environment& env, tracker_node& node) {
+      return start_tracker(sys, env, opts, cfg.tracker_host, cfg.tracker_port,
                            cfg.tracker_control_port, node, popts);
-  serve(sys, signals, node, err,
-        "tracker listening on " + cfg.tracker_host + ":"
-          + std::to_string(node.port));
+    },
+    [&](const tracker_node& node) {
+      return "tracker listening on " + cfg.tracker_host + ":"
+             + std::to_string(node.port);
+    });
 }
 
 int run_peer(std::vector<std::string> args) {
@@ -216,23 +229,24 @@ int run_peer(std::vector<std::string> args) {
               << opts.share_dir << "\n";
     return 2;
   }
-  auto signals = block_signals();
   opts.on_quit = [] { ::kill(::getpid(), SIGTERM); };
-  cfg.load<caf::io::middleman>();
-  caf::actor_system sys{cfg};
-  peer_node node;
-  if (auto rc = control_token_from(cfg.peer_control_token_file,
-                                   "peer.control-token-file",
-                                   node.control_token))
-    return rc;
-  auto err = start_peer(sys, make_node_environment(sys, guard_of(cfg)), opts, cfg.peer_port, cfg.peer_control_port,
-                        cfg.peer_upload_limit, node);
-  // The interactive shell; the process ends (and with it the shell) when a
-  // signal or `quit` arrives.
-  if (err.empty() && ::isatty(STDIN_FILENO))
-    std::thread{[&] { shell(sys, node.ctl, node.control_token); }}.detach();
-  serve(sys, signals, node, err,
-        "peer listening on " + cfg.peer_host + ":" + std::to_string(node.port));
+  return run_node<peer_node>(
+    cfg, cfg.peer_control_token_file, "peer.control-token-file",
+    [&](caf::actor_system& sys, const environment& env, peer_node& node) {
+      auto err = start_peer(sys, env, opts, cfg.peer_port,
+                            cfg.peer_control_port, cfg.peer_upload_limit, node);
+      // The interactive shell; the process ends (and with it the shell) when
+      // a signal or `quit` arrives.
+      if (err.empty() && ::isatty(STDIN_FILENO))
+        std::thread{[&sys, &node] {
+          shell(sys, node.ctl, node.control_token);
+        }}.detach();
+      return err;
+    },
+    [&](const peer_node& node) {
+      return "peer listening on " + cfg.peer_host + ":"
+             + std::to_string(node.port);
+    });
 }
 
 // "[\"m00\", \"m01\"]" or "m00,m01" -> {"m00", "m01"}; empty on a bad id.
@@ -295,19 +309,17 @@ int run_mirror(std::vector<std::string> args) {
   opts.heartbeat = std::chrono::milliseconds(std::max(cfg.mirror_heartbeat_ms, 10u));
   opts.scrub_interval
     = std::chrono::milliseconds(std::max(cfg.mirror_scrub_interval_ms, 10u));
-  auto signals = block_signals();
-  cfg.load<caf::io::middleman>();
-  caf::actor_system sys{cfg};
-  mirror_node node;
-  if (auto rc = control_token_from(cfg.mirror_control_token_file,
-                                   "mirror.control-token-file",
-                                   node.control_token))
-    return rc;
-  auto err = start_mirrors(sys, make_node_environment(sys, guard_of(cfg)), opts,
-                           cfg.mirror_port, cfg.mirror_control_port, node);
-  serve(sys, signals, node, err,
-        "mirror node (" + std::to_string(opts.ids.size()) + " mirrors) on "
-          + cfg.mirror_host + ":" + std::to_string(node.port));
+  return run_node<mirror_node>(
+    cfg, cfg.mirror_control_token_file, "mirror.control-token-file",
+    [&](caf::actor_system& sys, const environment& env, mirror_node& node) {
+      return start_mirrors(sys, env, opts, cfg.mirror_port,
+                           cfg.mirror_control_port, node);
+    },
+    [&](const mirror_node& node) {
+      return "mirror node (" + std::to_string(opts.ids.size())
+             + " mirrors) on " + cfg.mirror_host + ":"
+             + std::to_string(node.port);
+    });
 }
 
 int run_ctl(std::vector<std::string> args) {
