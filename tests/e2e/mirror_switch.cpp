@@ -1,10 +1,12 @@
 // Mirrors switch trackers, with real processes: two tracker processes on
 // one PostgreSQL catalog, a mirror process (4 mirrors) listing both
-// trackers. A file is published to the mirrors through the first tracker;
-// that tracker is SIGKILLed; the mirrors register with the second one,
-// whose placement shows them alive with their parts, and a one-shot fetch
-// through the second tracker gets the exact bytes from the mirrors (no
-// peer holds the file).
+// trackers. A file is published to the mirrors through the first tracker.
+// The second tracker, which the mirrors never registered with, knows them
+// from the database: its `placement` shows them alive elsewhere with their
+// parts, and a one-shot fetch through it gets the exact bytes from the
+// mirrors (no peer holds the file). Then the first tracker is SIGKILLed;
+// the mirrors register with the second one, whose placement shows them
+// alive, and a fetch through it works again.
 #define BOOST_TEST_MODULE e2e_mirror_switch
 #include <boost/test/unit_test.hpp>
 
@@ -49,11 +51,14 @@ struct mirrors_two_trackers : swarm {
     return "127.0.0.1:" + std::to_string(p.port);
   }
 
-  /// Mirrors `ctl placement` on tracker `p` shows alive, with their parts.
-  std::map<std::string, int> alive_at(const node_ports& p) {
+  /// Mirrors `ctl placement` on tracker `p` shows in `state`, with their
+  /// parts.
+  std::map<std::string, int> alive_at(const node_ports& p,
+                                      const std::string& state = "alive") {
     std::map<std::string, int> out;
     auto json = ctl(p, {"--json", "placement"}).out;
-    std::regex re{R"re("mirror":"(m[0-9]+)","state":"alive","parts":([0-9]+))re"};
+    std::regex re{"\"mirror\":\"(m[0-9]+)\",\"state\":\"" + state
+                  + "\",\"parts\":([0-9]+)"};
     for (std::sregex_iterator i{json.begin(), json.end(), re}, end; i != end;
          ++i)
       out[(*i)[1]] = std::stoi((*i)[2]);
@@ -83,6 +88,22 @@ BOOST_AUTO_TEST_CASE(mirrors_register_with_the_other_tracker_and_serve) {
   auto before = s.parts(s.alive_at(s.tracker_ports));
   BOOST_TEST_MESSAGE("parts on mirrors before the kill: " << before);
   BOOST_REQUIRE(before >= 2);
+
+  // The other tracker answers from the database: mirrors alive elsewhere,
+  // and their sources for a fetch.
+  BOOST_REQUIRE_MESSAGE(
+    wait_until(
+      [&] {
+        auto seen = s.alive_at(s.second_ports, "elsewhere");
+        return seen.size() == 4 && s.parts(seen) == before;
+      },
+      10s),
+    s.ctl(s.second_ports, {"placement"}).out);
+  auto early = run({"fetch", "--tracker", s.address(s.second_ports),
+                    "shared.bin", "--to", s.dir / "early"},
+                   60s);
+  BOOST_REQUIRE_MESSAGE(early.code == 0, early.out);
+  BOOST_TEST(file_of(s.dir / "early/shared.bin") == file_of(source));
 
   // The tracker the mirrors registered with is SIGKILLed.
   s.tracker->kill();
