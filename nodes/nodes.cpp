@@ -27,6 +27,7 @@
 #include "actors/transfer/piece_server.hpp"
 #include "actors/node/supervisor.hpp"
 #include "actors/store/catalog_store.hpp"
+#include "actors/store/sql.hpp"
 #include "actors/tracker/tracker.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/replies.hpp"
@@ -49,6 +50,44 @@ sigset_t block_signals() {
 void wait_for_signal(const sigset_t& set) {
   int sig = 0;
   sigwait(&set, &sig);
+}
+
+// Start-up of tracker.db: the catalog opens (created if missing): 0. A
+// PostgreSQL catalog that is unavailable (no server answers, one is
+// starting, only standbys answer) is waited for, before the tracker
+// publishes anything (peers listing several trackers use another one
+// meanwhile): attempts 250 ms apart, doubling to 5 s, a warning when the
+// reason changes (not on every attempt), until it opens or SIGINT/SIGTERM
+// ends the wait (1). Any other failure is a configuration error (2).
+int open_catalog(const std::string& db, const sigset_t& signals) {
+  auto wait = std::chrono::milliseconds{250};
+  std::string last;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      open_catalog_store(db);
+      if (attempt > 1)
+        LOG_INFO("node", "tracker.db reachable after " << attempt
+                                                       << " attempts");
+      return 0;
+    } catch (const sql::unavailable& e) {
+      if (e.what() != last)
+        LOG_WARN("node", "tracker.db unavailable, waiting for it (attempt "
+                           << attempt << ", again every " << wait.count()
+                           << " ms up to 5000): " << e.what());
+      last = e.what();
+    } catch (const std::exception& e) {
+      std::cerr << "error: tracker.db: " << e.what() << "\n";
+      return 2;
+    }
+    timespec ts{static_cast<time_t>(wait.count() / 1000),
+                static_cast<long>(wait.count() % 1000) * 1000000L};
+    if (sigtimedwait(&signals, nullptr, &ts) > 0) {
+      std::cerr << "error: tracker.db: still unavailable when stopped: "
+                << last << "\n";
+      return 1;
+    }
+    wait = std::min(wait * 2, std::chrono::milliseconds{5000});
+  }
 }
 
 // The interactive shell of a node: reads command lines from stdin and sends
@@ -180,13 +219,11 @@ int run_tracker(std::vector<std::string> args) {
               << min_piece_size << " bytes and 2 GiB\n";
     return 2;
   }
-  // Start-up check of tracker.db: the catalog opens (created if missing).
-  try {
-    open_catalog_store(cfg.tracker_db);
-  } catch (std::exception& e) {
-    std::cerr << "error: tracker.db: " << e.what() << "\n";
-    return 2;
-  }
+  // Waits for an unavailable PostgreSQL catalog (signals blocked first, so
+  // SIGINT/SIGTERM end the wait).
+  auto signals = block_signals();
+  if (auto rc = open_catalog(cfg.tracker_db, signals))
+    return rc;
   tracker_options opts;
   opts.db = cfg.tracker_db;
   opts.id = cfg.tracker_host + ":" + std::to_string(cfg.tracker_port);

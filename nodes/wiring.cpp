@@ -75,6 +75,7 @@ std::string start_tracker(caf::actor_system& sys, const environment& env,
   // Placement shares the tracker's database file (tables of its own); the
   // tracker asks it for the mirrors of a file.
   popts.db = opts.db;
+  popts.id = opts.id;
   child_spec place{"placement", [popts, mode](caf::actor_system& sys) {
                      return ptr_of(spawn_blocking(sys, mode, placement, popts));
                    }};

@@ -6,6 +6,18 @@
 // and killed by the kernel if the test process dies first
 // (PR_SET_PDEATHSIG). Missing PostgreSQL binaries are an error, not a skip:
 // scripts/install-deps.sh installs them.
+//
+// A primary with a streaming standby (pg_pair): the standby is a base
+// backup of the primary (pg_basebackup -R over the primary's Unix socket:
+// initdb's `local replication all trust` line in pg_hba.conf allows it),
+// the primary waits for it on every commit (synchronous_standby_names
+// names it, synchronous_commit on). Clients get a URI naming both sockets
+// with target_session_attrs=read-write: they reach whichever server is the
+// primary. `fail_over` SIGKILLs the primary's postmaster and promotes the
+// standby, which has no synchronous standby of its own (its
+// synchronous_standby_names is empty: the setting is given on the
+// primary's command line, not in the copied configuration), so its commits
+// do not wait for a server that no longer exists.
 #pragma once
 
 #include <fcntl.h>
@@ -32,7 +44,102 @@ namespace actorrent::test {
 
 class pg_server {
 public:
-  pg_server() {
+  /// A fresh server; `sync_standby`: the application name of the standby
+  /// every commit waits for (none: no synchronous replication).
+  explicit pg_server(const std::string& sync_standby = {}) {
+    make_dir();
+    auto rc = run_as_user({bin_ + "/initdb", "-D", dir_ + "/data", "-U",
+                           "postgres", "--auth=trust", "-E", "UTF8",
+                           "--no-sync", "--no-instructions"},
+                          dir_ + "/initdb.log", true);
+    if (rc != 0)
+      fail("initdb failed (exit " + std::to_string(rc) + "), see " + dir_
+           + "/initdb.log");
+    std::vector<std::string> extra;
+    if (!sync_standby.empty())
+      extra = {"-c", "synchronous_standby_names=" + sync_standby, "-c",
+               "synchronous_commit=on"};
+    launch(extra);
+  }
+
+  /// A streaming standby of `primary` named `name` (its application name),
+  /// started and replaying; when `name` is the primary's synchronous
+  /// standby, returns once the primary reports it as such.
+  pg_server(const pg_server& primary, const std::string& name) {
+    make_dir();
+    auto rc = run_as_user({bin_ + "/pg_basebackup", "-D", dir_ + "/data", "-d",
+                           "host=" + primary.dir_ + " user=postgres", "-R",
+                           "-X", "stream", "-c", "fast", "--no-sync"},
+                          dir_ + "/basebackup.log", true);
+    if (rc != 0)
+      fail("pg_basebackup failed (exit " + std::to_string(rc) + "), see "
+           + dir_ + "/basebackup.log");
+    launch({"-c", "primary_conninfo=host=" + primary.dir_
+                    + " user=postgres application_name=" + name});
+    for (int i = 0; i < 200; ++i) {
+      auto* conn = PQconnectdb(primary.conninfo("postgres").c_str());
+      auto* res = PQexec(conn, ("SELECT 1 FROM pg_stat_replication WHERE "
+                                "application_name = '" + name
+                                + "' AND state = 'streaming'")
+                                 .c_str());
+      bool streaming = PQresultStatus(res) == PGRES_TUPLES_OK
+                       && PQntuples(res) == 1;
+      PQclear(res);
+      PQfinish(conn);
+      if (streaming)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    fail("the standby is not streaming after 10 s, see " + dir_
+         + "/server.log");
+  }
+
+  /// Starts a stopped server again (same data directory and settings).
+  void start() {
+    if (pid_ <= 0)
+      launch(extra_);
+  }
+
+  /// The postmaster SIGKILLed (a hard stop: no shutdown checkpoint; its
+  /// backends end when they notice).
+  void kill_hard() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  /// A standby becomes a primary (pg_promote, waiting up to 10 s); throws
+  /// when it did not.
+  void promote() {
+    auto* conn = PQconnectdb(conninfo("postgres").c_str());
+    auto* res = PQexec(conn, "SELECT pg_promote(true, 10)");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+              && std::string{PQgetvalue(res, 0, 0)} == "t";
+    std::string why = PQerrorMessage(conn);
+    PQclear(res);
+    PQfinish(conn);
+    if (!ok)
+      fail("promotion failed: " + why);
+  }
+
+  /// The first value `sql` returns on database `db` ("" when none); for
+  /// tests that look inside the server.
+  std::string query(const std::string& sql,
+                    const std::string& db = "postgres") const {
+    auto* conn = PQconnectdb(conninfo(db).c_str());
+    auto* res = PQexec(conn, sql.c_str());
+    std::string out;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+      out = PQgetvalue(res, 0, 0);
+    PQclear(res);
+    PQfinish(conn);
+    return out;
+  }
+
+private:
+  void make_dir() {
     bin_ = find_bin_dir();
     char buf[] = "/tmp/actorrent-pg-XXXXXX";
     if (::mkdtemp(buf) == nullptr)
@@ -48,17 +155,17 @@ public:
         fail("cannot hand " + dir_ + " to the postgres account");
     }
     ::chmod(dir_.c_str(), 0700);
-    auto rc = run_as_user({bin_ + "/initdb", "-D", dir_ + "/data", "-U",
-                           "postgres", "--auth=trust", "-E", "UTF8",
-                           "--no-sync", "--no-instructions"},
-                          dir_ + "/initdb.log", true);
-    if (rc != 0)
-      fail("initdb failed (exit " + std::to_string(rc) + "), see " + dir_
-           + "/initdb.log");
-    pid_ = run_as_user({bin_ + "/postgres", "-D", dir_ + "/data", "-k", dir_,
-                        "-c", "listen_addresses=", "-c", "fsync=off", "-c",
-                        "max_connections=200", "-c", "shared_buffers=16MB"},
-                       dir_ + "/server.log", false);
+  }
+
+  // Starts the server on the data directory; returns once it answers.
+  void launch(const std::vector<std::string>& extra) {
+    extra_ = extra;
+    std::vector<std::string> args{
+      bin_ + "/postgres", "-D", dir_ + "/data", "-k", dir_,
+      "-c", "listen_addresses=", "-c", "fsync=off", "-c",
+      "max_connections=200", "-c", "shared_buffers=16MB"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = run_as_user(args, dir_ + "/server.log", false);
     for (int i = 0; i < 200; ++i) {
       if (PQping(conninfo("postgres").c_str()) == PQPING_OK)
         return;
@@ -71,6 +178,7 @@ public:
     fail("postgres not ready after 10 s, see " + dir_ + "/server.log");
   }
 
+public:
   pg_server(const pg_server&) = delete;
   pg_server& operator=(const pg_server&) = delete;
 
@@ -183,6 +291,38 @@ private:
   uid_t uid_ = 0;
   gid_t gid_ = 0;
   pid_t pid_ = -1;
+  std::vector<std::string> extra_;  // settings of launch
+};
+
+/// A primary and its synchronous standby (see the top of this file).
+class pg_pair {
+public:
+  pg_pair() : primary_("standby1"), standby_(primary_, "standby1") {}
+
+  /// A new empty database (created on the primary, replicated); the URI
+  /// naming both servers.
+  std::string create_database(const std::string& name) {
+    primary_.create_database(name);
+    return uri(name);
+  }
+
+  std::string uri(const std::string& name) const {
+    return "postgresql:///" + name + "?host=" + primary_.dir() + ","
+           + standby_.dir() + "&user=postgres&target_session_attrs=read-write";
+  }
+
+  /// The primary stopped hard, the standby promoted.
+  void fail_over() {
+    primary_.kill_hard();
+    standby_.promote();
+  }
+
+  pg_server& primary() { return primary_; }
+  pg_server& standby() { return standby_; }
+
+private:
+  pg_server primary_;
+  pg_server standby_;
 };
 
 /// One server for the whole test program (started on first use); each

@@ -51,6 +51,7 @@ const char* to_string(mirror_health x) {
     case mirror_health::alive: return "alive";
     case mirror_health::suspect: return "suspect";
     case mirror_health::dead: return "dead";
+    case mirror_health::elsewhere: return "elsewhere";
   }
   return "?";
 }
@@ -595,6 +596,8 @@ void placement_state::check() {
     c = now - c->second.second >= check_again_after
           ? checks_by_reporter.erase(c)
           : std::next(c);
+  if (store->shared())
+    share_liveness();
   for (auto& [id, m] : mirrors)
     if (m.health != mirror_health::dead && now - m.last_seen > opts.dead_after)
       set_health(m, mirror_health::dead,
@@ -635,6 +638,58 @@ void placement_state::check() {
                                             << repaired_bytes << " bytes in "
                                             << ms_between(repair_since, now)
                                             << " ms)");
+  }
+}
+
+void placement_state::share_liveness() {
+  auto now = self->clock().now();
+  try {
+    std::vector<std::string> here;
+    for (auto& [id, m] : mirrors)
+      if (usable(id))
+        here.push_back(id);
+    store->seen(here, opts.id);
+    std::vector<placement_store::seen_elsewhere> fresh;
+    for (auto& x : store->seen_by_others(opts.id))
+      if (x.silent_ms < opts.dead_after.count() && !usable(x.mirror_id)
+          && (mirrors.count(x.mirror_id) > 0 || mirrors.size() < max_mirrors))
+        fresh.push_back(std::move(x));
+    if (fresh.empty())
+      return;
+    // Their addresses, parts and files as the other placements recorded
+    // them (read again at every check while some mirror is elsewhere).
+    auto rec = store->load();
+    learn_files(rec);
+    std::set<std::string> ids;
+    for (auto& x : fresh)
+      ids.insert(x.mirror_id);
+    for (auto& r : rec.mirrors)
+      if (ids.count(r.address.mirror_id()) > 0) {
+        auto& m = mirrors[r.address.mirror_id()];
+        m.address = r.address;
+        m.capacity = r.capacity;
+      }
+    for (auto& [sha, f] : files)
+      for (auto& p : f.parts)
+        for (auto& id : ids)
+          p.holders.erase(id);
+    for (auto& r : rec.replicas) {
+      auto f = files.find(r.file_sha256);
+      if (ids.count(r.mirror_id) > 0 && f != files.end()
+          && r.part < f->second.parts.size())
+        f->second.parts[r.part].holders.insert(r.mirror_id);
+    }
+    for (auto& x : fresh) {
+      auto m = mirrors.find(x.mirror_id);
+      if (m == mirrors.end())
+        continue;  // no address recorded yet
+      m->second.last_seen = now - std::chrono::milliseconds(
+                                    std::max<int64_t>(x.silent_ms, 0));
+      set_health(m->second, mirror_health::elsewhere,
+                 "alive at tracker " + x.tracker);
+    }
+  } catch (const std::exception& e) {
+    LOG_WARN("placement", "sharing mirror liveness: " << e.what());
   }
 }
 
@@ -742,7 +797,9 @@ pb::FileInfo placement_state::sources(const std::string& sha) const {
   std::map<std::string, bitfield> held;
   for (uint32_t part = 0; part < f->second.parts.size(); ++part)
     for (auto& h : f->second.parts[part].holders) {
-      if (!usable(h))
+      auto m = mirrors.find(h);
+      if (!usable(h)
+          && (m == mirrors.end() || m->second.health != mirror_health::elsewhere))
         continue;
       auto i = held.try_emplace(h, bitfield{layout.pieces}).first;
       for (auto p = layout.first(part); p < layout.end(part); ++p)

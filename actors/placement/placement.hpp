@@ -21,6 +21,20 @@
 //   suspect -> alive          registers again (its heartbeats are refused
 //                             until it does)
 //   joining/alive/suspect -> dead   silent for dead_after
+//   joining/suspect/dead -> elsewhere   (several trackers on one PostgreSQL
+//                             database) registered with another tracker,
+//                             whose placement records it alive in the
+//                             database; its parts count and it is handed
+//                             out as a source, but this placement sends it
+//                             no copies (it holds no handle of it)
+//   elsewhere -> alive        registers here
+//   elsewhere -> dead         its record in the database is older than
+//                             dead_after
+//
+// On a shared database every placement records its alive mirrors in the
+// database at each check and reads the others'; only the placement a
+// mirror registered with copies to it or trims it. Any tracker answers
+// `placement` and a file's mirror sources.
 #pragma once
 
 #include <chrono>
@@ -47,9 +61,11 @@ struct placement_options {
   uint64_t part_size = uint64_t{64} << 20;
   std::chrono::milliseconds dead_after{3000};
   uint32_t max_copies_per_mirror = 2;
+  /// This tracker among those sharing a database (its host:port).
+  std::string id = "tracker";
 };
 
-enum class mirror_health { joining, alive, suspect, dead };
+enum class mirror_health { joining, alive, suspect, dead, elsewhere };
 const char* to_string(mirror_health x);
 
 struct placed_mirror {
@@ -145,6 +161,9 @@ struct placement_state {
   pb::FileInfo sources(const std::string& file_sha256) const;
   /// Timer: dead mirrors, re-replication, trimming.
   void check();
+  /// Shared database: records the mirrors alive here, learns those alive
+  /// at other trackers (with their parts and files).
+  void share_liveness();
   void on_down(const caf::down_msg& dm);
 
   // -- helpers ------------------------------------------------------------------

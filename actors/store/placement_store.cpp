@@ -24,7 +24,45 @@ public:
                 "CREATE TABLE IF NOT EXISTS replicas ("
                 " file_sha256 BLOB NOT NULL, part INTEGER NOT NULL,"
                 " mirror_id TEXT NOT NULL,"
-                " PRIMARY KEY (file_sha256, part, mirror_id))"});
+                " PRIMARY KEY (file_sha256, part, mirror_id))",
+                "CREATE TABLE IF NOT EXISTS mirror_seen ("
+                " mirror_id TEXT PRIMARY KEY, tracker TEXT NOT NULL,"
+                " seen_ms INTEGER NOT NULL)"});
+  }
+
+  bool shared() const override {
+    return db_.postgres();
+  }
+
+  // PostgreSQL's clock in milliseconds (only used on a shared database).
+  static constexpr const char* now_ms
+    = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+  void seen(const std::vector<std::string>& mirror_ids,
+            const std::string& tracker) override {
+    if (mirror_ids.empty())
+      return;
+    db_.transact([&] {
+      auto st = db_.prepare(std::string{"INSERT INTO mirror_seen (mirror_id,"
+                                        " tracker, seen_ms) VALUES (?, ?, "}
+                            + now_ms
+                            + ") ON CONFLICT (mirror_id) DO UPDATE SET"
+                              " tracker = excluded.tracker,"
+                              " seen_ms = excluded.seen_ms");
+      for (auto& id : mirror_ids)
+        st.bind(1, id).bind(2, tracker).run();
+    });
+  }
+
+  std::vector<seen_elsewhere>
+  seen_by_others(const std::string& tracker) override {
+    std::vector<seen_elsewhere> out;
+    auto st = db_.prepare(std::string{"SELECT mirror_id, tracker, "} + now_ms
+                          + " - seen_ms FROM mirror_seen WHERE tracker <> ?");
+    st.bind(1, tracker);
+    while (st.step())
+      out.push_back({st.text_at(0), st.text_at(1), st.int_at(2)});
+    return out;
   }
 
   placement_record load() override {

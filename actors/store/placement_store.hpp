@@ -45,6 +45,24 @@ public:
   /// Replaces what a mirror holds (it registered with this list).
   virtual void set_replicas(const std::string& mirror_id,
                             const std::vector<pb::PartRef>& parts) = 0;
+
+  // -- several trackers on one database (PostgreSQL) ------------------------
+
+  /// True when other trackers' placements may share this database.
+  virtual bool shared() const = 0;
+  /// Records that `mirror_ids` are alive, registered with `tracker`, now
+  /// (the database's clock: trackers' clocks need not agree).
+  virtual void seen(const std::vector<std::string>& mirror_ids,
+                    const std::string& tracker) = 0;
+  /// Mirrors registered with other trackers than `tracker`: how many
+  /// milliseconds ago each was last recorded alive, and by which tracker.
+  struct seen_elsewhere {
+    std::string mirror_id;
+    std::string tracker;
+    int64_t silent_ms = 0;
+  };
+  virtual std::vector<seen_elsewhere> seen_by_others(
+    const std::string& tracker) = 0;
 };
 
 /// The store in SQLite or PostgreSQL (`tracker.db`: tables beside the

@@ -28,6 +28,13 @@ struct conflict : error {
   using error::error;
 };
 
+/// No PostgreSQL server the URI names could be reached as a read-write
+/// primary (none answers, one is starting, or only standbys answer): may
+/// pass by itself, unlike a wrong database name or a refused login.
+struct unavailable : error {
+  using error::error;
+};
+
 /// True for a PostgreSQL connection URI.
 bool is_postgres(const std::string& location);
 

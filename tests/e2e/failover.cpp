@@ -170,3 +170,42 @@ BOOST_AUTO_TEST_CASE(peers_switch_trackers_and_nothing_acknowledged_is_lost) {
   s.ok("d", {"logout"});
   s.ok("d", {"login", "carol", "pw-c"});
 }
+
+// A tracker started while its PostgreSQL server is down waits for it: it
+// publishes no port meanwhile (peers listing several trackers use another),
+// warns once rather than on every attempt, and serves once the server is
+// up.
+BOOST_AUTO_TEST_CASE(a_tracker_started_before_its_database_serves_once_it_is_up) {
+  pg_server pg;  // a server of its own: stopped during the test
+  swarm s;
+  s.tracker_db = pg.create_database("catalog");
+  pg.stop();
+  s.start_tracker_at(s.tracker_ports, s.tracker, "tracker", {}, false);
+  std::this_thread::sleep_for(2s);
+  BOOST_REQUIRE(s.tracker->running());
+  BOOST_TEST(s.ctl(s.tracker_ports, {"actors"}).code != 0);
+  auto log = file_of(s.dir / "tracker.log");
+  auto warnings = [&] {
+    size_t n = 0;
+    for (auto at = log.find("tracker.db unavailable"); at != std::string::npos;
+         at = log.find("tracker.db unavailable", at + 1))
+      ++n;
+    return n;
+  };
+  BOOST_TEST(warnings() == 1u, log);
+
+  pg.start();
+  auto start = std::chrono::steady_clock::now();
+  BOOST_REQUIRE(wait_until(
+    [&] { return s.ctl(s.tracker_ports, {"actors"}).code == 0; }, 15s));
+  BOOST_TEST_MESSAGE("tracker serving "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count()
+                     << " ms after PostgreSQL started");
+  // It writes and reads its catalog: a peer announces, another finds it.
+  write_random_file(s.share_dir("s0") + "/late.bin", 2 * piece + 9, 5);
+  s.start_peer("s0");
+  s.start_peer("d");
+  BOOST_TEST(wait_until([&] { return s.sources("d", "late.bin", 1); }, 10s));
+}

@@ -7,6 +7,12 @@
 // operation a tracker acknowledged; at the end every one of them is
 // visible through both trackers. An operation without an answer may or may
 // not have happened: it is not checked.
+//
+// The catalog is on a PostgreSQL primary with a synchronous standby
+// (tests/pg_server.hpp's pg_pair); the trackers' tracker.db names both
+// servers with target_session_attrs=read-write. Halfway through the kills
+// the primary's postmaster is SIGKILLed and the standby promoted; the
+// trackers reconnect to it by themselves (not restarted for it).
 #define BOOST_TEST_MODULE e2e_no_lost_writes
 #include <boost/test/unit_test.hpp>
 
@@ -106,6 +112,9 @@ public:
 
   history h;
 
+  /// Operations acknowledged so far (read while the driver runs).
+  size_t acknowledged() const { return acked_; }
+
   /// Users and groups every later operation needs; retried until done.
   void setup() {
     for (int i = 0; i < 6; ++i) {
@@ -167,7 +176,7 @@ private:
     ++h.attempted;
     auto r = conns_.ask<T>(tracker(), std::forward<Ts>(xs)...);
     if (r)
-      ++h.acknowledged;
+      acked_ = ++h.acknowledged;
     return r;
   }
 
@@ -202,7 +211,7 @@ private:
     auto r = conns_.ask<pb::AnnounceReply>(t, announce_atom::value, msg);
     if (!r || r->rejected_size() > 0)
       return;
-    ++h.acknowledged;
+    acked_ = ++h.acknowledged;
     p.session = r->session();
     h.peers.push_back(std::move(p));
   }
@@ -271,14 +280,16 @@ private:
   std::mt19937_64 rng_;
   int next_file_ = 0;
   int next_share_ = 0;
+  std::atomic<size_t> acked_{0};
 };
 
 struct cluster : swarm {
+  pg_pair pg;
   std::vector<node_ports> ports{2};
   std::vector<std::unique_ptr<process>> procs{2};
 
   cluster() {
-    tracker_db = fresh_pg_database();
+    tracker_db = pg.create_database("catalog");
     for (size_t i = 0; i < ports.size(); ++i)
       start(i);
   }
@@ -391,15 +402,29 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_operation_is_lost_to_sigkill) {
       cl.step();
   }};
   std::mt19937_64 rng{seed + 1};
+  size_t before_failover = 0;
   for (int k = 0; k < kills; ++k) {
     std::this_thread::sleep_for(std::chrono::milliseconds(
       std::uniform_int_distribution<int>{200, 700}(rng)));
+    if (k == kills / 2) {
+      before_failover = cl.acknowledged();
+      c.pg.fail_over();
+      BOOST_TEST_MESSAGE("PostgreSQL primary killed, standby promoted after "
+                         << before_failover << " acknowledged operations");
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>{200, 700}(rng)));
+    }
     auto i = std::uniform_int_distribution<size_t>{0, 1}(rng);
     c.procs[i]->kill();
     std::this_thread::sleep_for(std::chrono::milliseconds(
       std::uniform_int_distribution<int>{0, 300}(rng)));
     c.start(i);
   }
+  // The trackers write again on the promoted standby.
+  auto after_failover = cl.acknowledged();
+  BOOST_TEST(after_failover > before_failover + 5,
+             "operations acknowledged after the promotion: "
+               << after_failover - before_failover);
   stop = true;
   driver.join();
   auto& h = cl.h;

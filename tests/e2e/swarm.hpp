@@ -37,10 +37,12 @@ struct swarm {
     start_tracker_at(tracker_ports, tracker, "tracker", std::move(extra));
   }
 
-  /// Starts a tracker process on `p` into `slot` (log NAME.log).
+  /// Starts a tracker process on `p` into `slot` (log NAME.log); waits
+  /// until its control port answers unless `wait` is false.
   void start_tracker_at(node_ports& p, std::unique_ptr<test::process>& slot,
                         const std::string& name,
-                        std::vector<std::string> extra = {}) {
+                        std::vector<std::string> extra = {},
+                        bool wait = true) {
     std::vector<std::string> args{
       "tracker", "--config", std::string{ACTORRENT_SOURCE_DIR} + "/config/tracker.ini",
       "--tracker.port=" + std::to_string(p.port),
@@ -49,7 +51,8 @@ struct swarm {
     args.insert(args.end(), extra.begin(), extra.end());
     p.token_file = token_file_in(extra);
     slot = std::make_unique<test::process>(args, dir / (name + ".log"));
-    BOOST_REQUIRE(test::wait_until(
+    if (wait)
+      BOOST_REQUIRE(test::wait_until(
       [&] { return ctl(p, {"actors"}).code == 0; }, 10s));
   }
 
