@@ -15,6 +15,7 @@
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/core/piece_bytes.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace caf { class actor_system_config; }
