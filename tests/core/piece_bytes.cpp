@@ -41,10 +41,11 @@ BOOST_AUTO_TEST_CASE(round_trip_through_caf) {
   BOOST_CHECK(x == y);
   BOOST_CHECK_EQUAL(y.size(), (1u << 20) + 13);
   // An empty one, too.
-  buf.clear();
+  std::vector<char> buf2;
+  caf::binary_serializer sink2{nullptr, buf2};
   piece_bytes empty, back = pattern(10, 'z');
-  BOOST_REQUIRE(!sink(empty));
-  caf::binary_deserializer source2{nullptr, buf};
+  BOOST_REQUIRE(!sink2(empty));
+  caf::binary_deserializer source2{nullptr, buf2};
   BOOST_REQUIRE(!source2(back));
   BOOST_CHECK_EQUAL(back.size(), 0u);
 }
@@ -64,10 +65,11 @@ BOOST_AUTO_TEST_CASE(oversized_length_refused_before_allocating) {
   BOOST_CHECK_EQUAL(y.size(), 0u);
   BOOST_CHECK_EQUAL(piece_pool_stats().allocated, before);
   // Exactly the bound is accepted (and then runs out of input).
-  buf.clear();
+  std::vector<char> buf2;
+  caf::binary_serializer sink2{nullptr, buf2};
   n = piece_bytes::max_size;
-  BOOST_REQUIRE(!sink.begin_sequence(n));
-  caf::binary_deserializer source2{nullptr, buf};
+  BOOST_REQUIRE(!sink2.begin_sequence(n));
+  caf::binary_deserializer source2{nullptr, buf2};
   BOOST_CHECK(source2(y) != caf::sec::invalid_argument);
 }
 
@@ -80,14 +82,14 @@ BOOST_AUTO_TEST_CASE(blocks_are_aligned_and_reused) {
   }
   auto before = piece_pool_stats();
   piece_bytes b(1 << 20);
-  BOOST_CHECK_EQUAL(b.data(), first); // the same block, back from the pool
+  BOOST_CHECK(b.data() == first); // the same block, back from the pool
   BOOST_CHECK_EQUAL(piece_pool_stats().reused, before.reused + 1);
   BOOST_CHECK_EQUAL(piece_pool_stats().allocated, before.allocated);
   // A copy is deep; a move takes the block.
   auto c = pattern(5000, 'q');
   auto d = c;
   BOOST_CHECK(c == d);
-  BOOST_CHECK_NE(c.data(), d.data());
+  BOOST_CHECK(c.data() != d.data());
   d[0] = 'X';
   BOOST_CHECK(!(c == d));
   auto e = std::move(c);
