@@ -23,7 +23,7 @@ namespace caf { class actor_system_config; }
 namespace actorrent {
 
 /// Protocol version: nodes with different identifiers refuse to connect.
-constexpr const char* protocol_version = "actorrent.v3";
+constexpr const char* protocol_version = "actorrent.v4";
 
 // -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
