@@ -163,7 +163,7 @@ using piece_server_actor = caf::typed_actor<
   /// One piece: its header and its bytes. Fails with unknown_file, bad_piece
   /// (out of range or not held yet) or io_failure.
   caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
-                                                      std::vector<char>>>;
+                                                      piece_bytes>>;
 
 /// The piece server itself (local to its node): what its front publishes
 /// plus the timer of its upload pacing.
@@ -270,7 +270,7 @@ using writer_actor = caf::typed_actor<
   /// Checks the piece's SHA-256, writes it, marks it held in the library
   /// (served at once). Replies true when written, false when the hash did
   /// not match.
-  caf::replies_to<write_atom, uint32_t, std::vector<char>>::with<bool>,
+  caf::replies_to<write_atom, uint32_t, piece_bytes>::with<bool>,
   /// Checks that every piece of the file has passed its SHA-256 (by any
   /// writer of the download) and renames it into place. Replies the final
   /// path, or io_failure.

@@ -119,6 +119,8 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(PlacementStatus);
   ACTORRENT_ADD(BadPieceReport);
 #undef ACTORRENT_ADD
+  // Piece bytes: pooled, never zero-filled (actors/core/piece_bytes.hpp).
+  cfg.add_message_type<piece_bytes>("actorrent.piece_bytes");
 }
 
 } // namespace actorrent

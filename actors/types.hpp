@@ -15,6 +15,7 @@
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/core/piece_bytes.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace caf { class actor_system_config; }
@@ -22,7 +23,7 @@ namespace caf { class actor_system_config; }
 namespace actorrent {
 
 /// Protocol version: nodes with different identifiers refuse to connect.
-constexpr const char* protocol_version = "actorrent.v3";
+constexpr const char* protocol_version = "actorrent.v4";
 
 // -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
 using announce_atom = caf::atom_constant<caf::atom("announce")>;

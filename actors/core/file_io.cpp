@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -68,16 +69,37 @@ struct open_file {
 
 using file_ptr = std::shared_ptr<open_file>;
 
+// How a descriptor is opened: for reading, for buffered writing, or for
+// writing with O_DIRECT.
+enum class fd_mode { read, write, direct };
+
+// O_DIRECT needs the buffer, the offset and the length aligned to the
+// device's logical block; 4 KiB covers every common one.
+constexpr size_t direct_align = 4096;
+
+bool aligned(const void* p, uint64_t offset, size_t len) {
+  return len > 0 && len % direct_align == 0 && offset % direct_align == 0
+         && reinterpret_cast<uintptr_t>(p) % direct_align == 0;
+}
+
 // The file system, with a cache of open descriptors (pieces of one file are
 // read and written many times). A cached descriptor is used only while the
 // path still names the same file (a file replaced by a rename is opened
 // anew).
+//
+// A write of whole aligned blocks from an aligned buffer (a piece in a
+// piece_bytes block at a piece offset) goes to the disk with O_DIRECT: no
+// copy into the page cache and no fresh page-cache pages to fault in. The
+// bytes are on the device when the call returns, as with a buffered write
+// followed by its writeback. A file system without O_DIRECT (tmpfs) answers
+// EINVAL; from then on every write is buffered. Other writes (the last,
+// shorter piece of a file) are buffered.
 class disk_io : public file_io {
 public:
 
   std::string read(const std::string& path, uint64_t offset, char* buf,
                    size_t len) override {
-    auto f = open_fd(path, false);
+    auto f = open_fd(path, fd_mode::read);
     if (!f)
       return sys_error("open", path);
     auto n = move_all(len, [&](size_t got) {
@@ -93,7 +115,21 @@ public:
 
   std::string write(const std::string& path, uint64_t offset, const char* buf,
                     size_t len) override {
-    auto f = open_fd(path, true);
+    if (direct_ && aligned(buf, offset, len)) {
+      if (auto f = open_fd(path, fd_mode::direct)) {
+        auto n = move_all(len, [&](size_t done) {
+          return ::pwrite(f->fd, buf + done, len - done,
+                          static_cast<off_t>(offset + done));
+        });
+        if (n > 0)
+          return {};
+        if (n == 0 || errno != EINVAL)
+          return sys_error("write", path);
+      }
+      if (errno == EINVAL)
+        direct_ = false; // no O_DIRECT here: buffered from now on
+    }
+    auto f = open_fd(path, fd_mode::write);
     if (!f)
       return sys_error("open", path);
     auto n = move_all(len, [&](size_t done) {
@@ -106,7 +142,7 @@ public:
   }
 
   std::string allocate(const std::string& path, uint64_t size) override {
-    auto f = open_fd(path, true);
+    auto f = open_fd(path, fd_mode::write);
     if (!f)
       return sys_error("open", path);
     if (size > 0 && ::posix_fallocate(f->fd, 0, static_cast<off_t>(size)) != 0
@@ -162,15 +198,16 @@ public:
 
   void forget(const std::string& path) override {
     std::unique_lock<std::shared_mutex> guard{mtx_};
-    fds_.erase({path, false});
-    fds_.erase({path, true});
+    fds_.erase({path, fd_mode::read});
+    fds_.erase({path, fd_mode::write});
+    fds_.erase({path, fd_mode::direct});
   }
 
 private:
   // The cached descriptor of `path`, or a new one; nullptr with errno set
   // when it cannot be opened.
-  file_ptr open_fd(const std::string& path, bool writable) {
-    std::pair<std::string, bool> key{path, writable};
+  file_ptr open_fd(const std::string& path, fd_mode mode) {
+    std::pair<std::string, fd_mode> key{path, mode};
     struct ::stat sb;
     bool exists = ::stat(path.c_str(), &sb) == 0;
     {
@@ -180,7 +217,9 @@ private:
           && i->second->ino == sb.st_ino)
         return i->second;
     }
-    int flags = writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
+    int flags = mode == fd_mode::read    ? O_RDONLY | O_CLOEXEC
+                : mode == fd_mode::write ? O_RDWR | O_CREAT | O_CLOEXEC
+                                         : O_RDWR | O_DIRECT | O_CLOEXEC;
     auto f = std::make_shared<open_file>();
     f->fd = ::open(path.c_str(), flags, 0644);
     if (f->fd < 0 || ::fstat(f->fd, &sb) != 0)
@@ -193,7 +232,8 @@ private:
   }
 
   std::shared_mutex mtx_;
-  std::map<std::pair<std::string, bool>, file_ptr> fds_;
+  std::map<std::pair<std::string, fd_mode>, file_ptr> fds_;
+  std::atomic<bool> direct_{true};
 };
 
 } // namespace

@@ -119,7 +119,7 @@ void mirror_state::remove_leftovers() {
 
 // -- serving ----------------------------------------------------------------------
 
-caf::result<pb::PieceHeader, std::vector<char>>
+caf::result<pb::PieceHeader, piece_bytes>
 mirror_state::serve(const pb::PieceRequest& req) {
   if (req.file_sha256().size() != 32)
     return make_error(errc::bad_message, "a mirror needs the file's SHA-256");
@@ -135,7 +135,7 @@ mirror_state::serve(const pb::PieceRequest& req) {
   auto p = i->second.parts.find(part);
   if (p == i->second.parts.end())
     return make_error(errc::bad_piece, "part not held here");
-  std::vector<char> buf(piece_length(m, req.index()));
+  piece_bytes buf(piece_length(m, req.index()));
   uint64_t offset = uint64_t{req.index() - layout.first(part)}
                     * m.piece_size();
   if (auto err = opts.io->read(p->second.path, offset, buf.data(), buf.size());
@@ -360,7 +360,7 @@ void mirror_state::fill(uint64_t id) {
     req.set_file_sha256(job.req.manifest().file_sha256());
     self->request(job.handle, opts.request_timeout, piece_atom::value, req)
       .then(
-        [this, id, epoch, p](const pb::PieceHeader&, std::vector<char>& data) {
+        [this, id, epoch, p](const pb::PieceHeader&, piece_bytes& data) {
           on_piece(id, epoch, p, data);
         },
         [this, id, epoch, p](const caf::error& err) {
@@ -373,7 +373,7 @@ void mirror_state::fill(uint64_t id) {
 }
 
 void mirror_state::on_piece(uint64_t id, uint64_t epoch, uint32_t p,
-                            std::vector<char>& data) {
+                            piece_bytes& data) {
   auto i = copies.find(id);
   if (i == copies.end() || i->second.epoch != epoch)
     return;
@@ -611,7 +611,7 @@ mirror_actor::behavior_type mirror(mirror_state::pointer self,
   self->delayed_send(self, self->state.opts.scrub_interval, scrub_atom::value);
   return {
     [self](piece_atom, const pb::PieceRequest& req)
-      -> caf::result<pb::PieceHeader, std::vector<char>> {
+      -> caf::result<pb::PieceHeader, piece_bytes> {
       return self->state.serve(req);
     },
     [self](copy_atom, const pb::PartCopy& req) -> caf::result<pb::PartStored> {

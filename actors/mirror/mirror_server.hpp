@@ -123,7 +123,7 @@ struct mirror_state {
   void remove_leftovers();
 
   // -- serving ----------------------------------------------------------------
-  caf::result<pb::PieceHeader, std::vector<char>>
+  caf::result<pb::PieceHeader, piece_bytes>
   serve(const pb::PieceRequest& req);
 
   // -- placement --------------------------------------------------------------
@@ -147,7 +147,7 @@ struct mirror_state {
   void connect(uint64_t id);
   void fill(uint64_t id);
   void on_piece(uint64_t id, uint64_t epoch, uint32_t piece,
-                std::vector<char>& data);
+                piece_bytes& data);
   /// The current source failed: next source, or the copy fails.
   void next_source(uint64_t id, std::string why);
   void finish(uint64_t id);

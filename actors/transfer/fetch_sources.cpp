@@ -177,7 +177,7 @@ void piece_fetcher_state::request_piece(const std::string& id,
                 piece_atom::value, std::move(req))
     .then(
       [self, id, epoch, p, sent](const pb::PieceHeader& hdr,
-                                 std::vector<char>& data) {
+                                 piece_bytes& data) {
         auto& st = self->state;
         if (auto i = st.sources.find(id);
             i != st.sources.end() && i->second.epoch == epoch) {
@@ -193,7 +193,7 @@ void piece_fetcher_state::request_piece(const std::string& id,
 
 void piece_fetcher_state::on_piece(const std::string& id, uint64_t epoch,
                                    uint32_t p, const pb::PieceHeader& hdr,
-                                   std::vector<char>& data) {
+                                   piece_bytes& data) {
   if (hdr.index() != p) {
     on_piece_error(id, epoch, p, make_error(errc::bad_message, "wrong piece"));
     return;

@@ -203,7 +203,7 @@ struct piece_fetcher_state {
   void schedule();
   void request_piece(const std::string& id, fetch_source& src, uint32_t p);
   void on_piece(const std::string& id, uint64_t epoch, uint32_t p,
-                const pb::PieceHeader& hdr, std::vector<char>& data);
+                const pb::PieceHeader& hdr, piece_bytes& data);
   void on_piece_error(const std::string& id, uint64_t epoch, uint32_t p,
                       const caf::error& err);
   void on_written(const std::string& id, uint32_t p, size_t writer, bool ok);

@@ -55,7 +55,7 @@ caf::timespan token_bucket::delay(uint64_t bytes, time_point now) {
 
 // -- piece_server ---------------------------------------------------------------
 
-caf::result<pb::PieceHeader, std::vector<char>>
+caf::result<pb::PieceHeader, piece_bytes>
 piece_server_state::serve(const pb::PieceRequest& req) {
   if (auto too_large = check_sizes(req); !too_large.empty())
     return make_error(errc::bad_message, too_large);
@@ -94,14 +94,14 @@ piece_server_state::serve(const pb::PieceRequest& req) {
     return {std::move(hdr), std::move(*buf)};
   }
   // Over budget: hold the reply; from here on the promise answers.
-  auto rp = self->make_response_promise<pb::PieceHeader, std::vector<char>>();
+  auto rp = self->make_response_promise<pb::PieceHeader, piece_bytes>();
   held.push_back(held_reply{now + wait, rp, std::move(hdr),
                             req.file_sha256()});
   self->delayed_send(self, wait, tick_atom::value);
   return rp;
 }
 
-caf::expected<std::vector<char>>
+caf::expected<piece_bytes>
 piece_server_state::read_held(const held_reply& x) {
   std::string why;
   int code = 0;
@@ -112,9 +112,9 @@ piece_server_state::read_held(const held_reply& x) {
   return read(*loc);
 }
 
-caf::expected<std::vector<char>>
+caf::expected<piece_bytes>
 piece_server_state::read(const piece_location& loc) {
-  std::vector<char> buf(loc.length);
+  piece_bytes buf(loc.length);
   if (auto err = opts.io->read(loc.path, loc.offset, buf.data(), buf.size());
       !err.empty())
     return make_error(errc::io_failure, err);
@@ -154,7 +154,7 @@ piece_server(paced_piece_server_actor::stateful_pointer<piece_server_state> self
   st.bucket = token_bucket{st.opts.upload_limit, self->clock().now()};
   return {
     [=](piece_atom, const pb::PieceRequest& req)
-      -> caf::result<pb::PieceHeader, std::vector<char>> {
+      -> caf::result<pb::PieceHeader, piece_bytes> {
       return self->state.serve(req);
     },
     [=](tick_atom) { self->state.release(); },

@@ -57,7 +57,7 @@ private:
 
 struct piece_server_state {
   using reply_promise
-    = caf::typed_response_promise<pb::PieceHeader, std::vector<char>>;
+    = caf::typed_response_promise<pb::PieceHeader, piece_bytes>;
   /// A reply waiting for upload budget. Its piece is located and read only
   /// when it is due: waiting replies hold no piece in memory, and a partial
   /// file renamed into place meanwhile is read where it is then.
@@ -75,14 +75,14 @@ struct piece_server_state {
     = nullptr;
 
   /// Answers one request at once, or holds it while over budget.
-  caf::result<pb::PieceHeader, std::vector<char>>
+  caf::result<pb::PieceHeader, piece_bytes>
   serve(const pb::PieceRequest& req);
   /// Answers the held replies that are due.
   void release();
   /// Reads one located piece: its bytes, or why not.
-  caf::expected<std::vector<char>> read(const piece_location& loc);
+  caf::expected<piece_bytes> read(const piece_location& loc);
   /// Locates a held reply's piece again (it may have moved) and reads it.
-  caf::expected<std::vector<char>> read_held(const held_reply& x);
+  caf::expected<piece_bytes> read_held(const held_reply& x);
   /// Held replies fail at once when the server ends (their requesters need
   /// not wait for their timeouts).
   ~piece_server_state();

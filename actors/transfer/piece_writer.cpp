@@ -27,7 +27,7 @@ bool written_set::all() const {
 }
 
 caf::result<bool> piece_writer_state::write(uint32_t index,
-                                            const std::vector<char>& data) {
+                                            const piece_bytes& data) {
   auto& m = opts.manifest;
   if (index >= static_cast<uint32_t>(m.piece_sha256_size()))
     return make_error(errc::bad_piece, std::to_string(index));
@@ -82,7 +82,7 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
     return writer_actor::behavior_type::make_empty_behavior();
   }
   return {
-    [=](write_atom, uint32_t index, const std::vector<char>& data) {
+    [=](write_atom, uint32_t index, const piece_bytes& data) {
       return self->state.write(index, data);
     },
     [=](finish_atom) { return self->state.finish(); },

@@ -54,7 +54,7 @@ struct piece_writer_state {
   std::shared_ptr<library> lib;
 
   /// Verifies piece `index` and writes it.
-  caf::result<bool> write(uint32_t index, const std::vector<char>& data);
+  caf::result<bool> write(uint32_t index, const piece_bytes& data);
   /// Checks that every piece is verified and renames the file into place.
   caf::result<std::string> finish();
   static inline const char* name = "piece_writer";

@@ -37,7 +37,7 @@ std::string request_piece(uint16_t port, const std::string& key,
   std::string out;
   self->request(*server, 10s, piece_atom::value, req)
     .receive([&](const pb::PieceHeader&,
-                 const std::vector<char>&) { out = "served"; },
+                 const piece_bytes&) { out = "served"; },
              [&](const caf::error& err) { out = render(err); });
   return out;
 }

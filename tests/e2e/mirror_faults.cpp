@@ -346,7 +346,7 @@ BOOST_FIXTURE_TEST_CASE(bad_input_to_mirrors_is_refused, faults) {
       caf::scoped_actor self{*front.sys};
       std::string out = "timeout";
       self->request(mirror, 30s, piece_atom::value, q)
-        .receive([&](pb::PieceHeader&, std::vector<char>&) { out = "ok"; },
+        .receive([&](pb::PieceHeader&, piece_bytes&) { out = "ok"; },
                  [&](caf::error& err) { out = render(err); });
       return out;
     };
@@ -383,8 +383,8 @@ BOOST_FIXTURE_TEST_CASE(bad_input_to_mirrors_is_refused, faults) {
       static_cast<uint16_t>(node("tracker").port())};
     auto liar = mallory.sys->spawn([]() -> piece_server_actor::behavior_type {
       return {[](piece_atom, const pb::PieceRequest&)
-                -> caf::result<pb::PieceHeader, std::vector<char>> {
-        return {pb::PieceHeader{}, std::vector<char>(1 << 20, 'X')};
+                -> caf::result<pb::PieceHeader, piece_bytes> {
+        return {pb::PieceHeader{}, piece_bytes{std::string(1 << 20, 'X').data(), 1 << 20}};
       }};
     });
     auto liar_port = mallory.sys->middleman().publish(liar, 0, "127.0.0.1");

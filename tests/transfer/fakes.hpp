@@ -52,11 +52,11 @@ inline pb::Manifest manifest_of_bytes(const std::string& name,
   return m;
 }
 
-inline std::vector<char> piece_of(const std::string& bytes, uint32_t index,
-                                  uint32_t piece_size = piece) {
+inline piece_bytes piece_of(const std::string& bytes, uint32_t index,
+                            uint32_t piece_size = piece) {
   auto off = size_t{index} * piece_size;
   auto len = std::min<size_t>(piece_size, bytes.size() - off);
-  return {bytes.begin() + off, bytes.begin() + off + len};
+  return piece_bytes{bytes.data() + off, len};
 }
 
 // -- a peer agent that answers info from a FileInfo ----------------------------
@@ -112,7 +112,7 @@ struct source_record {
 };
 
 struct fake_source_state {
-  std::vector<caf::typed_response_promise<pb::PieceHeader, std::vector<char>>>
+  std::vector<caf::typed_response_promise<pb::PieceHeader, piece_bytes>>
     held;  // never answered
 };
 
@@ -121,13 +121,13 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
             std::shared_ptr<source_record> rec) {
   return {
     [self, rec](piece_atom, const pb::PieceRequest& req)
-      -> caf::result<pb::PieceHeader, std::vector<char>> {
+      -> caf::result<pb::PieceHeader, piece_bytes> {
       rec->requests.push_back(req.index());
       if (rec->mode == source_mode::busy)
         return make_error(errc::busy, "uploads paced");
       if (rec->mode == source_mode::hold) {
         auto rp = self->make_response_promise<pb::PieceHeader,
-                                              std::vector<char>>();
+                                              piece_bytes>();
         self->state.held.push_back(rp);
         return rp;
       }
@@ -158,7 +158,7 @@ inline caf::behavior piece_client(caf::event_based_actor* self,
       self->request(srv, std::chrono::seconds(3600), piece_atom::value,
                     std::move(req))
         .then([=](const pb::PieceHeader& hdr,
-                  std::vector<char>&) { rec->pieces.push_back(hdr.index()); },
+                  piece_bytes&) { rec->pieces.push_back(hdr.index()); },
               [=](caf::error& err) { rec->errors.push_back(err); });
     },
   };

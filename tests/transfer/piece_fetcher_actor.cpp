@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(resume_fetches_only_missing_pieces) {
     if (i % 3 == 0) {
       have.set(i);
       auto d = test::piece_of(bytes, i);
-      std::copy(d.begin(), d.end(), part.begin() + i * test::piece);
+      std::copy(d.data(), d.data() + d.size(), part.begin() + i * test::piece);
     } else {
       missing_bytes += piece_length(m, i);
     }

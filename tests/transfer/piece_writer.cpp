@@ -26,7 +26,7 @@ struct fixture : test::transfer_fixture {
     return w;
   }
 
-  bool write(const writer_actor& w, uint32_t i, std::vector<char> data) {
+  bool write(const writer_actor& w, uint32_t i, piece_bytes data) {
     auto [ok, err] = ask<bool>(w, write_atom::value, i, std::move(data));
     BOOST_REQUIRE_MESSAGE(ok, render(err));
     return *ok;
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(refuses_a_piece_that_fails_its_sha256) {
   BOOST_CHECK_EQUAL(got.substr(test::piece, test::piece),
                     std::string(test::piece, '\0')); // nothing written
   BOOST_CHECK(!lib->snapshot().at(0).have.test(1));
-  auto [ok, err] = ask<bool>(w, write_atom::value, n, std::vector<char>{});
+  auto [ok, err] = ask<bool>(w, write_atom::value, n, piece_bytes{});
   BOOST_CHECK(!ok);
   BOOST_CHECK(is(err, errc::bad_piece));
 }

@@ -1,0 +1,129 @@
+// Piece bytes: CAF round trip without zero-filling, the size bound checked
+// before allocating, pooled 4 KiB-aligned blocks, and the disk's O_DIRECT
+// write path for whole aligned pieces beside the buffered one.
+#define BOOST_TEST_MODULE piece_bytes
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "actors/core/file_io.hpp"
+#include "actors/types.hpp"
+#include "tests/fixtures.hpp"
+
+using namespace actorrent;
+
+namespace {
+
+piece_bytes pattern(size_t n, char seed) {
+  piece_bytes out(n);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = static_cast<char>(seed + i * 7);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(round_trip_through_caf) {
+  auto x = pattern((1 << 20) + 13, 'a');
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(x));
+  piece_bytes y;
+  caf::binary_deserializer source{nullptr, buf};
+  BOOST_REQUIRE(!source(y));
+  BOOST_CHECK(x == y);
+  BOOST_CHECK_EQUAL(y.size(), (1u << 20) + 13);
+  // An empty one, too.
+  std::vector<char> buf2;
+  caf::binary_serializer sink2{nullptr, buf2};
+  piece_bytes empty, back = pattern(10, 'z');
+  BOOST_REQUIRE(!sink2(empty));
+  caf::binary_deserializer source2{nullptr, buf2};
+  BOOST_REQUIRE(!source2(back));
+  BOOST_CHECK_EQUAL(back.size(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_length_refused_before_allocating) {
+  // Only a length prefix announcing 16 MiB + 1 byte, no payload: refused as
+  // too large (invalid_argument), not read until the input runs out.
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  size_t n = piece_bytes::max_size + 1;
+  BOOST_REQUIRE(!sink.begin_sequence(n));
+  auto before = piece_pool_stats().allocated;
+  piece_bytes y;
+  caf::binary_deserializer source{nullptr, buf};
+  auto err = source(y);
+  BOOST_CHECK(err == caf::sec::invalid_argument);
+  BOOST_CHECK_EQUAL(y.size(), 0u);
+  BOOST_CHECK_EQUAL(piece_pool_stats().allocated, before);
+  // Exactly the bound is accepted (and then runs out of input).
+  std::vector<char> buf2;
+  caf::binary_serializer sink2{nullptr, buf2};
+  n = piece_bytes::max_size;
+  BOOST_REQUIRE(!sink2.begin_sequence(n));
+  caf::binary_deserializer source2{nullptr, buf2};
+  BOOST_CHECK(source2(y) != caf::sec::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(blocks_are_aligned_and_reused) {
+  const char* first = nullptr;
+  {
+    piece_bytes a(1 << 20);
+    first = a.data();
+    BOOST_CHECK_EQUAL(reinterpret_cast<uintptr_t>(a.data()) % 4096, 0u);
+  }
+  auto before = piece_pool_stats();
+  piece_bytes b(1 << 20);
+  BOOST_CHECK(b.data() == first); // the same block, back from the pool
+  BOOST_CHECK_EQUAL(piece_pool_stats().reused, before.reused + 1);
+  BOOST_CHECK_EQUAL(piece_pool_stats().allocated, before.allocated);
+  // A copy is deep; a move takes the block.
+  auto c = pattern(5000, 'q');
+  auto d = c;
+  BOOST_CHECK(c == d);
+  BOOST_CHECK(c.data() != d.data());
+  d[0] = 'X';
+  BOOST_CHECK(!(c == d));
+  auto e = std::move(c);
+  BOOST_CHECK_EQUAL(c.size(), 0u);
+  BOOST_CHECK_EQUAL(e.size(), 5000u);
+  BOOST_CHECK_EQUAL(reinterpret_cast<uintptr_t>(e.data()) % 4096, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(disk_writes_whole_pieces_directly_and_tails_buffered) {
+  test::temp_dir dir;
+  auto io = make_disk_io();
+  auto path = dir.path + "/.f.part";
+  const size_t piece = 1 << 20, tail = 1000;
+  BOOST_REQUIRE_EQUAL(io->allocate(path, 2 * piece + tail), "");
+  auto p0 = pattern(piece, 'a'), p1 = pattern(piece, 'b'),
+       p2 = pattern(tail, 'c');
+  // Out of order, as pieces arrive; the tail is not a whole block.
+  BOOST_CHECK_EQUAL(io->write(path, 2 * piece, p2.data(), p2.size()), "");
+  BOOST_CHECK_EQUAL(io->write(path, piece, p1.data(), p1.size()), "");
+  BOOST_CHECK_EQUAL(io->write(path, 0, p0.data(), p0.size()), "");
+  // Read back through the buffered reader and through the file itself.
+  piece_bytes back(piece);
+  BOOST_CHECK_EQUAL(io->read(path, piece, back.data(), piece), "");
+  BOOST_CHECK(back == p1);
+  std::ifstream in(path, std::ios::binary);
+  std::string all{std::istreambuf_iterator<char>(in), {}};
+  BOOST_REQUIRE_EQUAL(all.size(), 2 * piece + tail);
+  BOOST_CHECK(std::memcmp(all.data(), p0.data(), piece) == 0);
+  BOOST_CHECK(std::memcmp(all.data() + piece, p1.data(), piece) == 0);
+  BOOST_CHECK(std::memcmp(all.data() + 2 * piece, p2.data(), tail) == 0);
+  // Rewriting a piece read before (now in the page cache) is seen by the
+  // next read.
+  auto p1b = pattern(piece, 'x');
+  BOOST_CHECK_EQUAL(io->write(path, piece, p1b.data(), p1b.size()), "");
+  BOOST_CHECK_EQUAL(io->read(path, piece, back.data(), piece), "");
+  BOOST_CHECK(back == p1b);
+}
