@@ -207,7 +207,7 @@ void piece_fetcher_state::schedule() {
   auto full = [&] {
     return picker->pieces_in_flight() >= cap + overdue && !picker->endgame();
   };
-  if (!full()) {
+  if (!full() && picker->can_pick()) {
     std::vector<std::pair<const std::string*, fetch_source*>> ready;
     for (auto& [id, src] : sources)
       if (src.state == source_state::active && src.busy_until <= now

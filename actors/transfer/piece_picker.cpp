@@ -156,6 +156,14 @@ bool piece_picker::fresh_pieces_left() const {
   return false;
 }
 
+bool piece_picker::can_pick() const {
+  if (complete())
+    return false;
+  return fresh_pieces_left()
+         || have_.size() - have_.count()
+              <= std::min(sources_.size(), endgame_pieces);
+}
+
 bool piece_picker::endgame() const {
   // Only missing pieces are in flight (done() ends a piece's requests).
   return !complete() && in_flight_.size() == have_.size() - have_.count();

@@ -56,6 +56,10 @@ public:
   /// True while some missing piece that a source holds is not requested.
   bool fresh_pieces_left() const;
   bool endgame() const;
+  /// Whether pick() can return a piece for any source now: fresh pieces
+  /// left, or the endgame's last pieces (one walk over the pieces, so a
+  /// caller asks once, not once per source).
+  bool can_pick() const;
   /// Missing pieces that no current source holds.
   std::vector<uint32_t> unavailable() const;
   /// How many sources hold piece i.
