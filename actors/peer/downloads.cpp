@@ -130,7 +130,8 @@ bool download_manager::active(const std::string& key) const {
 }
 
 std::string download_manager::start(const std::string& key,
-                                    const std::string& dest) {
+                                    const std::string& dest,
+                                    const local_file* partial) {
   auto& st = self_->state;
   std::string group, name = key;
   split_group_key(key, group, name);
@@ -139,6 +140,10 @@ std::string download_manager::start(const std::string& key,
   rec.dest_dir = dest;
   rec.part_path = part_path(dest, name);
   rec.state = "downloading";
+  if (partial != nullptr) {
+    rec.manifest = partial->manifest;
+    rec.bitfield = partial->have.bytes();
+  }
   try {
     st.store->put_download(rec);
   } catch (std::exception& e) {
@@ -148,6 +153,17 @@ std::string download_manager::start(const std::string& key,
   spawn(rec);
   return {};
 }
+
+namespace {
+
+/// Where a download of catalog name `key` into `dest` keeps its pieces.
+std::string part_of(const std::string& key, const std::string& dest) {
+  std::string group, name = key;
+  split_group_key(key, group, name);
+  return part_path(dest, name);
+}
+
+} // namespace
 
 pb::PeerReply download_manager::fetch(const pb::FetchFiles& rq) {
   auto& st = self_->state;
@@ -163,7 +179,18 @@ pb::PeerReply download_manager::fetch(const pb::FetchFiles& rq) {
       out.set_code(1);
     } else if (active(name)) {
       out.add_lines(name + ": already downloading");
-    } else if (st.lib->contains(name)) {
+    } else if (auto held = st.lib->find(name);
+               held && !held->have.all() && held->path == part_of(name, dest)) {
+      // Part of it, from a download this agent no longer knows (it lost
+      // its state): resumed with the verified pieces.
+      if (auto err = start(name, dest, &*held); !err.empty()) {
+        out.add_lines(name + ": " + err);
+        out.set_code(1);
+      } else {
+        out.add_lines("resuming " + name + " to " + dest + " ("
+                      + std::to_string(held->have.count()) + " pieces held)");
+      }
+    } else if (held) {
       out.add_lines(name + ": already held by this peer");
     } else if (auto err = start(name, dest); !err.empty()) {
       out.add_lines(name + ": " + err);

@@ -15,6 +15,7 @@
 namespace actorrent {
 
 struct download_record;
+struct local_file;
 
 class download_manager {
 public:
@@ -28,7 +29,8 @@ public:
   pb::PeerReply fetch(const pb::FetchFiles& rq);
   /// Starts downloading catalog name `key` (a group key for a group's file)
   /// into `dest`; "" or why not.
-  std::string start(const std::string& key, const std::string& dest);
+  std::string start(const std::string& key, const std::string& dest,
+                    const local_file* partial = nullptr);
   bool active(const std::string& key) const;
 
   // -- what fetchers report ------------------------------------------------------

@@ -22,6 +22,14 @@ bool library::contains(const std::string& name) const {
   return files_.count(name) > 0;
 }
 
+std::optional<local_file> library::find(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = files_.find(name);
+  if (i == files_.end())
+    return std::nullopt;
+  return i->second;
+}
+
 void library::set_have(const std::string& name, uint32_t piece) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   if (auto i = files_.find(name); i != files_.end())

@@ -37,6 +37,8 @@ public:
   void put(local_file f);
   bool remove(const std::string& name);
   bool contains(const std::string& name) const;
+  /// The file named `name`, if held (wholly or in part).
+  std::optional<local_file> find(const std::string& name) const;
   void set_have(const std::string& name, uint32_t piece);
   void set_path(const std::string& name, const std::string& path);
   std::vector<local_file> snapshot() const;

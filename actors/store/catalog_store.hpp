@@ -74,8 +74,15 @@ public:
 
   /// Every file except those shared in groups.
   virtual pb::FileList list() = 0;
-  /// Manifest and online sources (holding at least one piece).
-  virtual std::optional<pb::FileInfo> info(const std::string& name) = 0;
+  /// Manifest and online sources (holding at least one piece). With
+  /// `max_sources` > 0, at most that many: those whose peer id follows
+  /// `from` in order, wrapping around (peer ids are hashes of keys, so a
+  /// random `from` gives a random window of the holders, found through an
+  /// index without reading the others).
+  virtual std::optional<pb::FileInfo> info(const std::string& name,
+                                           uint32_t max_sources = 0,
+                                           const std::string& from = {})
+    = 0;
   virtual std::optional<pb::Manifest> manifest(const std::string& name) = 0;
 };
 

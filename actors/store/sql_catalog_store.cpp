@@ -48,7 +48,10 @@ sql_catalog_store::sql_catalog_store(const std::string& location,
               // Trackers sharing this catalog, with when each was last alive
               // (milliseconds of the database's clock).
               "CREATE TABLE IF NOT EXISTS trackers ("
-              " id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)"});
+              " id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
+              // A file's holders in peer id order (bounded source lists).
+              "CREATE INDEX IF NOT EXISTS holdings_by_name"
+              " ON holdings (name, peer_id)"});
   // A catalog of an older version has no `tracker` and `session` columns.
   for (auto column : {"tracker", "session"}) {
     try {
@@ -335,26 +338,49 @@ pb::FileList sql_catalog_store::list() {
   return out;
 }
 
-std::optional<pb::FileInfo> sql_catalog_store::info(const std::string& name) {
+std::optional<pb::FileInfo> sql_catalog_store::info(const std::string& name,
+                                                    uint32_t max_sources,
+                                                    const std::string& from) {
   auto m = manifest(name);
   if (!m)
     return std::nullopt;
   pb::FileInfo out;
   auto n = static_cast<uint32_t>(m->piece_sha256_size());
-  auto st = db_.prepare("SELECT p.peer_id, p.host, p.port, h.bitfield"
-                        " FROM holdings h JOIN peers p USING (peer_id)"
-                        " WHERE h.name = ? AND p.online = 1");
-  st.bind(1, name);
-  while (st.step()) {
-    bitfield b{n, st.blob_at(3)};
-    if (b.count() == 0)
-      continue;
-    auto& s = *out.add_sources();
-    s.set_peer_id(st.text_at(0));
-    s.set_host(st.text_at(1));
-    s.set_port(static_cast<uint32_t>(st.int_at(2)));
-    s.set_bitfield(b.bytes());
-    s.set_pieces_held(b.count());
+  auto add = [&](sql::statement& st) {
+    while (st.step()) {
+      bitfield b{n, st.blob_at(3)};
+      if (b.count() == 0)
+        continue;
+      auto& s = *out.add_sources();
+      s.set_peer_id(st.text_at(0));
+      s.set_host(st.text_at(1));
+      s.set_port(static_cast<uint32_t>(st.int_at(2)));
+      s.set_bitfield(b.bytes());
+      s.set_pieces_held(b.count());
+    }
+  };
+  const std::string select = "SELECT p.peer_id, p.host, p.port, h.bitfield"
+                             " FROM holdings h JOIN peers p USING (peer_id)"
+                             " WHERE h.name = ? AND p.online = 1";
+  if (max_sources == 0) {
+    auto st = db_.prepare(select);
+    st.bind(1, name);
+    add(st);
+  } else {
+    // A window of the holders in peer id order from `from`, wrapping
+    // around: the index on (name, peer_id) finds it, however many hold
+    // the file.
+    auto after = db_.prepare(select + " AND h.peer_id >= ?"
+                             " ORDER BY h.peer_id LIMIT ?");
+    after.bind(1, name).bind(2, from).bind(3, int64_t{max_sources});
+    add(after);
+    auto left = max_sources - static_cast<uint32_t>(out.sources_size());
+    if (left > 0 && !from.empty()) {
+      auto before = db_.prepare(select + " AND h.peer_id < ?"
+                                " ORDER BY h.peer_id LIMIT ?");
+      before.bind(1, name).bind(2, from).bind(3, int64_t{left});
+      add(before);
+    }
   }
   *out.mutable_manifest() = std::move(*m);
   return out;

@@ -28,7 +28,9 @@ public:
   void alive(uint32_t dead_after_ms) override;
   bool known_peer(const std::string& peer_id) override;
   pb::FileList list() override;
-  std::optional<pb::FileInfo> info(const std::string& name) override;
+  std::optional<pb::FileInfo> info(const std::string& name,
+                                   uint32_t max_sources = 0,
+                                   const std::string& from = {}) override;
   std::optional<pb::Manifest> manifest(const std::string& name) override;
 
 private:

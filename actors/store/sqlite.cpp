@@ -1,6 +1,8 @@
 // The SQLite backend of actors/store/sql.hpp.
 #include <sqlite3.h>
 
+#include <map>
+
 #include "actors/store/sql.hpp"
 
 namespace actorrent::sql {
@@ -11,6 +13,13 @@ namespace {
   throw error(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 
+/// A compiled statement kept by the connection for the next use of the same
+/// SQL (compiling costs more than running most of ours).
+struct cached_statement {
+  sqlite3_stmt* st = nullptr;
+  bool in_use = false;
+};
+
 class sqlite_statement final : public statement_impl {
 public:
   sqlite_statement(sqlite3* db, const std::string& sql) : db_(db) {
@@ -18,8 +27,20 @@ public:
       fail(db, "prepare " + sql.substr(0, 40));
   }
 
+  /// Borrows a cached statement; it is reset and returned when this ends.
+  sqlite_statement(sqlite3* db, cached_statement& c)
+    : db_(db), st_(c.st), cached_(&c) {
+    c.in_use = true;
+  }
+
   ~sqlite_statement() override {
-    sqlite3_finalize(st_);
+    if (cached_ != nullptr) {
+      sqlite3_reset(st_);
+      sqlite3_clear_bindings(st_);
+      cached_->in_use = false;
+    } else {
+      sqlite3_finalize(st_);
+    }
   }
 
   void bind_int(int i, int64_t x) override {
@@ -73,6 +94,7 @@ public:
 private:
   sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
+  cached_statement* cached_ = nullptr;
 };
 
 class sqlite_connection final : public connection_impl {
@@ -94,6 +116,8 @@ public:
   }
 
   ~sqlite_connection() override {
+    for (auto& kvp : cache_)
+      sqlite3_finalize(kvp.second.st);
     sqlite3_close(db_);
   }
 
@@ -107,23 +131,47 @@ public:
   }
 
   std::unique_ptr<statement_impl> prepare(const std::string& sql) override {
-    return std::make_unique<sqlite_statement>(db_, sql);
+    auto i = cache_.find(sql);
+    if (i == cache_.end() && cache_.size() >= max_cached)
+      return std::make_unique<sqlite_statement>(db_, sql);
+    if (i == cache_.end()) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT,
+                             &st, nullptr)
+          != SQLITE_OK)
+        fail(db_, "prepare " + sql.substr(0, 40));
+      i = cache_.emplace(sql, cached_statement{st, false}).first;
+    }
+    // The same statement twice at once (nested): a fresh one.
+    if (i->second.in_use)
+      return std::make_unique<sqlite_statement>(db_, sql);
+    return std::make_unique<sqlite_statement>(db_, i->second);
   }
 
   void begin() override {
-    exec("BEGIN IMMEDIATE");
+    run("BEGIN IMMEDIATE");
   }
 
   void commit() override {
-    exec("COMMIT");
+    run("COMMIT");
   }
 
   void rollback() override {
-    exec("ROLLBACK");
+    run("ROLLBACK");
   }
 
 private:
+  /// A statement without results, compiled once.
+  void run(const std::string& sql) {
+    auto st = prepare(sql);
+    while (st->step())
+      ; // nop
+  }
+
+  /// Our statements are a fixed set; more would be SQL built from values.
+  static constexpr size_t max_cached = 256;
   sqlite3* db_ = nullptr;
+  std::map<std::string, cached_statement> cache_;
 };
 
 } // namespace

@@ -431,7 +431,12 @@ tracker_state::info_of(const std::string& key, const std::string& what,
                        const std::string& unknown, bool mirrors) {
   return guarded<pb::FileInfo>("tracker", what,
                                [&]() -> caf::result<pb::FileInfo> {
-    auto info = store->info(key);
+    // A random point among the peer ids ("p-" and hex): the window of
+    // holders from there.
+    std::string r(8, '\0');
+    opts.random(r.data(), r.size());
+    auto from = "p-" + hex(r);
+    auto info = store->info(key, opts.max_sources, from);
     if (!info)
       return make_error(errc::unknown_file, unknown);
     if (mirrors)

@@ -49,6 +49,10 @@ struct tracker_options {
   /// Placement (placement_local_actor), asked for the mirrors of a public
   /// file; none: peers are the only sources.
   std::shared_ptr<actor_slot> placement;
+  /// At most this many peers are handed out as a file's sources, a random
+  /// window of them per request (BitTorrent's numwant); 0: all. A file's
+  /// mirrors come on top (at most its replicas per part).
+  uint32_t max_sources = 50;
 };
 
 struct tracker_session {

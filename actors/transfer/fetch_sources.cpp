@@ -31,9 +31,23 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
     ticket = info.ticket();
   informed = true;
   auto now = self->clock().now();
-  for (auto& s : info.sources()) {
-    if (s.peer_id() == opts.self_id)
-      continue;
+  // At most `max_sources` connected: those holding the most first.
+  uint32_t connected = 0;
+  for (auto& kvp : sources)
+    if (kvp.second.state == source_state::active
+        || kvp.second.state == source_state::connecting)
+      ++connected;
+  std::vector<const pb::Source*> offered;
+  for (auto& s : info.sources())
+    if (s.peer_id() != opts.self_id)
+      offered.push_back(&s);
+  std::stable_sort(offered.begin(), offered.end(), [](auto* a, auto* b) {
+    return a->pieces_held() > b->pieces_held();
+  });
+  std::set<std::string> named;
+  for (auto* sp : offered) {
+    auto& s = *sp;
+    named.insert(s.peer_id());
     auto [i, added] = sources.try_emplace(s.peer_id());
     auto& id = i->first;
     auto& src = i->second;
@@ -57,9 +71,37 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
     }
     if (src.state == source_state::active)
       picker->set_source(id, bitfield{picker->have().size(), src.holds});
-    else if (src.state == source_state::lost && now >= src.retry_at)
+    else if (src.state == source_state::lost && now >= src.retry_at
+             && connected < opts.max_sources) {
       connect(id);
+      ++connected;
+    }
   }
+  // Sources neither connected nor named in this answer are forgotten (a
+  // lost one once it may be retried): the map stays as small as the
+  // answers, however many hold the file.
+  for (auto i = sources.begin(); i != sources.end();) {
+    auto& src = i->second;
+    if (src.state == source_state::lost && now >= src.retry_at
+        && named.count(i->first) == 0)
+      i = sources.erase(i);
+    else
+      ++i;
+  }
+  // Short of sources: none connected, or missing pieces that no source
+  // connected or connecting holds.
+  auto n = picker->have().size();
+  bitfield covered = picker->have();
+  for (auto& kvp : sources)
+    if (kvp.second.state == source_state::active
+        || kvp.second.state == source_state::connecting) {
+      bitfield holds{n, kvp.second.holds};
+      for (uint32_t p = 0; p < n; ++p)
+        if (holds.test(p))
+          covered.set(p);
+    }
+  bool short_of_sources = connected == 0 || !covered.all();
+  next_refresh = now + backoff.after_answer(short_of_sources);
   schedule();
 }
 
@@ -137,6 +179,7 @@ void piece_fetcher_state::drop(const std::string& id, source_state to,
   src.handle = nullptr;
   ++src.epoch;
   src.retry_at = self->clock().now() + reconnect_delay;
+  want_sources();
 }
 
 void piece_fetcher_state::schedule() {
@@ -147,16 +190,47 @@ void piece_fetcher_state::schedule() {
       finish();
     return;
   }
+  // One request per source and round, from a source that moves on each
+  // time, until the download window is full or no source takes more. The
+  // window counts pieces: the endgame's few duplicates (the last
+  // piece_picker::endgame_pieces, at two sources each) come on top, and
+  // so do pieces overdue (asked for longer ago than the endgame delay and
+  // four of the fastest replies): a source that stopped answering holds up
+  // only its own window until it times out, not the download.
   auto now = self->clock().now();
-  for (auto& [id, src] : sources) {
-    if (src.state != source_state::active || src.busy_until > now)
-      continue;
-    while (picker->in_flight(id) < src.window.limit()) {
-      auto p = picker->pick(id, now);
-      if (!p)
-        break;
-      picker->requested(*p, id, now);
-      request_piece(id, src, *p);
+  auto cap = window.limit();
+  auto overdue_after = std::max<caf::timespan>(
+    picker->endgame_delay,
+    window.min_rtt == download_window::duration::max() ? caf::timespan{0}
+                                                       : 4 * window.min_rtt);
+  auto overdue = picker->requested_before(now - overdue_after);
+  auto full = [&] {
+    return picker->pieces_in_flight() >= cap + overdue && !picker->endgame();
+  };
+  if (!full() && picker->can_pick()) {
+    std::vector<std::pair<const std::string*, fetch_source*>> ready;
+    for (auto& [id, src] : sources)
+      if (src.state == source_state::active && src.busy_until <= now
+          && picker->in_flight(id) < src.window.limit())
+        ready.emplace_back(&id, &src);
+    if (!ready.empty())
+      std::rotate(ready.begin(), ready.begin() + (turn++ % ready.size()),
+                  ready.end());
+    while (!ready.empty() && !full()) {
+      size_t kept = 0;
+      for (auto& r : ready) {
+        if (full())
+          break;
+        auto& id = *r.first;
+        auto p = picker->pick(id, now);
+        if (!p)
+          continue;
+        picker->requested(*p, id, now);
+        request_piece(id, *r.second, *p);
+        if (picker->in_flight(id) < r.second->window.limit())
+          ready[kept++] = r;
+      }
+      ready.resize(std::min(kept, ready.size()));
     }
   }
   check_stall();
@@ -183,6 +257,7 @@ void piece_fetcher_state::request_piece(const std::string& id,
             i != st.sources.end() && i->second.epoch == epoch) {
           i->second.latency.sample(self->clock().now() - sent);
           i->second.window.on_reply();
+          st.window.on_reply(self->clock().now() - sent);
         }
         st.on_piece(id, epoch, p, hdr, data);
       },
@@ -226,8 +301,10 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: the source was dropped already
   picker->failed(p, id);
-  if (err == caf::sec::request_timeout || is(err, errc::busy))
+  if (err == caf::sec::request_timeout || is(err, errc::busy)) {
     i->second.window.on_overload();
+    window.on_overload();
+  }
   if (err == caf::sec::request_timeout)
     i->second.latency.timed_out();
   if (is(err, errc::bad_piece)) {

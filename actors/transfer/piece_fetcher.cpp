@@ -118,6 +118,9 @@ bool piece_fetcher_state::init(pointer me, fetch_options o, peer_actor p,
   peer = std::move(p);
   lib = std::move(l);
   rate_time = self->clock().now();
+  window = download_window{opts.window, opts.max_in_flight};
+  backoff = refresh_backoff{opts.refresh_interval,
+                            std::max(opts.refresh_interval, opts.refresh_max)};
   if (!opts.io || !opts.connector || !lib) {
     fail("no file access, connector or library given");
     return false;
@@ -168,18 +171,38 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
 void piece_fetcher_state::refresh() {
   if (finished())
     return;
+  auto self = this->self;
+  if (!manifest)
+    self->delayed_send(self, first_info_retry, refresh_atom::value);
+  else if (asking || self->clock().now() < next_refresh)
+    return;
   pb::FileQuery q;
   q.set_name(opts.name);
-  auto self = this->self;
+  asking = true;
+  last_refresh = self->clock().now();
+  next_refresh = last_refresh + backoff.max; // until the answer
   self->request(peer, info_timeout, info_atom::value, q)
-    .then([self](pb::FileInfo& info) { self->state.on_info(info); },
-          [self](const caf::error& err) { self->state.on_info_error(err); });
-  auto delay = manifest ? caf::timespan{opts.refresh_interval}
-                        : caf::timespan{first_info_retry};
-  self->delayed_send(self, delay, refresh_atom::value);
+    .then(
+      [self](pb::FileInfo& info) {
+        self->state.asking = false;
+        self->state.on_info(info);
+      },
+      [self](const caf::error& err) {
+        self->state.asking = false;
+        self->state.on_info_error(err);
+      });
+}
+
+void piece_fetcher_state::want_sources() {
+  backoff.reset();
+  if (!manifest || finished())
+    return;
+  next_refresh = std::min(next_refresh, last_refresh + opts.refresh_interval);
+  refresh(); // now, if the last question is that long ago
 }
 
 void piece_fetcher_state::on_info_error(const caf::error& err) {
+  next_refresh = self->clock().now() + backoff.after_answer(true);
   if (is(err, errc::unknown_file) && !manifest && opts.fail_when_stalled) {
     fail("the tracker does not know " + opts.name);
     return;
@@ -196,6 +219,8 @@ void piece_fetcher_state::tick() {
                + 0.5 * static_cast<double>(bytes_received - rate_mark) / secs;
   rate_mark = bytes_received;
   rate_time = now;
+  if (manifest)
+    refresh(); // when due
   report();
   schedule(); // endgame: duplicate requests that waited too long
   self->delayed_send(self, tick_interval, tick_atom::value);

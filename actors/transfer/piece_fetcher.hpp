@@ -37,6 +37,7 @@
 #include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/transfer/download_pacing.hpp"
 #include "actors/transfer/piece_picker.hpp"
 #include "actors/transfer/source_window.hpp"
 
@@ -48,9 +49,18 @@ struct fetch_options {
   std::string self_id;      // this peer: never its own source
   uint32_t window = 8;
   std::chrono::milliseconds request_timeout{10000};
-  /// How often the sources and their pieces are asked for again: other
-  /// downloaders' new pieces are found this soon.
+  /// How often the sources and their pieces are asked for again: this
+  /// often while the download is short of sources or pieces (other
+  /// downloaders' new pieces are found this soon), doubling up to
+  /// `refresh_max` while its sources are good.
   std::chrono::milliseconds refresh_interval{250};
+  std::chrono::milliseconds refresh_max{4000};
+  /// Requests in flight for the whole download at most (the download
+  /// window grows to what the downlink delivers, up to this).
+  uint32_t max_in_flight = 64;
+  /// Sources connected at once at most (the tracker hands out a bounded
+  /// random set of them per answer).
+  uint32_t max_sources = 50;
   bool fail_when_stalled = false;  // one-shot downloads give up
   std::optional<pb::Manifest> manifest;  // resume
   std::string have;                      // resume: verified pieces
@@ -149,6 +159,15 @@ struct piece_fetcher_state {
   std::map<std::string, fetch_source> sources;
   std::set<uint32_t> writing;  // pieces handed to a writer
   bool informed = false;       // the peer has answered with sources once
+  /// Requests in flight for the whole download.
+  download_window window{8, 64};
+  /// When the sources are asked for next (by the tick).
+  refresh_backoff backoff{std::chrono::milliseconds(250),
+                          std::chrono::milliseconds(4000)};
+  caf::actor_clock::time_point next_refresh;
+  caf::actor_clock::time_point last_refresh;
+  bool asking = false;         // a request for sources is on its way
+  size_t turn = 0;             // which source is served first (round robin)
   uint64_t bytes_done = 0;
   uint64_t bytes_received = 0;
   // rate over the last tick
@@ -164,8 +183,13 @@ struct piece_fetcher_state {
             std::shared_ptr<library> l);
   /// Starts writing once the manifest is known (from the peer or resume).
   bool start(const pb::Manifest& m);
-  /// Asks the peer for the manifest and fresh sources; re-arms itself.
+  /// Asks the peer for the manifest and fresh sources (until the manifest
+  /// is known it re-arms itself; then the tick asks when `next_refresh`
+  /// is due).
   void refresh();
+  /// Short of sources (one was lost, pieces have none): asks at once, or
+  /// as soon as `refresh_interval` since the last question allows.
+  void want_sources();
   void on_info_error(const caf::error& err);
   /// Timer: rate, progress report, endgame re-requests.
   void tick();

@@ -1,5 +1,7 @@
 #include "actors/transfer/piece_picker.hpp"
 
+#include <algorithm>
+
 namespace actorrent {
 
 piece_picker::piece_picker(bitfield have, uint64_t seed)
@@ -29,8 +31,10 @@ std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
       --avail_[p];
   sources_.erase(i);
   for (auto j = in_flight_.begin(); j != in_flight_.end();) {
-    if (j->second.erase(id) > 0)
+    if (j->second.erase(id) > 0) {
       lost.push_back(j->first);
+      settle(id);
+    }
     if (j->second.empty())
       j = in_flight_.erase(j);
     else
@@ -73,7 +77,9 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   // And only for the last pieces (no more than there are sources): with
   // many sources the windows together may hold half the file, and
   // duplicating all of it would fetch it twice.
-  if (fresh_pieces_left() || have_.size() - have_.count() > sources_.size())
+  if (fresh_pieces_left()
+      || have_.size() - have_.count()
+           > std::min(sources_.size(), endgame_pieces))
     return std::nullopt;
   size_t fewest = max_duplicates;
   for (auto& [p, ids] : in_flight_) {
@@ -91,14 +97,37 @@ void piece_picker::requested(uint32_t piece, const source_id& id,
   auto& ids = in_flight_[piece];
   if (ids.empty())
     first_request_[piece] = now;
-  ids.insert(id);
+  if (ids.insert(id).second) {
+    ++per_source_[id];
+    ++in_flight_total_;
+  }
+}
+
+size_t piece_picker::requested_before(time_point t) const {
+  size_t n = 0;
+  for (auto& kvp : in_flight_)
+    if (auto i = first_request_.find(kvp.first);
+        i != first_request_.end() && i->second < t)
+      ++n;
+  return n;
+}
+
+void piece_picker::settle(const source_id& id, size_t n) {
+  auto i = per_source_.find(id);
+  if (i == per_source_.end())
+    return;
+  n = std::min(n, i->second);
+  in_flight_total_ -= n;
+  if ((i->second -= n) == 0)
+    per_source_.erase(i);
 }
 
 void piece_picker::failed(uint32_t piece, const source_id& id) {
   auto i = in_flight_.find(piece);
   if (i == in_flight_.end())
     return;
-  i->second.erase(id);
+  if (i->second.erase(id) > 0)
+    settle(id);
   if (i->second.empty())
     in_flight_.erase(i);
 }
@@ -108,16 +137,16 @@ std::vector<piece_picker::source_id> piece_picker::done(uint32_t piece) {
   std::vector<source_id> others;
   if (auto i = in_flight_.find(piece); i != in_flight_.end()) {
     others.assign(i->second.begin(), i->second.end());
+    for (auto& id : others)
+      settle(id);
     in_flight_.erase(i);
   }
   return others;
 }
 
 size_t piece_picker::in_flight(const source_id& id) const {
-  size_t n = 0;
-  for (auto& kvp : in_flight_)
-    n += kvp.second.count(id);
-  return n;
+  auto i = per_source_.find(id);
+  return i == per_source_.end() ? 0 : i->second;
 }
 
 bool piece_picker::fresh_pieces_left() const {
@@ -127,11 +156,17 @@ bool piece_picker::fresh_pieces_left() const {
   return false;
 }
 
+bool piece_picker::can_pick() const {
+  if (complete())
+    return false;
+  return fresh_pieces_left()
+         || have_.size() - have_.count()
+              <= std::min(sources_.size(), endgame_pieces);
+}
+
 bool piece_picker::endgame() const {
-  for (uint32_t p = 0; p < have_.size(); ++p)
-    if (!have_.test(p) && in_flight_.count(p) == 0)
-      return false;
-  return !complete();
+  // Only missing pieces are in flight (done() ends a piece's requests).
+  return !complete() && in_flight_.size() == have_.size() - have_.count();
 }
 
 std::vector<uint32_t> piece_picker::unavailable() const {

@@ -46,9 +46,20 @@ public:
   const bitfield& have() const { return have_; }
   bool complete() const { return have_.all(); }
   size_t in_flight(const source_id& id) const;
+  /// Requests in flight at all sources together (an endgame duplicate
+  /// counts once per source).
+  size_t in_flight() const { return in_flight_total_; }
+  /// Pieces in flight (an endgame duplicate does not count again).
+  size_t pieces_in_flight() const { return in_flight_.size(); }
+  /// Pieces in flight first requested before `t`.
+  size_t requested_before(time_point t) const;
   /// True while some missing piece that a source holds is not requested.
   bool fresh_pieces_left() const;
   bool endgame() const;
+  /// Whether pick() can return a piece for any source now: fresh pieces
+  /// left, or the endgame's last pieces (one walk over the pieces, so a
+  /// caller asks once, not once per source).
+  bool can_pick() const;
   /// Missing pieces that no current source holds.
   std::vector<uint32_t> unavailable() const;
   /// How many sources hold piece i.
@@ -56,6 +67,9 @@ public:
 
   /// At most this many sources fetch the same piece in endgame.
   static constexpr size_t max_duplicates = 2;
+  /// The endgame starts when at most this many pieces are missing (and no
+  /// more than there are sources): a few duplicates, not a window's worth.
+  static constexpr size_t endgame_pieces = 8;
   std::chrono::milliseconds endgame_delay{500};
 
 private:
@@ -64,6 +78,10 @@ private:
   std::map<source_id, bitfield> sources_;
   std::map<uint32_t, std::set<source_id>> in_flight_;
   std::map<uint32_t, time_point> first_request_;
+  std::map<source_id, size_t> per_source_;  // requests in flight per source
+  size_t in_flight_total_ = 0;
+  /// `n` requests at `id` ended.
+  void settle(const source_id& id, size_t n = 1);
   std::mt19937_64 rng_;
 };
 

@@ -1,5 +1,7 @@
 #include "simulations/sim/harness.hpp"
 
+#include <charconv>
+
 #include <stdlib.h>
 
 #include <algorithm>
@@ -333,28 +335,45 @@ size_t harness::drain() {
 void harness::record() {
   auto& dest = sched_->next_job<caf::local_actor>();
   auto elem = dest.peek_at_next_mailbox_element();
-  std::ostringstream line;
-  line << ms_of(now()) << ' ' << dest.id() << ' ' << dest.name();
+  // One line per event, appended without streams (this runs for every
+  // message): time, receiver id and name, message id, size and atom.
+  auto& b = trace_buf_;
+  auto num = [&b](uint64_t x) {
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof(tmp), x);
+    b.append(tmp, r.ptr);
+    b += ' ';
+  };
+  num(static_cast<uint64_t>(ms_of(now())));
+  num(dest.id());
+  b += dest.name();
   if (elem != nullptr) {
     auto& msg = elem->content();
-    line << ' ' << elem->mid.integer_value() << ' ' << msg.size();
+    b += ' ';
+    num(elem->mid.integer_value());
+    num(msg.size());
     if (cfg_.trace == "full") {
       static const std::regex node_id{"[0-9A-F]{40}#[0-9]+"};
-      line << ' ' << std::regex_replace(caf::to_string(msg), node_id, "N");
+      b += std::regex_replace(caf::to_string(msg), node_id, "N");
     } else if (msg.size() > 0 && msg.match_element<caf::atom_value>(0)) {
-      line << ' ' << caf::to_string(msg.get_as<caf::atom_value>(0));
+      b += caf::to_string(msg.get_as<caf::atom_value>(0));
     }
   }
-  line << '\n';
-  auto text = line.str();
-  trace_.update(text.data(), text.size());
+  b += '\n';
+  if (b.size() >= 1 << 16)
+    flush_trace();
+}
+
+void harness::flush_trace() {
+  trace_.update(trace_buf_.data(), trace_buf_.size());
+  trace_buf_.clear();
 }
 
 void harness::note(const std::string& line) {
   auto text = std::to_string(ms_of(now())) + " " + line;
   log_.push_back(text);
-  text += "\n";
-  trace_.update(text.data(), text.size());
+  trace_buf_ += text;
+  trace_buf_ += '\n';
 }
 
 void harness::run(caf::timespan until) {

@@ -187,6 +187,8 @@ private:
   mutable std::mutex posted_mtx_;
   std::deque<action> posted_;
   sha256_stream trace_;
+  std::string trace_buf_;  // trace lines not hashed yet
+  void flush_trace();
   uint64_t events_ = 0;
   uint64_t rng_state_ = 0;
   bool publishing_ = false;        // the mirrors' publisher is at work

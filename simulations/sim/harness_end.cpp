@@ -254,8 +254,10 @@ outcome harness::finish() {
   }
   out.invariants.push_back(catalog);
   (void) wall0;
-  if (deterministic())
+  if (deterministic()) {
+    flush_trace();
     out.digest = hex(trace_.finish());
+  }
   out.peak_rss_kib = peak_rss_kib();
   return out;
 }

@@ -198,6 +198,15 @@ void harness::track_faults() {
           f.detected_at = t;
         f.recovered_at = t;
         f.outcome = "running again (restart " + std::to_string(s.restarts) + ")";
+        // A client whose state is in memory forgot its download: like its
+        // user, the harness asks for the file again (it starts over).
+        if (auto c = client_index_.find(target);
+            c != client_index_.end() && cfg_.state_db == "memory"
+            && clients_[c->second].finished < caf::timespan{0}
+            && !clients_[c->second].wants.empty()) {
+          note(target + " restarted without its state: fetch again");
+          fetch(c->second);
+        }
       }
     }
     // A mirror gone for good: placement declares it dead (detect), then

@@ -255,6 +255,11 @@ void network::heal() {
 
 bool network::reachable(const std::string& from, const std::string& to) const {
   std::lock_guard<std::mutex> guard{mtx_};
+  return reachable_locked(from, to);
+}
+
+bool network::reachable_locked(const std::string& from,
+                               const std::string& to) const {
   auto hung = [&](const std::string& s) {
     auto i = sites_.find(s);
     return i != sites_.end() && i->second.hung;
@@ -306,7 +311,7 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = proxies_.find(key);
     if (i != proxies_.end())
-      return caf::actor_cast<caf::strong_actor_ptr>(i->second);
+      return caf::actor_cast<caf::strong_actor_ptr>(i->second.first);
   }
   auto p = sys_.spawn<caf::hidden>(link_proxy, shared_from_this(), from, to,
                                    caf::actor_cast<caf::actor>(target));
@@ -318,16 +323,18 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     }
   });
   std::lock_guard<std::mutex> guard{mtx_};
-  proxies_[key] = p;
+  proxies_[key] = {p, to};
   return caf::actor_cast<caf::strong_actor_ptr>(p);
 }
 
 void network::notify_cut() {
+  // Only the proxies whose two sites can no longer talk.
   std::vector<caf::actor> xs;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
-      xs.push_back(kvp.second);
+      if (!reachable_locked(kvp.first.first, kvp.second.second))
+        xs.push_back(kvp.second.first);
   }
   for (auto& x : xs)
     caf::anon_send(x, cut_atom::value);
@@ -404,7 +411,7 @@ void network::shutdown() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
-      xs.push_back(kvp.second);
+      xs.push_back(kvp.second.first);
     xs.insert(xs.end(), connectors_.begin(), connectors_.end());
     proxies_.clear();
     connectors_.clear();

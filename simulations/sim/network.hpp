@@ -128,7 +128,7 @@ private:
     caf::actor_clock::time_point last_asked{};
     uint64_t served = 0;
   };
-  /// Tells every proxy crossing a cut to check its connection.
+  /// Tells every proxy crossing a cut to check its connection (only those).
   void notify_cut();
 
   caf::actor_system& sys_;
@@ -137,7 +137,11 @@ private:
   std::map<std::string, site_state> sites_;
   std::set<std::pair<std::string, std::string>> cuts_;
   std::map<std::string, entry> table_;
-  std::map<std::pair<std::string, caf::actor_addr>, caf::actor> proxies_;
+  /// (from site, target) -> the proxy and the target's site.
+  std::map<std::pair<std::string, caf::actor_addr>,
+           std::pair<caf::actor, std::string>>
+    proxies_;
+  bool reachable_locked(const std::string& from, const std::string& to) const;
   std::vector<caf::actor> connectors_;
   std::function<size_t(const caf::message&)> reply_size_;
   std::map<std::string, uint64_t> bytes_by_kind_;

@@ -1,6 +1,9 @@
 #define BOOST_TEST_MODULE catalog_store
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <set>
+
 #include "actors/core/manifest.hpp"
 #include "actors/store/catalog_store.hpp"
 #include "tests/fixtures.hpp"

@@ -88,3 +88,44 @@ BOOST_AUTO_TEST_CASE(offline_peers_and_left_files_are_not_sources) {
   auto list = st.list();
   BOOST_TEST(list.files(0).online_sources() == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(a_bounded_source_list_is_a_window_of_the_online_holders) {
+  auto store = open_catalog_store(location);
+  catalog_store& st = *store;
+  auto m = manifest_of("big", 4, 'x');
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof(id), "p-%02x", i * 4);
+    ids.emplace_back(id);
+    st.announce(announce(id, static_cast<uint32_t>(7000 + i), m,
+                         bitfield{4, true}));
+  }
+  st.set_offline("p-08"); // offline peers are never sources
+  BOOST_TEST(st.info("big")->sources_size() == 59); // no bound: all
+  auto window = [&](const std::string& from) {
+    std::vector<std::string> got;
+    auto info = st.info("big", 10, from);
+    for (auto& s : info->sources())
+      got.push_back(s.peer_id());
+    return got;
+  };
+  // From a point between ids: the next 10 online ones in order.
+  BOOST_TEST(window("p-05") == (std::vector<std::string>{
+               "p-0c", "p-10", "p-14", "p-18", "p-1c", "p-20", "p-24",
+               "p-28", "p-2c", "p-30"}));
+  // Near the end it wraps around to the first ids, never repeating one.
+  auto end = window("p-e9");
+  BOOST_TEST(end == (std::vector<std::string>{
+               "p-ec", "p-00", "p-04", "p-0c", "p-10", "p-14", "p-18",
+               "p-1c", "p-20", "p-24"}));
+  // Fewer holders than the bound: each online holder once.
+  auto all = st.info("big", 100, "p-80");
+  BOOST_REQUIRE(all);
+  std::set<std::string> seen;
+  for (auto& s : all->sources())
+    seen.insert(s.peer_id());
+  BOOST_TEST(all->sources_size() == 59);
+  BOOST_TEST(seen.size() == 59u);
+  BOOST_TEST(seen.count("p-08") == 0u);
+}

@@ -69,6 +69,7 @@ struct peer_record {
   std::vector<uint32_t> haves;           // have_atom
   std::vector<pb::BadPieceReport> reports;  // corrupt_atom
   pb::DownloadStatus last;               // last status report
+  size_t info_asked = 0;                 // info_atom requests
 };
 
 inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
@@ -76,6 +77,7 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
   return {
     [](command_atom, const pb::PeerRequest&) { return pb::PeerReply{}; },
     [rec](info_atom, const pb::FileQuery& q) -> caf::result<pb::FileInfo> {
+      ++rec->info_asked;
       if (!rec->info.has_manifest())
         return make_error(errc::unknown_file, q.name());
       return rec->info;

@@ -227,3 +227,116 @@ BOOST_AUTO_TEST_CASE(one_shot_fails_when_no_source_holds_a_piece) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- pacing: one window for the whole download, bounded sources, backoff ------
+
+BOOST_FIXTURE_TEST_SUITE(pacing, fixture)
+
+size_t requests_at(const std::vector<std::shared_ptr<test::source_record>>& xs) {
+  size_t n = 0;
+  for (auto& x : xs)
+    n += x->requests.size();
+  return n;
+}
+
+// Six sources that never answer: the download starts with two sources'
+// windows in flight in total (not six windows), or max_in_flight if less.
+// Once those are overdue (500 ms), they no longer count: the others get
+// requests too, each no more than its own window.
+BOOST_AUTO_TEST_CASE(requests_in_flight_start_at_two_windows_in_total) {
+  for (uint32_t cap : {64u, 3u}) {
+    std::vector<std::shared_ptr<test::source_record>> held;
+    for (auto id : {"1", "2", "3", "4", "5", "6"})
+      held.push_back(add_source(id + std::to_string(cap),
+                                test::source_mode::hold));
+    auto fo = options();
+    fo.name = "f.bin";
+    fo.max_in_flight = cap;
+    start(fo);
+    BOOST_CHECK_EQUAL(status().sources(), 6u);
+    BOOST_CHECK_EQUAL(requests_at(held), std::min(cap, 4u));
+    sched.advance_time(250ms);
+    sched.run();
+    BOOST_CHECK_EQUAL(requests_at(held), std::min(cap, 4u));
+    for (int i = 0; i < 4; ++i) { // 1.25 s
+      sched.advance_time(250ms);
+      sched.run();
+    }
+    BOOST_CHECK_GT(requests_at(held), std::min(cap, 4u));
+    for (auto& x : held)
+      BOOST_CHECK_LE(x->requests.size(), 2u);
+    caf::anon_send_exit(fetcher, caf::exit_reason::user_shutdown);
+    sched.run();
+    rec->info.clear_sources();
+  }
+}
+
+// Replies grow the download's window, never above max_in_flight: with the
+// window full of pieces at sources that do not answer, the serving source
+// gets nothing more at first; the download completes once those are
+// overdue or time out.
+BOOST_AUTO_TEST_CASE(pieces_in_flight_never_exceed_the_cap) {
+  auto a = add_source("1", test::source_mode::serve);
+  std::vector<std::shared_ptr<test::source_record>> held;
+  for (auto id : {"2", "3", "4", "5"})
+    held.push_back(add_source(id, test::source_mode::hold));
+  auto fo = options();
+  fo.max_in_flight = 3;
+  start(fo);
+  BOOST_CHECK(status().state() == pb::DOWNLOADING);
+  BOOST_CHECK_EQUAL(requests_at(held), 3u);
+  auto served = a->requests.size();
+  BOOST_CHECK_LT(served, n - 3);
+  sched.advance_time(250ms);
+  sched.run();
+  BOOST_CHECK_EQUAL(a->requests.size(), served);
+  BOOST_CHECK_EQUAL(requests_at(held), 3u);
+  for (int i = 0; i < 120 && rec->last.state() != pb::COMPLETE; ++i) {
+    sched.advance_time(250ms);
+    sched.run();
+  }
+  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+}
+
+// Of six sources offered, only max_sources are connected.
+BOOST_AUTO_TEST_CASE(at_most_max_sources_are_connected) {
+  std::vector<std::shared_ptr<test::source_record>> held;
+  for (auto id : {"1", "2", "3", "4", "5", "6"})
+    held.push_back(add_source(id, test::source_mode::hold));
+  auto fo = options();
+  fo.max_sources = 3;
+  start(fo);
+  BOOST_CHECK_EQUAL(status().sources(), 3u);
+  for (int i = 0; i < 8; ++i) {
+    sched.advance_time(250ms);
+    sched.run();
+  }
+  BOOST_CHECK_EQUAL(status().sources(), 3u);
+}
+
+// While the sources are good the peer is asked for them less and less often
+// (250 ms doubling, not every 250 ms); a lost source is replaced at once.
+BOOST_AUTO_TEST_CASE(the_source_refresh_backs_off_and_hurries_when_short) {
+  add_source("1", test::source_mode::hold);
+  add_source("2", test::source_mode::hold);
+  add_source("3", test::source_mode::hold);
+  start(options());
+  BOOST_CHECK_EQUAL(rec->info_asked, 1u);
+  for (int i = 0; i < 16; ++i) { // 4 s: asked at 0, 0.5, 1.5 and 3.5 s
+    sched.advance_time(250ms);
+    sched.run();
+  }
+  BOOST_CHECK_EQUAL(rec->info_asked, 4u);
+  caf::anon_send_exit(handles["1"], caf::exit_reason::kill);
+  sched.run();
+  BOOST_CHECK_EQUAL(rec->info_asked, 5u); // at once
+  BOOST_CHECK_EQUAL(status().sources(), 2u);
+  for (int i = 0; i < 4; ++i) { // short of nothing again: backing off
+    sched.advance_time(250ms);
+    sched.run();
+  }
+  BOOST_CHECK_LE(rec->info_asked, 6u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

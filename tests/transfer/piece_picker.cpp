@@ -146,3 +146,20 @@ BOOST_AUTO_TEST_CASE(unavailable_names_pieces_nobody_has) {
   BOOST_TEST(pp.unavailable().size() == 3u);
   BOOST_TEST(!pp.complete());
 }
+
+BOOST_AUTO_TEST_CASE(can_pick_says_whether_any_source_gets_a_piece) {
+  piece_picker pp{bitfield{20}, 1};
+  pp.set_source("a", bitfield{20, true});
+  BOOST_TEST(pp.can_pick());
+  for (uint32_t i = 0; i < 20; ++i)
+    pp.requested(i, "a", t0);
+  // Everything in flight, 20 missing: no endgame with one source.
+  BOOST_TEST(!pp.can_pick());
+  BOOST_TEST(!pp.pick("a", t0 + std::chrono::seconds(1)));
+  for (uint32_t i = 0; i < 19; ++i)
+    pp.done(i);
+  // The last piece: the endgame may duplicate it.
+  BOOST_TEST(pp.can_pick());
+  pp.done(19);
+  BOOST_TEST(!pp.can_pick());
+}
