@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "actors/store/sql.hpp"
@@ -28,13 +29,22 @@ void insert(sql::database& db, int64_t k) {
   db.transact([&] { db.prepare("INSERT INTO t (k) VALUES (?)").bind(1, k).run(); });
 }
 
-// The standby's WAL receiver stopped (SIGSTOP) or resumed: while stopped,
-// the primary's commits wait for it.
-void stall_standby(test::pg_server& standby, bool stall) {
-  auto pid = std::stoi(standby.query("SELECT pid FROM pg_stat_wal_receiver"));
-  BOOST_REQUIRE(pid > 0);
-  ::kill(pid, stall ? SIGSTOP : SIGCONT);
-}
+// The standby's WAL receiver stopped (SIGSTOP) while this lives: the
+// primary's commits wait for it. Resumed when it ends, also when a check
+// fails (a stopped receiver would outlive its server).
+struct stalled_standby {
+  int pid;
+  explicit stalled_standby(test::pg_server& standby)
+    : pid(std::stoi(standby.query("SELECT pid FROM pg_stat_wal_receiver"))) {
+    BOOST_REQUIRE(pid > 0);
+    ::kill(pid, SIGSTOP);
+  }
+  ~stalled_standby() {
+    ::kill(pid, SIGCONT);
+  }
+  stalled_standby(const stalled_standby&) = delete;
+  stalled_standby& operator=(const stalled_standby&) = delete;
+};
 
 using clock_type = std::chrono::steady_clock;
 
@@ -51,8 +61,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_commits_survive_the_promotion_of_the_standby) 
   // committed on the primary only: an error here.
   {
     sql::database impatient{uri + "&options=-c%20statement_timeout%3D500"};
-    auto walreceiver = pg.standby().query("SELECT pid FROM pg_stat_wal_receiver");
-    stall_standby(pg.standby(), true);
+    stalled_standby stalled{pg.standby()};
     auto start = clock_type::now();
     BOOST_CHECK_EXCEPTION(insert(impatient, 2), sql::error,
                           [](const sql::error& e) {
@@ -61,13 +70,11 @@ BOOST_AUTO_TEST_CASE(acknowledged_commits_survive_the_promotion_of_the_standby) 
                                    != std::string::npos;
                           });
     BOOST_CHECK(clock_type::now() - start < 5s);
-    ::kill(std::stoi(walreceiver), SIGCONT);
   }
   insert(db, 3);
 
   // A commit in flight when the primary dies: an error, not a hang.
-  stall_standby(pg.standby(), true);
-  auto walreceiver = std::stoi(pg.standby().query("SELECT pid FROM pg_stat_wal_receiver"));
+  auto stalled = std::make_unique<stalled_standby>(pg.standby());
   auto in_flight = std::async(std::launch::async, [&] {
     try {
       insert(db, 4);
@@ -82,7 +89,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_commits_survive_the_promotion_of_the_standby) 
   auto outcome = in_flight.get();
   BOOST_TEST_MESSAGE("commit in flight: " << outcome);
   BOOST_TEST(outcome != "acknowledged");
-  ::kill(walreceiver, SIGCONT);
+  stalled.reset();
 
   // No primary: writes fail at once (no hang), then the promoted standby
   // takes them.
