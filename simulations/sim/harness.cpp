@@ -26,10 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t ms_of(caf::timespan t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
-}
-
 std::string file_name(uint32_t i) {
   return "file-" + std::to_string(i);
 }

@@ -9,6 +9,8 @@
 // report shows. Nothing in the actors knows it is simulated.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <iosfwd>
@@ -33,6 +35,11 @@
 namespace caf::scheduler { class test_coordinator; }
 
 namespace actorrent::sim {
+
+/// Virtual or real time as whole milliseconds (reports, traces, faults).
+inline int64_t ms_of(caf::timespan t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+}
 
 struct client_info {
   std::string name;                 // client-N, also its site and host
@@ -164,6 +171,11 @@ private:
   void apply(fault& f);
   void kill_target(const std::string& target, bool hard);
   void restart_target(const std::string& target);
+  /// Asks the supervisor of `target` to `verb` (kill_atom/restart_atom and
+  /// its arguments after the child's name); a failure is noted.
+  template <class Atom, class... Ts>
+  void to_supervisor(const std::string& verb, const std::string& target,
+                     Atom atom, Ts... xs);
   supervisor_actor supervisor_of(const std::string& target,
                                  std::string& child) const;
   void collect_end();

@@ -18,10 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t ms_of(caf::timespan t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
-}
-
 } // namespace
 
 void harness::collect_end() {

@@ -19,10 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t ms_of(caf::timespan t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
-}
-
 } // namespace
 
 std::string harness::resolve(const std::string& target) {
@@ -74,27 +70,25 @@ void harness::kill_target(const std::string& target, bool hard) {
     c->dead = true;
     return;
   }
-  std::string child;
-  auto sup = supervisor_of(target, child);
-  ask<caf::ok_atom>(
-    sup, 2s,
-    [this, target](std::optional<caf::ok_atom>, std::string err) {
-      if (!err.empty())
-        note("kill " + target + ": " + err);
-    },
-    kill_atom::value, child, hard);
+  to_supervisor("kill", target, kill_atom::value, hard);
 }
 
 void harness::restart_target(const std::string& target) {
+  to_supervisor("restart", target, restart_atom::value);
+}
+
+template <class Atom, class... Ts>
+void harness::to_supervisor(const std::string& verb, const std::string& target,
+                            Atom atom, Ts... xs) {
   std::string child;
   auto sup = supervisor_of(target, child);
   ask<caf::ok_atom>(
     sup, 2s,
-    [this, target](std::optional<caf::ok_atom>, std::string err) {
+    [this, verb, target](std::optional<caf::ok_atom>, std::string err) {
       if (!err.empty())
-        note("restart " + target + ": " + err);
+        note(verb + " " + target + ": " + err);
     },
-    restart_atom::value, child);
+    atom, child, xs...);
 }
 
 std::string harness::inject(const std::string& text) {

@@ -13,10 +13,6 @@ namespace actorrent::sim {
 
 namespace {
 
-int64_t ms_of(caf::timespan t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
-}
-
 // Completion times (arrival to last file), ms, sorted.
 std::vector<int64_t> completion_ms(const harness& h) {
   std::vector<int64_t> xs;
