@@ -144,6 +144,22 @@ inline uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+/// The last `lines` lines of a text file (a node's log, for a failure
+/// message), or "" when it cannot be read.
+inline std::string tail_of(const std::string& path, size_t lines = 20) {
+  std::ifstream in{path};
+  std::vector<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line.substr(0, 300));
+    if (last.size() > lines)
+      last.erase(last.begin());
+  }
+  std::string out;
+  for (auto& l : last)
+    out += l + "\n";
+  return out;
+}
+
 /// Polls `pred` every 100 ms until it holds or `timeout` passes.
 inline bool wait_until(std::function<bool()> pred,
                        std::chrono::milliseconds timeout) {

@@ -51,9 +51,14 @@ struct swarm {
     args.insert(args.end(), extra.begin(), extra.end());
     p.token_file = token_file_in(extra);
     slot = std::make_unique<test::process>(args, dir / (name + ".log"));
-    if (wait)
-      BOOST_REQUIRE(test::wait_until(
-      [&] { return ctl(p, {"actors"}).code == 0; }, 10s));
+    if (wait) {
+      test::run_result last;
+      if (!test::wait_until(
+            [&] { return (last = ctl(p, {"actors"})).code == 0; }, 10s))
+        BOOST_FAIL(name << " did not answer `ctl actors` within 10 s (last: "
+                        << last.out.substr(0, 300) << "); its log ends:\n"
+                        << test::tail_of(dir / (name + ".log")));
+    }
   }
 
   std::string share_dir(const std::string& name) {
@@ -79,13 +84,19 @@ struct swarm {
     args.insert(args.end(), extra.begin(), extra.end());
     p.token_file = token_file_in(extra);
     peers[name] = std::make_unique<test::process>(args, dir / (name + ".log"));
-    BOOST_REQUIRE(test::wait_until(
-      [&] {
-        auto r = ctl(p, {"--json", "status"});
-        return r.code == 0 && r.out.find("\"tracker\":\"online\"")
-                                != std::string::npos;
-      },
-      15s));
+    test::run_result last;
+    if (!test::wait_until(
+          [&] {
+            last = ctl(p, {"--json", "status"});
+            return last.code == 0
+                   && last.out.find("\"tracker\":\"online\"")
+                        != std::string::npos;
+          },
+          15s))
+      BOOST_FAIL(name << " not online at its tracker within 15 s (last "
+                      << "status: " << last.out.substr(0, 300)
+                      << "); its log ends:\n"
+                      << test::tail_of(dir / (name + ".log")));
   }
 
   // The value of a *.control-token-file option among `args`, or "".
