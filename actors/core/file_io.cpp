@@ -122,13 +122,22 @@ public:
                           size_t len) override {
     if (direct_ && aligned(buf, offset, len)) {
       if (auto f = open_fd(path, fd_mode::direct)) {
-        auto n = move_all(len, [&](size_t got) {
-          return ::pread(f->fd, buf + got, len - got,
-                         static_cast<off_t>(offset + got));
-        });
-        if (n > 0)
+        // Whole blocks until the end of the file: a read that ends inside
+        // a block (past the end of a shorter file) is short.
+        size_t got = 0;
+        ssize_t n = 0;
+        while (got < len && got % direct_align == 0) {
+          n = ::pread(f->fd, buf + got, len - got,
+                      static_cast<off_t>(offset + got));
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          got += static_cast<size_t>(n);
+        }
+        if (got == len)
           return {};
-        if (n == 0)
+        if (n >= 0 || got > 0)
           return "short read of " + path;
         if (errno != EINVAL)
           return sys_error("read", path);
