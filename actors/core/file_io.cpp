@@ -17,6 +17,11 @@ namespace actorrent {
 
 file_io::~file_io() = default;
 
+std::string file_io::read_direct(const std::string& path, uint64_t offset,
+                                 char* buf, size_t len) {
+  return read(path, offset, buf, len);
+}
+
 bool make_dirs(const std::string& dir) {
   if (dir.empty())
     return false;
@@ -111,6 +116,36 @@ public:
       return n < 0 ? sys_error("read", path) : "short read of " + path;
     }
     return {};
+  }
+
+  std::string read_direct(const std::string& path, uint64_t offset, char* buf,
+                          size_t len) override {
+    if (direct_ && aligned(buf, offset, len)) {
+      if (auto f = open_fd(path, fd_mode::direct)) {
+        // Whole blocks until the end of the file: a read that ends inside
+        // a block (past the end of a shorter file) is short.
+        size_t got = 0;
+        ssize_t n = 0;
+        while (got < len && got % direct_align == 0) {
+          n = ::pread(f->fd, buf + got, len - got,
+                      static_cast<off_t>(offset + got));
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          got += static_cast<size_t>(n);
+        }
+        if (got == len)
+          return {};
+        if (n >= 0 || got > 0)
+          return "short read of " + path;
+        if (errno != EINVAL)
+          return sys_error("read", path);
+      }
+      if (errno == EINVAL)
+        direct_ = false; // no O_DIRECT here: buffered from now on
+    }
+    return read(path, offset, buf, len);
   }
 
   std::string write(const std::string& path, uint64_t offset, const char* buf,

@@ -20,6 +20,13 @@ public:
   /// Reads exactly `len` bytes at `offset` of `path` into `buf`.
   virtual std::string read(const std::string& path, uint64_t offset, char* buf,
                            size_t len) = 0;
+  /// As `read`, for data read once (a mirror serving a part it wrote with
+  /// O_DIRECT): the disk reads whole aligned blocks into an aligned buffer
+  /// with O_DIRECT, past the page cache (no fresh page-cache pages to fill
+  /// and copy out of); anything else, or a file system without O_DIRECT, is
+  /// read as `read` does.
+  virtual std::string read_direct(const std::string& path, uint64_t offset,
+                                  char* buf, size_t len);
   /// Writes `len` bytes at `offset` of `path` (which must exist).
   virtual std::string write(const std::string& path, uint64_t offset,
                             const char* buf, size_t len) = 0;

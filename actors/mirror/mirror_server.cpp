@@ -138,7 +138,10 @@ mirror_state::serve(const pb::PieceRequest& req) {
   piece_bytes buf(piece_length(m, req.index()));
   uint64_t offset = uint64_t{req.index() - layout.first(part)}
                     * m.piece_size();
-  if (auto err = opts.io->read(p->second.path, offset, buf.data(), buf.size());
+  // Parts are written with O_DIRECT and each piece is served about once per
+  // download: read past the page cache into the pooled aligned block.
+  if (auto err = opts.io->read_direct(p->second.path, offset, buf.data(),
+                                      buf.size());
       !err.empty())
     return make_error(errc::io_failure, err);
   bytes_served += buf.size();
@@ -553,9 +556,9 @@ bool mirror_state::intact(const mirror_file& f, uint32_t part, uint32_t piece,
   auto& m = f.manifest;
   auto& stored = f.parts.at(part);
   part_layout layout{m, stored.part_size};
-  std::vector<char> buf(piece_length(m, piece));
+  piece_bytes buf(piece_length(m, piece));
   uint64_t offset = uint64_t{piece - layout.first(part)} * m.piece_size();
-  err = opts.io->read(stored.path, offset, buf.data(), buf.size());
+  err = opts.io->read_direct(stored.path, offset, buf.data(), buf.size());
   return err.empty()
          && sha256(buf.data(), buf.size())
               == m.piece_sha256(static_cast<int>(piece));
