@@ -221,12 +221,20 @@ void download_manager::on_manifest(const pb::Manifest& m) {
 void download_manager::on_have(const std::string& name, uint32_t piece) {
   auto i = verified_.find(name);
   if (i != verified_.end() && piece < i->second.pieces.size()) {
-    // Recorded at once (one small transaction): a killed peer fetches again
-    // at most the pieces that were in flight.
+    // Recorded with the next flush of haves (one transaction per file and
+    // flush interval, not per piece): a killed peer fetches again at most
+    // the pieces in flight and those verified in the last flush interval.
     i->second.pieces.set(piece);
-    record(name);
+    unrecorded_.insert(name);
   }
-  self_->state.tracker.have(name, piece);
+  self_->state.tracker.have(name, piece); // arms the flush
+}
+
+void download_manager::flush() {
+  auto names = std::move(unrecorded_);
+  unrecorded_.clear();
+  for (auto& name : names)
+    record(name);
 }
 
 void download_manager::record(const std::string& name) {
@@ -244,6 +252,8 @@ void download_manager::on_status(const pb::DownloadStatus& s) {
   old = s;
   if (!completed)
     return;
+  if (unrecorded_.erase(s.name()) > 0)
+    record(s.name());
   try {
     self_->state.store->set_download_state(s.name(), "complete");
   } catch (std::exception& e) {

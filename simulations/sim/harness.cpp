@@ -435,9 +435,13 @@ bool harness::finished() const {
   std::lock_guard<std::mutex> guard{mtx_};
   if (cfg_.seeding == "mirrors" && !published_)
     return false;
-  for (auto& c : clients_)
+  // Clients only ever become done (finished, or dead for good): the scan
+  // goes on from the first one that was not.
+  for (; waiting_from_ < clients_.size(); ++waiting_from_) {
+    auto& c = clients_[waiting_from_];
     if (!c.dead && !c.leaves && !c.wants.empty() && c.finished < caf::timespan{0})
       return false;
+  }
   for (auto& f : faults_) {
     if (!f.injected)
       return false;
