@@ -206,10 +206,17 @@ void download_manager::on_manifest(const pb::Manifest& m) {
   // Another version of the file than the one recorded starts from nothing
   // (the fetcher does the same).
   auto i = verified_.find(m.name());
-  if (i == verified_.end() || i->second.file_sha256 != m.file_sha256())
+  bool other = i == verified_.end() || i->second.file_sha256 != m.file_sha256();
+  if (other)
     verified_[m.name()] = verified_pieces{
       m.file_sha256(),
       bitfield{static_cast<uint32_t>(m.piece_sha256_size())}};
+  // No pieces recorded for it before its manifest is: the old version's
+  // pieces never count for the new one, even if the peer dies right here.
+  if (other) {
+    unrecorded_.erase(m.name());
+    record(m.name());
+  }
   try {
     self_->state.store->set_download_manifest(m.name(), m);
   } catch (std::exception& e) {

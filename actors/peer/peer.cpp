@@ -164,7 +164,7 @@ caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {
 
 void peer_state::start() {
   try {
-    store = std::make_unique<peer_store>(opts.state_db);
+    store = open_peer_store(opts.state_db);
     key = store->identity(env.random);
     peer_id = peer_id_of(key.public_key);
   } catch (std::exception& e) {
