@@ -160,6 +160,8 @@ std::string harness::setup() {
   net_->add_site("tracker", "tracker", link(true));
   tracker_options topts;
   topts.db = tmp_ + "/tracker.db";
+  topts.heartbeat_ms = cfg_.heartbeat_ms;
+  topts.offline_ms = cfg_.offline_ms;
   placement_options popts;
   popts.replicas = cfg_.replicas;
   popts.part_size = cfg_.part_size;

@@ -325,6 +325,8 @@ BOOST_AUTO_TEST_CASE(ctl_kill_of_peer_agent_mid_download_resumes) {
              actors);
   BOOST_TEST(file_of(s.dir / "d-downloads/v.bin")
              == file_of(s.dir / "src-share/v.bin"));
-  // At most the window (8) in flight at the kill, plus one being written.
-  BOOST_TEST(s.bytes_served("src") <= static_cast<int64_t>(size + 9 * piece));
+  // At most the window (8) in flight at the kill, one being written, and
+  // those verified in the last flush interval of the agent's piece record
+  // (100 ms: 400 KB at the source's 4 MB/s, at most 2 pieces).
+  BOOST_TEST(s.bytes_served("src") <= static_cast<int64_t>(size + 11 * piece));
 }
