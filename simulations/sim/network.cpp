@@ -324,19 +324,25 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = proxies_.find(key);
     if (i != proxies_.end())
-      return caf::actor_cast<caf::strong_actor_ptr>(i->second.first);
+      if (auto p = caf::actor_cast<caf::strong_actor_ptr>(i->second.first))
+        return p;
   }
   auto p = sys_.spawn<caf::hidden>(link_proxy, shared_from_this(), from, to,
                                    caf::actor_cast<caf::actor>(target));
   std::weak_ptr<network> weak = shared_from_this();
-  p->attach_functor([weak, key] {
+  auto addr = p.address();
+  p->attach_functor([weak, key, addr] {
     if (auto net = weak.lock()) {
       std::lock_guard<std::mutex> guard{net->mtx_};
-      net->proxies_.erase(key);
+      auto i = net->proxies_.find(key);
+      if (i != net->proxies_.end() && i->second.first == addr)
+        net->proxies_.erase(i);
     }
   });
   std::lock_guard<std::mutex> guard{mtx_};
-  proxies_[key] = {p, to};
+  // Weakly held: a connection nobody uses any more ends (as CAF drops a
+  // remote actor's proxy once no handle to it is left).
+  proxies_[key] = {addr, to};
   return caf::actor_cast<caf::strong_actor_ptr>(p);
 }
 
@@ -347,7 +353,8 @@ void network::notify_cut() {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
       if (!reachable_locked(kvp.first.first, kvp.second.second))
-        xs.push_back(kvp.second.first);
+        if (auto x = caf::actor_cast<caf::actor>(kvp.second.first))
+          xs.push_back(std::move(x));
   }
   for (auto& x : xs)
     caf::anon_send(x, cut_atom::value);
@@ -424,7 +431,8 @@ void network::shutdown() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
-      xs.push_back(kvp.second.first);
+      if (auto x = caf::actor_cast<caf::actor>(kvp.second.first))
+        xs.push_back(std::move(x));
     xs.insert(xs.end(), connectors_.begin(), connectors_.end());
     proxies_.clear();
     connectors_.clear();
