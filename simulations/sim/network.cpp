@@ -324,25 +324,19 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = proxies_.find(key);
     if (i != proxies_.end())
-      if (auto p = caf::actor_cast<caf::strong_actor_ptr>(i->second.first))
-        return p;
+      return caf::actor_cast<caf::strong_actor_ptr>(i->second.first);
   }
   auto p = sys_.spawn<caf::hidden>(link_proxy, shared_from_this(), from, to,
                                    caf::actor_cast<caf::actor>(target));
   std::weak_ptr<network> weak = shared_from_this();
-  auto addr = p.address();
-  p->attach_functor([weak, key, addr] {
+  p->attach_functor([weak, key] {
     if (auto net = weak.lock()) {
       std::lock_guard<std::mutex> guard{net->mtx_};
-      auto i = net->proxies_.find(key);
-      if (i != net->proxies_.end() && i->second.first == addr)
-        net->proxies_.erase(i);
+      net->proxies_.erase(key);
     }
   });
   std::lock_guard<std::mutex> guard{mtx_};
-  // Weakly held: a connection nobody uses any more ends (as CAF drops a
-  // remote actor's proxy once no handle to it is left).
-  proxies_[key] = {addr, to};
+  proxies_[key] = {p, to};
   return caf::actor_cast<caf::strong_actor_ptr>(p);
 }
 
@@ -353,8 +347,7 @@ void network::notify_cut() {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
       if (!reachable_locked(kvp.first.first, kvp.second.second))
-        if (auto x = caf::actor_cast<caf::actor>(kvp.second.first))
-          xs.push_back(std::move(x));
+        xs.push_back(kvp.second.first);
   }
   for (auto& x : xs)
     caf::anon_send(x, cut_atom::value);
@@ -431,8 +424,7 @@ void network::shutdown() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
-      if (auto x = caf::actor_cast<caf::actor>(kvp.second.first))
-        xs.push_back(std::move(x));
+      xs.push_back(kvp.second.first);
     xs.insert(xs.end(), connectors_.begin(), connectors_.end());
     proxies_.clear();
     connectors_.clear();

@@ -139,10 +139,9 @@ private:
   std::map<std::string, site_state> sites_;
   std::set<std::pair<std::string, std::string>> cuts_;
   std::map<std::string, entry> table_;
-  /// (from site, target) -> the proxy (while someone holds it) and the
-  /// target's site.
+  /// (from site, target) -> the proxy and the target's site.
   std::map<std::pair<std::string, caf::actor_addr>,
-           std::pair<caf::actor_addr, std::string>>
+           std::pair<caf::actor, std::string>>
     proxies_;
   bool reachable_locked(const std::string& from, const std::string& to) const;
   std::vector<caf::actor> connectors_;
