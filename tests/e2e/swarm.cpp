@@ -133,10 +133,12 @@ BOOST_AUTO_TEST_CASE(downloader_killed_at_half_resumes_with_missing_pieces) {
   BOOST_TEST(file_of(s.dir / "d-downloads/big.iso")
              == file_of(s.dir / "src-share/big.iso"));
   // The source served the file once plus at most the window that was in
-  // flight when the downloader died (and one piece being written).
+  // flight when the downloader died, one piece being written, and those
+  // verified in the last flush interval of its piece record (100 ms: 600 KB
+  // at the source's 6 MB/s, at most 3 pieces).
   auto served = s.bytes_served("src");
   BOOST_TEST(served >= static_cast<int64_t>(size));
-  BOOST_TEST(served <= static_cast<int64_t>(size + 5 * piece),
+  BOOST_TEST(served <= static_cast<int64_t>(size + 8 * piece),
              "served " << served);
 }
 
