@@ -196,7 +196,7 @@ int peer_options_from(const node_config& cfg, peer_options& opts) {
   opts.window = cfg.peer_window;
   opts.request_timeout_ms = cfg.peer_request_timeout_ms;
   try {
-    peer_store probe{opts.state_db};
+    open_peer_store(opts.state_db);
   } catch (std::exception& e) {
     std::cerr << "error: peer.state-db: " << e.what() << "\n";
     return 2;

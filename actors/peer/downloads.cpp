@@ -206,10 +206,17 @@ void download_manager::on_manifest(const pb::Manifest& m) {
   // Another version of the file than the one recorded starts from nothing
   // (the fetcher does the same).
   auto i = verified_.find(m.name());
-  if (i == verified_.end() || i->second.file_sha256 != m.file_sha256())
+  bool other = i == verified_.end() || i->second.file_sha256 != m.file_sha256();
+  if (other)
     verified_[m.name()] = verified_pieces{
       m.file_sha256(),
       bitfield{static_cast<uint32_t>(m.piece_sha256_size())}};
+  // No pieces recorded for it before its manifest is: the old version's
+  // pieces never count for the new one, even if the peer dies right here.
+  if (other) {
+    unrecorded_.erase(m.name());
+    record(m.name());
+  }
   try {
     self_->state.store->set_download_manifest(m.name(), m);
   } catch (std::exception& e) {
@@ -221,12 +228,20 @@ void download_manager::on_manifest(const pb::Manifest& m) {
 void download_manager::on_have(const std::string& name, uint32_t piece) {
   auto i = verified_.find(name);
   if (i != verified_.end() && piece < i->second.pieces.size()) {
-    // Recorded at once (one small transaction): a killed peer fetches again
-    // at most the pieces that were in flight.
+    // Recorded with the next flush of haves (one transaction per file and
+    // flush interval, not per piece): a killed peer fetches again at most
+    // the pieces in flight and those verified in the last flush interval.
     i->second.pieces.set(piece);
-    record(name);
+    unrecorded_.insert(name);
   }
-  self_->state.tracker.have(name, piece);
+  self_->state.tracker.have(name, piece); // arms the flush
+}
+
+void download_manager::flush() {
+  auto names = std::move(unrecorded_);
+  unrecorded_.clear();
+  for (auto& name : names)
+    record(name);
 }
 
 void download_manager::record(const std::string& name) {
@@ -244,6 +259,8 @@ void download_manager::on_status(const pb::DownloadStatus& s) {
   old = s;
   if (!completed)
     return;
+  if (unrecorded_.erase(s.name()) > 0)
+    record(s.name());
   try {
     self_->state.store->set_download_state(s.name(), "complete");
   } catch (std::exception& e) {

@@ -1,6 +1,6 @@
 // A peer's downloads: one piece fetcher each (monitored, never linked), the
 // progress they report, and the resume records in the state database (the
-// manifest and the verified pieces, each recorded as it is reported).
+// manifest, and the verified pieces recorded per flush of haves).
 #pragma once
 
 #include <map>
@@ -37,6 +37,9 @@ public:
   void on_manifest(const pb::Manifest& m);
   void on_have(const std::string& name, uint32_t piece);
   void on_status(const pb::DownloadStatus& s);
+  /// Records the pieces verified since the last flush (the peer's flush
+  /// timer, armed by each have).
+  void flush();
   /// True when the down message was about a fetcher.
   bool on_down(const caf::down_msg& dm);
 
@@ -66,6 +69,8 @@ private:
     bitfield pieces;
   };
   std::map<std::string, verified_pieces> verified_;
+  /// Downloads with verified pieces not recorded yet.
+  std::set<std::string> unrecorded_;
 };
 
 /// True when the download ended (complete or failed).

@@ -45,6 +45,7 @@ pb::PeerStatus peer_state::status() const {
 }
 
 pb::PeerReply peer_state::quit() {
+  downloads.flush();
   tracker.leave("");
   if (opts.on_quit)
     opts.on_quit();
@@ -163,7 +164,7 @@ caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {
 
 void peer_state::start() {
   try {
-    store = std::make_unique<peer_store>(opts.state_db);
+    store = open_peer_store(opts.state_db);
     key = store->identity(env.random);
     peer_id = peer_id_of(key.public_key);
   } catch (std::exception& e) {
@@ -215,7 +216,10 @@ peer_actor::behavior_type peer(peer_self self, peer_options opts,
     [=](status_atom) { return self->state.downloads.list(); },
     [=](reconnect_atom) { self->state.tracker.reconnect(); },
     [=](heartbeat_atom) { self->state.tracker.heartbeat(); },
-    [=](flush_atom) { self->state.tracker.flush(); },
+    [=](flush_atom) {
+      self->state.downloads.flush();
+      self->state.tracker.flush();
+    },
   };
 }
 

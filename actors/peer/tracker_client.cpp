@@ -57,7 +57,6 @@ void tracker_client::start(std::vector<endpoint> trackers) {
   trackers_ = std::move(trackers);
   self_->send(self_, reconnect_atom::value);
   self_->send(self_, heartbeat_atom::value);
-  self_->send(self_, flush_atom::value);
 }
 
 const endpoint& tracker_client::current() const {
@@ -277,12 +276,25 @@ void tracker_client::heartbeat() {
 
 void tracker_client::have(const std::string& name, uint32_t piece) {
   pending_haves_[name].push_back(piece);
+  arm_flush();
+}
+
+void tracker_client::arm_flush() {
+  // Armed only while something waits: an idle peer has no flush timer.
+  if (flush_armed_)
+    return;
+  flush_armed_ = true;
+  self_->delayed_send(self_, flush_interval, flush_atom::value);
 }
 
 void tracker_client::flush() {
-  self_->delayed_send(self_, flush_interval, flush_atom::value);
-  if (!online() || pending_haves_.empty())
+  flush_armed_ = false;
+  if (pending_haves_.empty())
     return;
+  if (!online()) {
+    arm_flush(); // sent once the session is back
+    return;
+  }
   for (auto& [name, pieces] : pending_haves_) {
     pb::Have msg;
     msg.set_peer_id(self_->state.peer_id);

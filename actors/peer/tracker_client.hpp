@@ -53,6 +53,7 @@ public:
   // -- timers and events ------------------------------------------------------
   void reconnect();
   void heartbeat();
+  /// Sends the haves that wait (one Have per file); armed by have().
   void flush();
   /// True when the down message was about the tracker.
   bool on_down(const caf::down_msg& dm);
@@ -98,6 +99,8 @@ private:
                      announced done);
   /// A heartbeat or have failed; ignored when it belongs to a lost session.
   void on_error(const char* what, uint64_t epoch, const caf::error& err);
+  /// Arms the flush timer unless it is armed.
+  void arm_flush();
 
   peer_self self_;
   std::vector<endpoint> trackers_;
@@ -116,6 +119,7 @@ private:
   caf::timespan backoff_;
   uint32_t heartbeat_ms_ = 1000;
   std::map<std::string, std::vector<uint32_t>> pending_haves_;
+  bool flush_armed_ = false;
   std::vector<std::string> refused_;
 };
 

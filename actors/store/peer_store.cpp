@@ -13,7 +13,7 @@
 
 namespace actorrent {
 
-peer_store::peer_store(const std::string& path) : db_(path) {
+sqlite_peer_store::sqlite_peer_store(const std::string& path) : db_(path) {
   // It holds the peer's secret key (SQLite gives its -wal and -shm files
   // the same mode).
   ::chmod(path.c_str(), 0600);
@@ -32,7 +32,7 @@ peer_store::peer_store(const std::string& path) : db_(path) {
            " state TEXT NOT NULL, manifest BLOB, bitfield BLOB NOT NULL)");
 }
 
-signing_key peer_store::identity(const random_source& random) {
+signing_key sqlite_peer_store::identity(const random_source& random) {
   auto get = db_.prepare("SELECT value FROM meta WHERE key = 'identity'");
   if (get.step())
     return signing_key::from_seed(unhex(get.text_at(0)));
@@ -44,7 +44,7 @@ signing_key peer_store::identity(const random_source& random) {
 }
 
 std::optional<pb::Manifest>
-peer_store::cached_manifest(const std::string& path, uint64_t size,
+sqlite_peer_store::cached_manifest(const std::string& path, uint64_t size,
                             int64_t mtime_ns) {
   auto st = db_.prepare("SELECT manifest FROM hash_cache WHERE path = ?"
                         " AND size = ? AND mtime_ns = ?");
@@ -57,7 +57,7 @@ peer_store::cached_manifest(const std::string& path, uint64_t size,
   return m;
 }
 
-void peer_store::cache_manifest(const std::string& path, uint64_t size,
+void sqlite_peer_store::cache_manifest(const std::string& path, uint64_t size,
                                 int64_t mtime_ns, const pb::Manifest& m) {
   db_.prepare("INSERT OR REPLACE INTO hash_cache (path, size, mtime_ns,"
               " manifest) VALUES (?,?,?,?)")
@@ -68,7 +68,7 @@ void peer_store::cache_manifest(const std::string& path, uint64_t size,
     .run();
 }
 
-void peer_store::add_published(const std::string& name,
+void sqlite_peer_store::add_published(const std::string& name,
                                const std::string& path) {
   db_.prepare("INSERT OR REPLACE INTO published (name, path) VALUES (?,?)")
     .bind(1, name)
@@ -76,11 +76,11 @@ void peer_store::add_published(const std::string& name,
     .run();
 }
 
-void peer_store::remove_published(const std::string& name) {
+void sqlite_peer_store::remove_published(const std::string& name) {
   db_.prepare("DELETE FROM published WHERE name = ?").bind(1, name).run();
 }
 
-std::vector<std::pair<std::string, std::string>> peer_store::published() {
+std::vector<std::pair<std::string, std::string>> sqlite_peer_store::published() {
   std::vector<std::pair<std::string, std::string>> out;
   auto st = db_.prepare("SELECT name, path FROM published ORDER BY name");
   while (st.step())
@@ -88,7 +88,7 @@ std::vector<std::pair<std::string, std::string>> peer_store::published() {
   return out;
 }
 
-void peer_store::add_group_share(const group_share& s) {
+void sqlite_peer_store::add_group_share(const group_share& s) {
   db_.prepare("INSERT OR REPLACE INTO group_shares (user, grp, name, path,"
               " sha256) VALUES (?,?,?,?,?)")
     .bind(1, s.user)
@@ -99,7 +99,7 @@ void peer_store::add_group_share(const group_share& s) {
     .run();
 }
 
-void peer_store::remove_group_share(const std::string& user,
+void sqlite_peer_store::remove_group_share(const std::string& user,
                                     const std::string& group,
                                     const std::string& name) {
   db_.prepare("DELETE FROM group_shares WHERE user = ? AND grp = ?"
@@ -112,7 +112,7 @@ void peer_store::remove_group_share(const std::string& user,
 }
 
 std::vector<peer_store::group_share>
-peer_store::group_shares(const std::string& user) {
+sqlite_peer_store::group_shares(const std::string& user) {
   std::vector<group_share> out;
   auto st = db_.prepare("SELECT user, grp, name, path, sha256 FROM"
                         " group_shares WHERE user = ? ORDER BY grp, name");
@@ -123,7 +123,7 @@ peer_store::group_shares(const std::string& user) {
   return out;
 }
 
-void peer_store::put_download(const download_record& rec) {
+void sqlite_peer_store::put_download(const download_record& rec) {
   db_.prepare("INSERT OR REPLACE INTO downloads (name, dest_dir, part_path,"
               " state, manifest, bitfield) VALUES (?,?,?,?,?,?)")
     .bind(1, rec.name)
@@ -135,7 +135,7 @@ void peer_store::put_download(const download_record& rec) {
     .run();
 }
 
-void peer_store::set_download_manifest(const std::string& name,
+void sqlite_peer_store::set_download_manifest(const std::string& name,
                                        const pb::Manifest& m) {
   db_.prepare("UPDATE downloads SET manifest = ? WHERE name = ?")
     .bind_blob(1, m.SerializeAsString())
@@ -143,7 +143,7 @@ void peer_store::set_download_manifest(const std::string& name,
     .run();
 }
 
-void peer_store::set_download_bitfield(const std::string& name,
+void sqlite_peer_store::set_download_bitfield(const std::string& name,
                                        const std::string& bits) {
   db_.prepare("UPDATE downloads SET bitfield = ? WHERE name = ?")
     .bind_blob(1, bits)
@@ -151,7 +151,7 @@ void peer_store::set_download_bitfield(const std::string& name,
     .run();
 }
 
-void peer_store::set_download_state(const std::string& name,
+void sqlite_peer_store::set_download_state(const std::string& name,
                                     const std::string& state) {
   db_.prepare("UPDATE downloads SET state = ? WHERE name = ?")
     .bind(1, state)
@@ -159,7 +159,7 @@ void peer_store::set_download_state(const std::string& name,
     .run();
 }
 
-std::vector<download_record> peer_store::downloads() {
+std::vector<download_record> sqlite_peer_store::downloads() {
   std::vector<download_record> out;
   auto st = db_.prepare("SELECT name, dest_dir, part_path, state, manifest,"
                         " bitfield FROM downloads ORDER BY name");
@@ -178,6 +178,106 @@ std::vector<download_record> peer_store::downloads() {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+// -- in memory ------------------------------------------------------------------
+
+signing_key memory_peer_store::identity(const random_source& random) {
+  if (!seed_.empty())
+    return signing_key::from_seed(seed_);
+  auto key = signing_key::generate(random);
+  seed_ = key.seed();
+  return key;
+}
+
+std::optional<pb::Manifest>
+memory_peer_store::cached_manifest(const std::string& path, uint64_t size,
+                                   int64_t mtime_ns) {
+  auto i = hash_cache_.find(path);
+  if (i == hash_cache_.end() || i->second.size != size
+      || i->second.mtime_ns != mtime_ns)
+    return std::nullopt;
+  return i->second.manifest;
+}
+
+void memory_peer_store::cache_manifest(const std::string& path, uint64_t size,
+                                       int64_t mtime_ns,
+                                       const pb::Manifest& m) {
+  hash_cache_[path] = cached{size, mtime_ns, m};
+}
+
+void memory_peer_store::add_published(const std::string& name,
+                                      const std::string& path) {
+  published_[name] = path;
+}
+
+void memory_peer_store::remove_published(const std::string& name) {
+  published_.erase(name);
+}
+
+std::vector<std::pair<std::string, std::string>>
+memory_peer_store::published() {
+  return {published_.begin(), published_.end()};
+}
+
+void memory_peer_store::add_group_share(const group_share& s) {
+  group_shares_[{s.user, s.group, s.name}] = s;
+}
+
+void memory_peer_store::remove_group_share(const std::string& user,
+                                           const std::string& group,
+                                           const std::string& name) {
+  for (auto i = group_shares_.begin(); i != group_shares_.end();) {
+    auto& [u, g, n] = i->first;
+    if (u == user && g == group && (name.empty() || n == name))
+      i = group_shares_.erase(i);
+    else
+      ++i;
+  }
+}
+
+std::vector<peer_store::group_share>
+memory_peer_store::group_shares(const std::string& user) {
+  std::vector<group_share> out;
+  for (auto& [key, s] : group_shares_)
+    if (std::get<0>(key) == user)
+      out.push_back(s);
+  return out;
+}
+
+void memory_peer_store::put_download(const download_record& rec) {
+  downloads_[rec.name] = rec;
+}
+
+void memory_peer_store::set_download_manifest(const std::string& name,
+                                              const pb::Manifest& m) {
+  if (auto i = downloads_.find(name); i != downloads_.end())
+    i->second.manifest = m;
+}
+
+void memory_peer_store::set_download_bitfield(const std::string& name,
+                                              const std::string& bits) {
+  if (auto i = downloads_.find(name); i != downloads_.end())
+    i->second.bitfield = bits;
+}
+
+void memory_peer_store::set_download_state(const std::string& name,
+                                           const std::string& state) {
+  if (auto i = downloads_.find(name); i != downloads_.end())
+    i->second.state = state;
+}
+
+std::vector<download_record> memory_peer_store::downloads() {
+  std::vector<download_record> out;
+  for (auto& kvp : downloads_)
+    out.push_back(kvp.second);
+  return out;
+}
+
+std::unique_ptr<peer_store> open_peer_store(const std::string& path) {
+  if (path == ":memory:")
+    return std::make_unique<memory_peer_store>();
+  return std::make_unique<sqlite_peer_store>(path);
 }
 
 std::string absolute(const std::string& path) {

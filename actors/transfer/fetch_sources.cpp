@@ -18,6 +18,25 @@ constexpr int max_bad_pieces = 3;
 constexpr auto reconnect_delay = std::chrono::seconds(3);
 // How long a source that answered busy gets no requests.
 constexpr auto busy_backoff = std::chrono::milliseconds(500);
+// Spare sources connected beyond what fills the download window.
+constexpr uint32_t spare_sources = 2;
+
+// Sources worth connecting now: enough to fill the download window at the
+// per-source window, two spares, at most `max_sources`. A small download
+// needs a few connections, not one per holder (each costs a connect and a
+// connection); more follow as the window grows or pieces lack a source.
+uint32_t wanted_sources(const fetch_options& opts, const download_window& w) {
+  auto per = std::max<uint32_t>(opts.window, 1);
+  return std::min<uint32_t>(opts.max_sources,
+                            (w.limit() + per - 1) / per + spare_sources);
+}
+
+bool adds_pieces(const bitfield& holds, const bitfield& covered) {
+  for (uint32_t p = 0; p < covered.size(); ++p)
+    if (holds.test(p) && !covered.test(p))
+      return true;
+  return false;
+}
 } // namespace
 
 void piece_fetcher_state::on_info(pb::FileInfo& info) {
@@ -44,6 +63,20 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
   std::stable_sort(offered.begin(), offered.end(), [](auto* a, auto* b) {
     return a->pieces_held() > b->pieces_held();
   });
+  // Pieces held here or by a source connected or connecting.
+  auto n = picker->have().size();
+  bitfield covered = picker->have();
+  auto cover = [&](const std::string& holds) {
+    bitfield b{n, holds};
+    for (uint32_t p = 0; p < n; ++p)
+      if (b.test(p))
+        covered.set(p);
+  };
+  for (auto& kvp : sources)
+    if (kvp.second.state == source_state::active
+        || kvp.second.state == source_state::connecting)
+      cover(kvp.second.holds);
+  auto wanted = wanted_sources(opts, window);
   std::set<std::string> named;
   for (auto* sp : offered) {
     auto& s = *sp;
@@ -72,8 +105,11 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
     if (src.state == source_state::active)
       picker->set_source(id, bitfield{picker->have().size(), src.holds});
     else if (src.state == source_state::lost && now >= src.retry_at
-             && connected < opts.max_sources) {
+             && connected < opts.max_sources
+             && (connected < wanted
+                 || adds_pieces(bitfield{n, src.holds}, covered))) {
       connect(id);
+      cover(src.holds);
       ++connected;
     }
   }
@@ -90,16 +126,6 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
   }
   // Short of sources: none connected, or missing pieces that no source
   // connected or connecting holds.
-  auto n = picker->have().size();
-  bitfield covered = picker->have();
-  for (auto& kvp : sources)
-    if (kvp.second.state == source_state::active
-        || kvp.second.state == source_state::connecting) {
-      bitfield holds{n, kvp.second.holds};
-      for (uint32_t p = 0; p < n; ++p)
-        if (holds.test(p))
-          covered.set(p);
-    }
   bool short_of_sources = connected == 0 || !covered.all();
   next_refresh = now + backoff.after_answer(short_of_sources);
   schedule();
@@ -118,6 +144,23 @@ void piece_fetcher_state::connect(const std::string& id) {
     [self, id, epoch](const caf::error& err) {
       self->state.on_connect_error(id, epoch, err);
     });
+}
+
+void piece_fetcher_state::connect_more(caf::actor_clock::time_point now) {
+  uint32_t connected = 0;
+  for (auto& kvp : sources)
+    if (kvp.second.state == source_state::active
+        || kvp.second.state == source_state::connecting)
+      ++connected;
+  auto wanted = wanted_sources(opts, window);
+  for (auto& [id, src] : sources) {
+    if (connected >= wanted)
+      return;
+    if (src.state == source_state::lost && now >= src.retry_at) {
+      connect(id);
+      ++connected;
+    }
+  }
 }
 
 void piece_fetcher_state::on_connected(const std::string& id, uint64_t epoch,
@@ -232,6 +275,10 @@ void piece_fetcher_state::schedule() {
       }
       ready.resize(std::min(kept, ready.size()));
     }
+    // Pieces to ask for, room in the window, no source to take them: more
+    // of the sources the tracker named.
+    if (!full() && picker->can_pick())
+      connect_more(now);
   }
   check_stall();
 }

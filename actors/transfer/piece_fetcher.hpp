@@ -214,6 +214,9 @@ struct piece_fetcher_state {
   /// Merges the sources of a FileInfo; connects to new or retried ones.
   void on_info(pb::FileInfo& info);
   void connect(const std::string& id);
+  /// Connects known sources (named by the tracker, not connected, due for
+  /// a retry) until as many as the download window needs are connected.
+  void connect_more(caf::actor_clock::time_point now);
   void on_connected(const std::string& id, uint64_t epoch,
                     piece_server_actor handle);
   void on_connect_error(const std::string& id, uint64_t epoch,

@@ -160,6 +160,8 @@ std::string harness::setup() {
   net_->add_site("tracker", "tracker", link(true));
   tracker_options topts;
   topts.db = tmp_ + "/tracker.db";
+  topts.heartbeat_ms = cfg_.heartbeat_ms;
+  topts.offline_ms = cfg_.offline_ms;
   placement_options popts;
   popts.replicas = cfg_.replicas;
   popts.part_size = cfg_.part_size;
@@ -435,9 +437,13 @@ bool harness::finished() const {
   std::lock_guard<std::mutex> guard{mtx_};
   if (cfg_.seeding == "mirrors" && !published_)
     return false;
-  for (auto& c : clients_)
+  // Clients only ever become done (finished, or dead for good): the scan
+  // goes on from the first one that was not.
+  for (; waiting_from_ < clients_.size(); ++waiting_from_) {
+    auto& c = clients_[waiting_from_];
     if (!c.dead && !c.leaves && !c.wants.empty() && c.finished < caf::timespan{0})
       return false;
+  }
   for (auto& f : faults_) {
     if (!f.injected)
       return false;

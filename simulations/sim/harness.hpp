@@ -218,6 +218,8 @@ private:
   /// mirrors; -1 if none.
   caf::timespan full_after(caf::timespan when) const;
   bool under_replicated_ = false;
+  /// finished(): clients before this one are done.
+  mutable size_t waiting_from_ = 0;
   std::map<std::string, supervised> supervision_;
   std::vector<std::string> log_;
   std::set<std::string> catalog_;

@@ -98,6 +98,19 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
         release(self, std::move(h));
         return caf::message{};
       }
+      if (!h.msg.match_elements<mirror_atom, std::string>()) {
+        // On the wire: delivered to the target after the delay as the
+        // promise would delegate it (the reply goes to the requester), by
+        // the clock, without a release message through this proxy. A cut
+        // that begins meanwhile drops what is sent after it, not this.
+        auto& rp = h.rp;
+        auto elem = caf::make_mailbox_element(rp.source(), rp.id(),
+                                              rp.stages(), std::move(h.msg));
+        self->clock().schedule_message(
+          self->clock().now() + delay,
+          caf::actor_cast<caf::strong_actor_ptr>(st.target), std::move(elem));
+        return caf::message{};
+      }
       auto id = st.next++;
       st.held.emplace(id, std::move(h));
       self->delayed_send(self, delay, release_atom::value, id);

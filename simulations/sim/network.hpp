@@ -4,8 +4,10 @@
 // out, for each actor it connects to, a link proxy: an actor with the
 // target's interface that forwards every message after the link's delay
 // (one-way latency of both ends, the reply's bytes paced by the sender's
-// upload and the receiver's download bandwidth, which each transfer books),
-// and drops it while the two sites cannot talk (a partition, a hung site).
+// upload and the receiver's download bandwidth, which each transfer books;
+// the clock delivers it, as the request's own), and drops what is sent
+// while the two sites cannot talk (a partition, a hung site; a message on
+// the wire when the cut begins still arrives).
 // Such a connection ends (the proxy exits with remote_link_unreachable, as
 // CAF's heartbeats end a silent connection) after the connection timeout.
 //

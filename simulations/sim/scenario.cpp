@@ -37,7 +37,11 @@ scenario_config::scenario_config() {
     .add(window, "window", "piece requests in flight per source")
     .add(request_timeout_ms, "request-timeout-ms", "a piece request fails over after this")
     .add(state_db, "state-db", "disk (SQLite files) or memory (SQLite in memory)")
-    .add(upload_limit, "upload-limit", "bytes per second a client serves (0: no limit)");
+    .add(upload_limit, "upload-limit", "bytes per second a client serves (0: no limit)")
+    .add(heartbeat_ms, "heartbeat-ms",
+         "clients send the tracker a heartbeat this often (tracker.heartbeat-ms)")
+    .add(offline_ms, "offline-ms",
+         "a client silent this long is offline at the tracker (tracker.offline-ms)");
   opt_group{custom_options_, "files"}
     .add(files, "count", "files")
     .add(file_size, "size", "bytes per file")
@@ -120,6 +124,8 @@ std::string check_scenario(const scenario_config& c) {
            + c.seeding + "'";
   if (c.clients == 0)
     return "clients.count: at least 1";
+  if (c.heartbeat_ms < 10 || c.offline_ms <= c.heartbeat_ms)
+    return "clients.heartbeat-ms: at least 10, and clients.offline-ms above it";
   if (c.files == 0)
     return "files.count: at least 1";
   if (c.seeding == "unique" && c.files > c.clients)

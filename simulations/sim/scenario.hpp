@@ -38,6 +38,11 @@ struct scenario_config : node_config {
   uint32_t request_timeout_ms = 10000;
   std::string state_db = "disk";      // or "memory"
   uint64_t upload_limit = 0;
+  /// The tracker's heartbeat-ms and offline-ms (what a node's tracker.*
+  /// keys set): how often clients send a heartbeat, and how long a silent
+  /// one stays listed as a source.
+  uint32_t heartbeat_ms = 1000;
+  uint32_t offline_ms = 2500;
   // [files]
   uint32_t files = 4;
   uint64_t file_size = 1 << 20;
