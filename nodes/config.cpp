@@ -93,7 +93,9 @@ node_config::node_config() {
     .add(peer_request_timeout_ms, "request-timeout-ms",
          "a piece request not answered in this time fails over")
     .add(peer_upload_limit, "upload-limit",
-         "bytes per second this peer serves at most (0: no limit)");
+         "bytes per second this peer serves at most (0: no limit)")
+    .add(peer_serve_cache_mib, "serve-cache-mib",
+         "MiB of just-verified pieces kept in memory for serving (0: none)");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warn or error");
   guard_max_message = default_max_message();

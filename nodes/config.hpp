@@ -53,6 +53,7 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_window = 8;
   uint32_t peer_request_timeout_ms = 10000;
   uint64_t peer_upload_limit = 0;
+  uint32_t peer_serve_cache_mib = 64;
   std::string peer_control_token_file;
   // [log]
   std::string log_level = "info";

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/core/piece_bytes.hpp"
 #include "nodes/cluster.hpp"
 #include "nodes/nodes.hpp"
 #include "nodes/sim.hpp"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   }
   auto sub = args.front();
   args.erase(args.begin());
+  actorrent::keep_freed_memory();
   if (sub == "-h" || sub == "--help" || sub == "help") {
     std::cout << usage;
     return 0;

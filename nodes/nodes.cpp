@@ -270,6 +270,9 @@ int run_peer(std::vector<std::string> args) {
   return run_node<peer_node>(
     cfg, cfg.peer_control_token_file, "peer.control-token-file",
     [&](caf::actor_system& sys, const environment& env, peer_node& node) {
+      if (cfg.peer_serve_cache_mib > 0)
+        node.lib->cache = std::make_shared<piece_cache>(
+          size_t{cfg.peer_serve_cache_mib} << 20);
       auto err = start_peer(sys, env, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit, node);
       // The interactive shell; the process ends (and with it the shell) when

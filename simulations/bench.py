@@ -28,6 +28,7 @@ import argparse, hashlib, json, os, re, shutil, signal, socket, subprocess, sys,
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("ACTORRENT_BIN", os.path.join(ROOT, "build", "actorrent"))
 EXTRA = []  # --extra: options for every node (tuning experiments)
+PEER_EXTRA = []  # --peer-extra: options for peer nodes and the fetch only
 PIECE = 1 << 20
 TICK = os.sysconf("SC_CLK_TCK")
 GIB = float(1 << 30)
@@ -128,7 +129,8 @@ class Swarm:
                        f"--peer.tracker=127.0.0.1:{self.tport}", f"--peer.port={port}",
                        f"--peer.control-port={ctl}", f"--peer.share-dir={d}/share",
                        f"--peer.download-dir={d}/downloads", f"--peer.state-db={d}/state.db",
-                       f"--peer.piece-size={PIECE}", "--log.level=warn"], name, kind)
+                       f"--peer.piece-size={PIECE}", "--log.level=warn"] + PEER_EXTRA,
+                      name, kind)
         # Setup only (before the clock starts): the peer hashed its share.
         self.wait(lambda: '"tracker":"online"' in self.ctl(ctl, "--json", "status")[1],
                   name + " online", 600)
@@ -138,6 +140,21 @@ class Swarm:
         """Marks the CPU each process has used so far (setup is not counted)."""
         self.cpu0 = {p.pid: cpu_s(p.pid) for _, p in self.procs}
         return time.time()
+
+    def detail(self, peers):
+        """With BENCH_DETAIL set: CPU seconds of each process since the clock
+        started and the bytes each peer served (to see where a run's time
+        goes); printed to stderr, not part of the result."""
+        if not os.environ.get("BENCH_DETAIL"):
+            return
+        for kind, p in self.procs:
+            print(f"  detail: {kind} pid {p.pid} CPU {cpu_s(p.pid) - self.cpu0.get(p.pid, 0.0):.2f} s"
+                  f" peak RSS {peak_rss_mib(p.pid):.0f} MiB", file=sys.stderr)
+        for q in peers:
+            out = self.ctl(q["ctl"], "--json", "status")[1]
+            m = re.search(r'"bytes_served":"?(\d+)', out)
+            print(f"  detail: {q['name']} served {int(m.group(1)) / 2**20 if m else -1:.0f} MiB",
+                  file=sys.stderr)
 
     def usage(self):
         """Peak RSS (MiB) per kind (largest process) and in total; CPU seconds
@@ -207,7 +224,7 @@ def scenario_a(work, size):
         t0 = sw.start_clock()
         log = open(work + "/fetch.log", "w")
         p = subprocess.Popen([BIN, "fetch", "--tracker", f"127.0.0.1:{sw.tport}", "a.bin",
-                              "--to", work + "/dl", "--peer.window=16"] + EXTRA,
+                              "--to", work + "/dl", "--peer.window=16"] + EXTRA + PEER_EXTRA,
                              stdout=log, stderr=log)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.time() - t0
@@ -256,7 +273,7 @@ def scenario_c(work, size):
         d = os.path.join(work, "seed", "share")
         os.makedirs(d, exist_ok=True)
         make_file(d + "/c.bin", size)
-        sw.peer("seed", "seeder")
+        seed = sw.peer("seed", "seeder")
         peers = [sw.peer(f"q{i}", "peer") for i in range(8)]
         os.sync()
         paths = [f"{p['dir']}/downloads/c.bin" for p in peers]
@@ -266,6 +283,7 @@ def scenario_c(work, size):
         wait_files(sw, paths)
         wall = time.time() - t0
         rss, total, cpu = sw.usage()
+        sw.detail([seed] + peers)
         sw.close()
         check_copies([(d + "/c.bin", path) for path in paths])
         return result(wall, 8 * size, rss, total, cpu, load)
@@ -294,8 +312,11 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--extra", action="append", default=[], metavar="OPTION",
                     help="an option for every node, e.g. --extra=--scheduler.policy=sharing")
+    ap.add_argument("--peer-extra", action="append", default=[], metavar="OPTION",
+                    help="an option for peer nodes and fetches only, e.g. --peer-extra=--peer.window=32")
     args = ap.parse_args()
     EXTRA.extend(args.extra)
+    PEER_EXTRA.extend(args.peer_extra)
     if not os.access(BIN, os.X_OK):
         print("build first: scripts/build.sh", file=sys.stderr)
         return 2

@@ -1,5 +1,7 @@
 #include "actors/core/piece_bytes.hpp"
 
+#include <malloc.h>
+
 #include <array>
 #include <cstring>
 #include <mutex>
@@ -116,6 +118,11 @@ void give(char* p, size_t capacity) {
 
 } // namespace
 
+void keep_freed_memory() {
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 piece_pool_counts piece_pool_stats() {
   return the_pool().counts();
 }
@@ -130,31 +137,43 @@ piece_bytes::piece_bytes(const char* data, size_t n) {
     std::memcpy(data_, data, n);
 }
 
-piece_bytes::piece_bytes(const piece_bytes& other)
-  : piece_bytes(other.data_, other.size_) {
+piece_bytes::piece_bytes(const piece_bytes& other) {
+  *this = other;
 }
 
 piece_bytes::piece_bytes(piece_bytes&& other) noexcept
-  : data_(other.data_), size_(other.size_), capacity_(other.capacity_) {
+  : data_(other.data_),
+    size_(other.size_),
+    capacity_(other.capacity_),
+    shared_(std::move(other.shared_)) {
   other.data_ = nullptr;
   other.size_ = other.capacity_ = 0;
 }
 
 piece_bytes& piece_bytes::operator=(const piece_bytes& other) {
-  if (this != &other) {
-    reset(other.size_);
-    if (size_ > 0)
-      std::memcpy(data_, other.data_, size_);
+  if (this == &other)
+    return *this;
+  if (other.shared_) {
+    // A view's copy is a view of the same block.
+    release();
+    data_ = other.data_;
+    size_ = other.size_;
+    shared_ = other.shared_;
+    return *this;
   }
+  reset(other.size_);
+  if (size_ > 0)
+    std::memcpy(data_, other.data_, size_);
   return *this;
 }
 
 piece_bytes& piece_bytes::operator=(piece_bytes&& other) noexcept {
   if (this != &other) {
-    give(data_, capacity_);
+    release();
     data_ = other.data_;
     size_ = other.size_;
     capacity_ = other.capacity_;
+    shared_ = std::move(other.shared_);
     other.data_ = nullptr;
     other.size_ = other.capacity_ = 0;
   }
@@ -162,10 +181,31 @@ piece_bytes& piece_bytes::operator=(piece_bytes&& other) noexcept {
 }
 
 piece_bytes::~piece_bytes() {
-  give(data_, capacity_);
+  release();
+}
+
+void piece_bytes::release() noexcept {
+  if (shared_)
+    shared_.reset(); // the block is its holders'
+  else
+    give(data_, capacity_);
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+}
+
+piece_bytes piece_bytes::view(std::shared_ptr<const piece_bytes> block) {
+  piece_bytes out;
+  if (!block)
+    return out;
+  out.data_ = const_cast<char*>(block->data());
+  out.size_ = block->size();
+  out.shared_ = std::move(block);
+  return out;
 }
 
 void piece_bytes::reset(size_t n) {
+  if (shared_)
+    release(); // a view never writes into the shared block
   if (n > capacity_ || (capacity_ >= min_pooled && size_class(n) != capacity_)
       || (capacity_ < min_pooled && n != capacity_)) {
     give(data_, capacity_);

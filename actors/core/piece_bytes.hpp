@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -48,12 +49,24 @@ public:
   /// Makes room for `n` bytes, not initialized (the old content is gone).
   void reset(size_t n);
 
+  /// A read-only view of `block`'s bytes that keeps it alive: copies of it
+  /// share the block (no copy of the bytes), and the block goes back to the
+  /// pool when its last holder is gone. A piece served from memory (the
+  /// piece cache) travels this way. Writing through data() of a view is not
+  /// allowed; reset() first (deserializing does) gives it bytes of its own.
+  static piece_bytes view(std::shared_ptr<const piece_bytes> block);
+  /// Whether this shares another holder's block (a view).
+  bool shared() const noexcept { return shared_ != nullptr; }
+
   friend bool operator==(const piece_bytes& x, const piece_bytes& y);
 
 private:
+  /// Gives the bytes back (to the pool, or to the shared block's holders).
+  void release() noexcept;
   char* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
+  std::shared_ptr<const piece_bytes> shared_;  // a view's block
 };
 
 /// Blocks the pool holds for reuse and blocks it handed out since the
@@ -65,6 +78,15 @@ struct piece_pool_counts {
   size_t reused = 0;     // blocks taken from the pool
 };
 piece_pool_counts piece_pool_stats();
+
+/// Keeps the process's freed heap memory for reuse instead of handing it
+/// back to the kernel at once: CAF's message buffers of a megabyte or more
+/// are then not fresh pages each time (a fresh page costs a fault and a
+/// clearing, and on a VM whose free memory goes back to the host, a host
+/// fault). Blocks up to 32 MiB come from the heap, not from mmap, and a
+/// heap's free top is trimmed only beyond 128 MiB. Called once at process
+/// start (before threads).
+void keep_freed_memory();
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, piece_bytes& x) {

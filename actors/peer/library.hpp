@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/core/manifest.hpp"
+#include "actors/core/piece_cache.hpp"
 
 namespace actorrent {
 
@@ -54,6 +55,9 @@ public:
   std::string tracker_key() const;
 
   std::atomic<uint64_t> bytes_served{0};
+  /// The pieces this node verified last, served from memory (null: none
+  /// kept; set before the node's actors start).
+  std::shared_ptr<piece_cache> cache;
   std::atomic<uint64_t> bytes_received{0};
 
 private:

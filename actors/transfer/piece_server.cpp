@@ -88,7 +88,7 @@ piece_server_state::serve(const pb::PieceRequest& req) {
                                     + " ms; try another source");
   auto wait = bucket.take(loc->length, now);
   if (wait.count() == 0) {
-    auto buf = read(*loc);
+    auto buf = read(*loc, req.index());
     if (!buf)
       return buf.error();
     return {std::move(hdr), std::move(*buf)};
@@ -109,11 +109,17 @@ piece_server_state::read_held(const held_reply& x) {
                          code);
   if (!loc)
     return make_error(static_cast<errc>(code), why);
-  return read(*loc);
+  return read(*loc, x.hdr.index());
 }
 
 caf::expected<piece_bytes>
-piece_server_state::read(const piece_location& loc) {
+piece_server_state::read(const piece_location& loc, uint32_t index) {
+  if (lib->cache)
+    if (auto hit = lib->cache->get(loc.file_sha256, index);
+        hit && hit->size() == loc.length) {
+      lib->bytes_served += hit->size();
+      return std::move(*hit);
+    }
   piece_bytes buf(loc.length);
   if (auto err = opts.io->read(loc.path, loc.offset, buf.data(), buf.size());
       !err.empty())

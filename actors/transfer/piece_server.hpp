@@ -80,7 +80,8 @@ struct piece_server_state {
   /// Answers the held replies that are due.
   void release();
   /// Reads one located piece: its bytes, or why not.
-  caf::expected<piece_bytes> read(const piece_location& loc);
+  /// From the node's piece cache when it holds the piece (no disk read).
+  caf::expected<piece_bytes> read(const piece_location& loc, uint32_t index);
   /// Locates a held reply's piece again (it may have moved) and reads it.
   caf::expected<piece_bytes> read_held(const held_reply& x);
   /// Held replies fail at once when the server ends (their requesters need

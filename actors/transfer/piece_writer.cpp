@@ -27,7 +27,7 @@ bool written_set::all() const {
 }
 
 caf::result<bool> piece_writer_state::write(uint32_t index,
-                                            const piece_bytes& data) {
+                                            piece_bytes& data) {
   auto& m = opts.manifest;
   if (index >= static_cast<uint32_t>(m.piece_sha256_size()))
     return make_error(errc::bad_piece, std::to_string(index));
@@ -40,8 +40,12 @@ caf::result<bool> piece_writer_state::write(uint32_t index,
   if (auto err = opts.io->write(opts.part_path, off, data.data(), data.size());
       !err.empty())
     return make_error(errc::io_failure, err);
-  if (opts.written->mark(index))
+  if (opts.written->mark(index)) {
+    // Cached before it is announced: the first request for it finds it.
+    if (lib->cache)
+      lib->cache->put(m.file_sha256(), index, std::move(data));
     lib->set_have(m.name(), index);
+  }
   return true;
 }
 
@@ -82,7 +86,7 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
     return writer_actor::behavior_type::make_empty_behavior();
   }
   return {
-    [=](write_atom, uint32_t index, const piece_bytes& data) {
+    [=](write_atom, uint32_t index, piece_bytes& data) {
       return self->state.write(index, data);
     },
     [=](finish_atom) { return self->state.finish(); },

@@ -54,7 +54,9 @@ struct piece_writer_state {
   std::shared_ptr<library> lib;
 
   /// Verifies piece `index` and writes it.
-  caf::result<bool> write(uint32_t index, const piece_bytes& data);
+  /// A verified piece's block goes on to the node's piece cache (served
+  /// from memory while other downloaders ask for it).
+  caf::result<bool> write(uint32_t index, piece_bytes& data);
   /// Checks that every piece is verified and renames the file into place.
   caf::result<std::string> finish();
   static inline const char* name = "piece_writer";

@@ -1,6 +1,7 @@
 // Piece bytes: CAF round trip without zero-filling, the size bound checked
 // before allocating, pooled 4 KiB-aligned blocks, and the disk's O_DIRECT
-// write and read paths for whole aligned pieces beside the buffered ones.
+// write and read paths for whole aligned pieces beside the buffered ones;
+// read-only views of a shared block and the piece cache that hands them out.
 #define BOOST_TEST_MODULE piece_bytes
 #include <boost/test/unit_test.hpp>
 
@@ -14,6 +15,7 @@
 #include <caf/binary_serializer.hpp>
 
 #include "actors/core/file_io.hpp"
+#include "actors/core/piece_cache.hpp"
 #include "actors/types.hpp"
 #include "tests/fixtures.hpp"
 
@@ -168,4 +170,63 @@ BOOST_AUTO_TEST_CASE(disk_reads_whole_pieces_directly_and_the_rest_buffered) {
   mem.put("/m", std::string(p1.data(), piece));
   BOOST_CHECK_EQUAL(mem.read_direct("/m", 0, back.data(), piece), "");
   BOOST_CHECK(back == p1);
+}
+
+BOOST_AUTO_TEST_CASE(views_share_a_block_until_the_last_holder_ends) {
+  auto block = std::make_shared<const piece_bytes>(pattern(1 << 20, 'v'));
+  const char* bytes = block->data();
+  auto a = piece_bytes::view(block);
+  BOOST_CHECK(a.shared());
+  BOOST_CHECK(a.data() == bytes); // no copy
+  auto b = a;                     // a view's copy is a view
+  BOOST_CHECK(b.data() == bytes);
+  BOOST_CHECK(b == *block);
+  // Serialized like any piece; the receiver gets bytes of its own.
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(b));
+  piece_bytes c = pattern(16, 'q');
+  caf::binary_deserializer source{nullptr, buf};
+  BOOST_REQUIRE(!source(c));
+  BOOST_CHECK(!c.shared());
+  BOOST_CHECK(c == *block);
+  // reset() never writes into the shared block.
+  b.reset(4096);
+  BOOST_CHECK(!b.shared());
+  BOOST_CHECK(b.data() != bytes);
+  BOOST_CHECK(a == *block);
+  block.reset();
+  BOOST_CHECK(a.data() == bytes); // still alive: `a` holds it
+  BOOST_CHECK_EQUAL(a.size(), 1u << 20);
+}
+
+BOOST_AUTO_TEST_CASE(piece_cache_keeps_the_newest_pieces_within_its_bound) {
+  piece_cache cache{3 << 20};
+  for (uint32_t i = 0; i < 5; ++i)
+    cache.put("f", i, pattern(1 << 20, static_cast<char>('a' + i)));
+  // Pieces 0 and 1 went (oldest first); 2..4 are served as views.
+  BOOST_CHECK(!cache.get("f", 0));
+  BOOST_CHECK(!cache.get("f", 1));
+  for (uint32_t i = 2; i < 5; ++i) {
+    auto hit = cache.get("f", i);
+    BOOST_REQUIRE(hit);
+    BOOST_CHECK(hit->shared());
+    BOOST_CHECK(*hit == pattern(1 << 20, static_cast<char>('a' + i)));
+  }
+  BOOST_CHECK(!cache.get("other file", 3)); // keyed by the file's SHA-256
+  auto s = cache.stats();
+  BOOST_CHECK_EQUAL(s.pieces, 3u);
+  BOOST_CHECK_EQUAL(s.bytes, size_t{3} << 20);
+  BOOST_CHECK_EQUAL(s.hits, 3u);
+  BOOST_CHECK_EQUAL(s.misses, 3u);
+  // A view outlives its eviction; a piece larger than the bound is not kept.
+  auto held = cache.get("f", 2);
+  cache.put("f", 9, pattern(1 << 20, 'z'));
+  BOOST_CHECK(!cache.get("f", 2));
+  BOOST_CHECK(*held == pattern(1 << 20, 'c'));
+  cache.put("f", 10, pattern(4 << 20, 'x'));
+  BOOST_CHECK(!cache.get("f", 10));
+  cache.forget("f");
+  BOOST_CHECK_EQUAL(cache.stats().pieces, 0u);
+  BOOST_CHECK_EQUAL(cache.stats().bytes, 0u);
 }

@@ -148,6 +148,7 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
 
 struct client_record {
   std::vector<uint32_t> pieces;     // replies, in order of arrival
+  std::vector<std::string> bytes;   // their bytes
   std::vector<caf::error> errors;
 };
 
@@ -159,8 +160,10 @@ inline caf::behavior piece_client(caf::event_based_actor* self,
     [=](pb::PieceRequest& req) {
       self->request(srv, std::chrono::seconds(3600), piece_atom::value,
                     std::move(req))
-        .then([=](const pb::PieceHeader& hdr,
-                  piece_bytes&) { rec->pieces.push_back(hdr.index()); },
+        .then([=](const pb::PieceHeader& hdr, piece_bytes& data) {
+                rec->pieces.push_back(hdr.index());
+                rec->bytes.emplace_back(data.data(), data.size());
+              },
               [=](caf::error& err) { rec->errors.push_back(err); });
     },
   };

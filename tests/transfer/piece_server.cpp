@@ -66,6 +66,33 @@ BOOST_AUTO_TEST_CASE(serves_held_pieces_and_refuses_others) {
   BOOST_CHECK_EQUAL(lib->bytes_served.load(), test::piece);
 }
 
+BOOST_AUTO_TEST_CASE(serves_just_verified_pieces_from_the_cache) {
+  bitfield have{n};
+  have.set(1);
+  have.set(2);
+  lib->put(local_file{m, "/share/f.bin", have, ""});
+  lib->cache = std::make_shared<piece_cache>(4 * test::piece);
+  lib->cache->put(m.file_sha256(), 1, test::piece_of(bytes, 1));
+  start(0);
+  // The file is gone from the disk: piece 1 comes from memory, piece 2
+  // (not cached) fails with the disk's error.
+  BOOST_REQUIRE(io->remove("/share/f.bin").empty());
+  ask("f.bin", 1);
+  ask("f.bin", 2);
+  BOOST_CHECK(rec->pieces == std::vector<uint32_t>{1});
+  BOOST_REQUIRE_EQUAL(rec->bytes.size(), 1u);
+  BOOST_CHECK(rec->bytes[0] == bytes.substr(test::piece, test::piece));
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 1u);
+  BOOST_CHECK(is(rec->errors[0], errc::io_failure));
+  // Only a held piece is served, cached or not; and only this file's.
+  lib->cache->put(m.file_sha256(), 3, test::piece_of(bytes, 3));
+  ask("f.bin", 3);
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 2u);
+  BOOST_CHECK(is(rec->errors[1], errc::bad_piece));
+  BOOST_CHECK_EQUAL(lib->cache->stats().hits, 1u);
+  BOOST_CHECK_EQUAL(lib->bytes_served.load(), test::piece);
+}
+
 // 64 KiB/s, a quarter second saved up: one piece at once, then one every
 // 250 ms; other requests are answered meanwhile (the actor never blocks).
 BOOST_AUTO_TEST_CASE(paces_uploads_in_virtual_time_without_blocking) {

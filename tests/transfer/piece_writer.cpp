@@ -69,6 +69,28 @@ BOOST_AUTO_TEST_CASE(refuses_a_piece_that_fails_its_sha256) {
   BOOST_CHECK(is(err, errc::bad_piece));
 }
 
+BOOST_AUTO_TEST_CASE(hands_verified_pieces_to_the_cache_and_no_others) {
+  lib->cache = std::make_shared<piece_cache>(8 * test::piece);
+  auto w = spawn_writer(m);
+  auto bad = test::piece_of(bytes, 1);
+  bad[7] ^= 1;
+  BOOST_CHECK(!write(w, 1, bad));
+  BOOST_CHECK(write(w, 2, test::piece_of(bytes, 2)));
+  BOOST_CHECK(write(w, n - 1, test::piece_of(bytes, n - 1))); // the tail
+  BOOST_CHECK(!lib->cache->get(m.file_sha256(), 1));
+  auto two = lib->cache->get(m.file_sha256(), 2);
+  BOOST_REQUIRE(two);
+  BOOST_CHECK(*two == test::piece_of(bytes, 2));
+  auto tail = lib->cache->get(m.file_sha256(), n - 1);
+  BOOST_REQUIRE(tail);
+  BOOST_CHECK_EQUAL(tail->size(), 1000u);
+  // Written to the disk as well, and marked held.
+  BOOST_CHECK(file(part).compare(2 * test::piece, test::piece, bytes,
+                                 2 * test::piece, test::piece)
+              == 0);
+  BOOST_CHECK(lib->snapshot().at(0).have.test(2));
+}
+
 BOOST_AUTO_TEST_CASE(checks_the_whole_file_and_renames_it) {
   auto w = spawn_writer(m);
   for (uint32_t i : {4u, 0u, 3u, 1u, 5u, 2u}) // any order
