@@ -36,7 +36,7 @@ scenario_config::scenario_config() {
     .add(rate, "rate", "poisson: clients arriving per second")
     .add(window, "window", "piece requests in flight per source")
     .add(request_timeout_ms, "request-timeout-ms", "a piece request fails over after this")
-    .add(state_db, "state-db", "disk (SQLite files) or memory (SQLite in memory)")
+    .add(state_db, "state-db", "disk (SQLite files) or memory (each peer's state in memory)")
     .add(upload_limit, "upload-limit", "bytes per second a client serves (0: no limit)")
     .add(heartbeat_ms, "heartbeat-ms",
          "clients send the tracker a heartbeat this often (tracker.heartbeat-ms)")
