@@ -187,6 +187,11 @@ int peer_options_from(const node_config& cfg, peer_options& opts) {
     std::cerr << "error: peer.window: must be at least 1\n";
     return 2;
   }
+  if (cfg.peer_serve_cache_mib > 16384) {
+    std::cerr << "error: peer.serve-cache-mib: at most 16384 (16 GiB), got "
+              << cfg.peer_serve_cache_mib << "\n";
+    return 2;
+  }
   opts.trackers = std::move(trackers);
   opts.host = cfg.peer_host;
   opts.share_dir = cfg.peer_share_dir;
