@@ -87,6 +87,26 @@ class Cluster:
         return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
 
 
+def busiest_mirror_process(log, nodes):
+    """The mirror node whose mirrors are most often active sources of the
+    fetch logging to `log` (by each source's last state transition)."""
+    state = {}
+    with open(log) as f:
+        for line in f:
+            m = re.search(r"source mirror:(m\d+) \S+ -> (\w+)", line)
+            if m:
+                state[m[1]] = m[2]
+    best, best_count = None, -1
+    for name, node in sorted(nodes.items()):
+        ids = node.get("mirror_ids")
+        if not name.startswith("mirror") or not ids:
+            continue
+        count = sum(state.get(i) == "active" for i in ids)
+        if count > best_count:
+            best, best_count = node, count
+    return best
+
+
 def sha256_of(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -264,7 +284,7 @@ def main():
         # in the 5 s after and in the 5 s before the kill are shown beside it.
         to = os.path.join(tmp, "dl-failover")
         log = os.path.join(tmp, "failover.log")
-        victim = cluster.nodes()["mirror-1"]
+        nodes = cluster.nodes()
         with open(log, "w") as out:
             p = subprocess.Popen([BIN, "fetch", "--tracker", tracker, "data.bin",
                                   "--to", to, "--log.level=debug"],
@@ -277,6 +297,10 @@ def main():
                     return f.read().count(" verified from ")
 
             wait_for(lambda: verified_lines() >= quarter, 60, 0.005)
+            # The victim: the mirror process holding most of the fetch's
+            # active sources (a fetch connects only as many sources as its
+            # window needs, so some processes may serve it nothing).
+            victim = busiest_mirror_process(log, nodes)
             killed_at = time.time()
             os.kill(victim["pid"], signal.SIGKILL)
             p.wait(timeout=300)
