@@ -88,8 +88,9 @@ class Cluster:
 
 
 def busiest_mirror_process(log, nodes):
-    """The mirror node whose mirrors are most often active sources of the
-    fetch logging to `log` (by each source's last state transition)."""
+    """The name of the mirror node whose mirrors are most often active
+    sources of the fetch logging to `log` (by each source's last state
+    transition)."""
     state = {}
     with open(log) as f:
         for line in f:
@@ -103,7 +104,7 @@ def busiest_mirror_process(log, nodes):
             continue
         count = sum(state.get(i) == "active" for i in ids)
         if count > best_count:
-            best, best_count = node, count
+            best, best_count = name, count
     return best
 
 
@@ -200,6 +201,8 @@ def main():
     ap.add_argument("--warm", action="store_true",
                     help="do not drop the sources from the page cache before each download")
     ap.add_argument("--json")
+    ap.add_argument("--keep-logs", metavar="DIR",
+                    help="copy every node's log and the fetch logs to DIR")
     a = ap.parse_args()
     size = a.size_mib << 20
     tmp = tempfile.mkdtemp(prefix="actorrent-mbench-")
@@ -300,7 +303,8 @@ def main():
             # The victim: the mirror process holding most of the fetch's
             # active sources (a fetch connects only as many sources as its
             # window needs, so some processes may serve it nothing).
-            victim = busiest_mirror_process(log, nodes)
+            victim_name = busiest_mirror_process(log, nodes)
+            victim = nodes[victim_name]
             killed_at = time.time()
             os.kill(victim["pid"], signal.SIGKILL)
             p.wait(timeout=300)
@@ -325,6 +329,7 @@ def main():
                  if b > killed_at and a < killed_at + 5]
         before = [b - a for a, b in pairs if killed_at - 5 <= a and b <= killed_at]
         results["failover_ms"] = (max(dropped) - killed_at) * 1000 if dropped else None
+        results["failover_victim"] = victim_name
         results["failover_sources_dropped"] = len(dropped)
         results["failover_pieces_moved"] = moved
         results["stall_ms"] = max(stall) * 1000 if stall else None
@@ -335,9 +340,20 @@ def main():
         results["failover_download_ok"] = \
             p.returncode == 0 and sha256_of(os.path.join(to, "data.bin")) == digest
         shutil.rmtree(to, ignore_errors=True)
-        cluster.cmd("start", "mirror-1")
-        wait_for(lambda: (cluster.ctl("tracker", "placement") or {}).get(
-            "under_replicated") == [], 120)
+        cluster.cmd("start", victim_name)
+
+        def settled():
+            # Back to exactly R replicas of every part: nothing short, no copy
+            # in flight, the repair copies made while the victim was away
+            # trimmed again. Only then is the next loss measured alone.
+            s = cluster.ctl("tracker", "placement") or {}
+            held = sum(m["parts"] for m in s.get("mirrors", []) if m["state"] == "alive")
+            return (s.get("under_replicated") == [] and s.get("copies") == []
+                    and held == s.get("parts", -1) * s.get("replicas", 0))
+
+        if not wait_for(settled, 120):
+            raise RuntimeError("placement did not settle back to exactly R replicas "
+                               f"of every part: {cluster.ctl('tracker', 'placement')}")
 
         # -- re-replication after a mirror process is lost for good -----------
         # Placement logs when every part has its replicas again, with the
@@ -366,7 +382,9 @@ def main():
                 for line in f:
                     m = re.search(r"live replicas again \((\d+) bytes in (\d+) ms\)", line)
                     t = log_time(line)
-                    if m and t and t >= lost_at and int(m[2]) > 0:
+                    # No repair of this loss ends within 1 s of it: the
+                    # mirrors are declared dead after seconds of silence.
+                    if m and t and t >= lost_at + 1 and int(m[2]) > 0:
                         results["re_replication_bytes"] = int(m[1])
                         results["re_replication_ms"] = int(m[2])
                         results["re_replication_mbps"] = int(m[1]) / int(m[2]) / 1e3
@@ -414,6 +432,14 @@ def main():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if a.keep_logs:
+            os.makedirs(a.keep_logs, exist_ok=True)
+            for root, _, files in os.walk(tmp):
+                for name in files:
+                    if name.endswith(".log"):
+                        rel = os.path.relpath(os.path.join(root, name), tmp)
+                        shutil.copy(os.path.join(root, name),
+                                    os.path.join(a.keep_logs, rel.replace(os.sep, "_")))
         shutil.rmtree(tmp, ignore_errors=True)
 
     r = results
@@ -435,7 +461,8 @@ def main():
     fo, st, jb = r["failover_ms"], r["stall_ms"], r["jitter_before_kill_ms"]
     la, lat = r["longest_gap_5s_after_ms"], r["longest_gap_5s_after_at_ms"]
     ms = lambda x: "%.0f ms" % x if x is not None else "?"  # noqa: E731
-    print(f"mirror process SIGKILL mid-download ({r['pieces_verified_before_kill']} "
+    print(f"mirror process SIGKILL mid-download ({r['failover_victim']}, "
+          f"{r['pieces_verified_before_kill']} "
           f"pieces verified before): stall {ms(st)} (longest gap between verified "
           f"pieces spanning the kill or ending within 1 s after it); longest gap "
           f"in the 5 s after the kill {ms(la)} (began {ms(lat)} after it), in the "
