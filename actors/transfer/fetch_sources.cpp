@@ -421,10 +421,10 @@ void piece_fetcher_state::check_stall() {
   for (auto& kvp : sources)
     if (kvp.second.state == source_state::connecting)
       return;
-  auto missing = picker->unavailable();
-  bool busy = !writing.empty();
-  for (auto& kvp : sources)
-    busy = busy || picker->in_flight(kvp.first) > 0;
+  // Pieces on their way or being written: progress (checked first: this
+  // runs after every reply, the walk over the pieces only when idle).
+  bool busy = !writing.empty() || picker->in_flight() > 0;
+  auto missing = busy ? std::vector<uint32_t>{} : picker->unavailable();
   auto total_missing = picker->have().size() - picker->have().count();
   if (missing.empty() || busy || missing.size() < total_missing) {
     if (state == download_state::stalled)

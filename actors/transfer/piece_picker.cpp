@@ -5,8 +5,11 @@
 namespace actorrent {
 
 piece_picker::piece_picker(bitfield have, uint64_t seed)
-  : have_(std::move(have)), avail_(have_.size(), 0), rng_(seed) {
-  // nop
+  : have_(std::move(have)), avail_(have_.size(), 0),
+    have_flag_(have_.size(), 0), flying_(have_.size(), 0),
+    first_request_(have_.size()), rng_(seed) {
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    have_flag_[p] = have_.test(p) ? 1 : 0;
 }
 
 void piece_picker::set_source(const source_id& id, const bitfield& holds) {
@@ -35,8 +38,10 @@ std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
       lost.push_back(j->first);
       settle(id);
     }
-    if (j->second.empty())
+    if (j->second.empty()) {
+      flying_[j->first] = 0;
       j = in_flight_.erase(j);
+    }
     else
       ++j;
   }
@@ -56,7 +61,7 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   uint32_t best_avail = 0;
   uint64_t ties = 0;
   for (uint32_t p = 0; p < have_.size(); ++p) {
-    if (have_.test(p) || !holds.test(p) || in_flight_.count(p) > 0)
+    if (have_flag_[p] || flying_[p] || !holds.test(p))
       continue;
     if (!best || avail_[p] < best_avail) {
       best = p;
@@ -94,9 +99,13 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
 
 void piece_picker::requested(uint32_t piece, const source_id& id,
                              time_point now) {
+  if (piece >= flying_.size())
+    return;
   auto& ids = in_flight_[piece];
-  if (ids.empty())
+  if (ids.empty()) {
     first_request_[piece] = now;
+    flying_[piece] = 1;
+  }
   if (ids.insert(id).second) {
     ++per_source_[id];
     ++in_flight_total_;
@@ -106,8 +115,7 @@ void piece_picker::requested(uint32_t piece, const source_id& id,
 size_t piece_picker::requested_before(time_point t) const {
   size_t n = 0;
   for (auto& kvp : in_flight_)
-    if (auto i = first_request_.find(kvp.first);
-        i != first_request_.end() && i->second < t)
+    if (first_request_[kvp.first] < t)
       ++n;
   return n;
 }
@@ -128,17 +136,23 @@ void piece_picker::failed(uint32_t piece, const source_id& id) {
     return;
   if (i->second.erase(id) > 0)
     settle(id);
-  if (i->second.empty())
+  if (i->second.empty()) {
+    flying_[piece] = 0;
     in_flight_.erase(i);
+  }
 }
 
 std::vector<piece_picker::source_id> piece_picker::done(uint32_t piece) {
+  if (piece >= have_flag_.size())
+    return {};
   have_.set(piece);
+  have_flag_[piece] = 1;
   std::vector<source_id> others;
   if (auto i = in_flight_.find(piece); i != in_flight_.end()) {
     others.assign(i->second.begin(), i->second.end());
     for (auto& id : others)
       settle(id);
+    flying_[piece] = 0;
     in_flight_.erase(i);
   }
   return others;
@@ -151,7 +165,7 @@ size_t piece_picker::in_flight(const source_id& id) const {
 
 bool piece_picker::fresh_pieces_left() const {
   for (uint32_t p = 0; p < have_.size(); ++p)
-    if (!have_.test(p) && avail_[p] > 0 && in_flight_.count(p) == 0)
+    if (!have_flag_[p] && avail_[p] > 0 && !flying_[p])
       return true;
   return false;
 }
@@ -172,7 +186,7 @@ bool piece_picker::endgame() const {
 std::vector<uint32_t> piece_picker::unavailable() const {
   std::vector<uint32_t> out;
   for (uint32_t p = 0; p < have_.size(); ++p)
-    if (!have_.test(p) && avail_[p] == 0)
+    if (!have_flag_[p] && avail_[p] == 0)
       out.push_back(p);
   return out;
 }

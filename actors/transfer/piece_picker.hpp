@@ -77,7 +77,12 @@ private:
   std::vector<uint32_t> avail_;
   std::map<source_id, bitfield> sources_;
   std::map<uint32_t, std::set<source_id>> in_flight_;
-  std::map<uint32_t, time_point> first_request_;
+  // Per piece, for the walks over all pieces (every pick and schedule):
+  // 1 while the piece is verified / in flight (mirrors have_ and in_flight_),
+  // and when it was first requested while in flight.
+  std::vector<uint8_t> have_flag_;
+  std::vector<uint8_t> flying_;
+  std::vector<time_point> first_request_;
   std::map<source_id, size_t> per_source_;  // requests in flight per source
   size_t in_flight_total_ = 0;
   /// `n` requests at `id` ended.
