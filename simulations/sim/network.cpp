@@ -238,7 +238,7 @@ void network::hang(const std::string& site, bool on) {
     sites_[site].hung = on;
   }
   if (on)
-    notify_cut();
+    notify_cut({site});
 }
 
 void network::slow(const std::string& site, double factor) {
@@ -256,7 +256,8 @@ void network::partition(const std::vector<std::string>& a,
         cuts_.emplace(y, x);
       }
   }
-  notify_cut();
+  // Every cut link has one end in `a`.
+  notify_cut(a);
 }
 
 void network::heal() {
@@ -332,22 +333,44 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
   p->attach_functor([weak, key] {
     if (auto net = weak.lock()) {
       std::lock_guard<std::mutex> guard{net->mtx_};
-      net->proxies_.erase(key);
+      auto i = net->proxies_.find(key);
+      if (i == net->proxies_.end())
+        return;
+      auto unindex = [&](const std::string& site) {
+        if (auto j = net->proxies_at_.find(site); j != net->proxies_at_.end()) {
+          j->second.erase(key);
+          if (j->second.empty())
+            net->proxies_at_.erase(j);
+        }
+      };
+      unindex(key.first);
+      unindex(i->second.second);
+      net->proxies_.erase(i);
     }
   });
   std::lock_guard<std::mutex> guard{mtx_};
   proxies_[key] = {p, to};
+  proxies_at_[from].insert(key);
+  proxies_at_[to].insert(key);
   return caf::actor_cast<caf::strong_actor_ptr>(p);
 }
 
-void network::notify_cut() {
-  // Only the proxies whose two sites can no longer talk.
+void network::notify_cut(const std::vector<std::string>& sites) {
   std::vector<caf::actor> xs;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& kvp : proxies_)
-      if (!reachable_locked(kvp.first.first, kvp.second.second))
-        xs.push_back(kvp.second.first);
+    std::set<proxy_key> seen;
+    for (auto& site : sites) {
+      auto i = proxies_at_.find(site);
+      if (i == proxies_at_.end())
+        continue;
+      for (auto& key : i->second) {
+        auto j = proxies_.find(key);
+        if (j != proxies_.end() && seen.insert(key).second
+            && !reachable_locked(key.first, j->second.second))
+          xs.push_back(j->second.first);
+      }
+    }
   }
   for (auto& x : xs)
     caf::anon_send(x, cut_atom::value);
@@ -427,6 +450,7 @@ void network::shutdown() {
       xs.push_back(kvp.second.first);
     xs.insert(xs.end(), connectors_.begin(), connectors_.end());
     proxies_.clear();
+    proxies_at_.clear();
     connectors_.clear();
     table_.clear();
   }

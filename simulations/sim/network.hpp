@@ -130,9 +130,6 @@ private:
     caf::actor_clock::time_point last_asked{};
     uint64_t served = 0;
   };
-  /// Tells every proxy crossing a cut to check its connection (only those).
-  void notify_cut();
-
   caf::actor_system& sys_;
   caf::timespan timeout_;
   mutable std::mutex mtx_;
@@ -140,9 +137,14 @@ private:
   std::set<std::pair<std::string, std::string>> cuts_;
   std::map<std::string, entry> table_;
   /// (from site, target) -> the proxy and the target's site.
-  std::map<std::pair<std::string, caf::actor_addr>,
-           std::pair<caf::actor, std::string>>
-    proxies_;
+  using proxy_key = std::pair<std::string, caf::actor_addr>;
+  std::map<proxy_key, std::pair<caf::actor, std::string>> proxies_;
+  /// Site -> the proxies from or to it: a fault on a site looks at its own
+  /// links, not at every link of the simulation.
+  std::map<std::string, std::set<proxy_key>> proxies_at_;
+  /// Tells the proxies touching `sites` whose two ends can no longer talk
+  /// to check their connection (only those).
+  void notify_cut(const std::vector<std::string>& sites);
   bool reachable_locked(const std::string& from, const std::string& to) const;
   std::vector<caf::actor> connectors_;
   std::function<size_t(const caf::message&)> reply_size_;
