@@ -322,12 +322,50 @@ void harness::run_posted() {
 size_t harness::drain() {
   size_t n = 0;
   while (sched_->has_job()) {
-    record();
-    sched_->run_once();
+    step();
     ++n;
   }
   events_ += n;
   return n;
+}
+
+void harness::step() {
+  record();
+  if (cfg_.profile != "true") {
+    sched_->run_once();
+    return;
+  }
+  auto kind = next_kind();
+  auto t0 = std::chrono::steady_clock::now();
+  sched_->run_once();
+  auto& x = profile_[kind];
+  x.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                             - t0).count();
+  ++x.events;
+}
+
+std::string harness::next_kind() {
+  auto& dest = sched_->next_job<caf::local_actor>();
+  std::string kind = dest.name();
+  auto elem = dest.peek_at_next_mailbox_element();
+  if (elem == nullptr)
+    return kind;
+  auto& msg = elem->content();
+  if (msg.size() > 0 && msg.match_element<caf::atom_value>(0))
+    return kind + " " + caf::to_string(msg.get_as<caf::atom_value>(0));
+  if (msg.match_elements<caf::error>())
+    return kind + " error";
+  if (msg.match_elements<caf::down_msg>())
+    return kind + " down";
+  if (msg.match_elements<caf::exit_msg>())
+    return kind + " exit";
+  // Otherwise the first element's type: a response's value, a protobuf
+  // message (registered under its own name).
+  std::string type = "?";
+  if (msg.size() > 0) {
+    type = sys_->types().portable_name(msg.type(0));
+  }
+  return kind + (elem->mid.is_response() ? " response " : " ") + type;
 }
 
 void harness::record() {
@@ -426,8 +464,7 @@ void harness::step(size_t n) {
       sched_->advance_time(std::max(next - now(), caf::timespan{0}));
       continue;
     }
-    record();
-    sched_->run_once();
+    step();
     ++events_;
   }
   run_posted();

@@ -89,6 +89,14 @@ struct outcome {
   caf::timespan virtual_end{0};
   double wall_seconds = 0;
   uint64_t peak_rss_kib = 0;
+  /// sim.profile: wall time per kind of event ("receiver message"), the
+  /// costliest first.
+  struct profile_line {
+    std::string kind;
+    uint64_t events = 0;
+    double seconds = 0;
+  };
+  std::vector<profile_line> profile;
   std::vector<invariant> invariants;
   bool passed() const;
 };
@@ -146,7 +154,12 @@ private:
   void at(caf::timespan when, action f);
   void run_due();
   size_t drain();
+  /// Runs the next event: records it in the trace (and the profile).
+  void step();
   void record();
+  /// The kind of the next event for the profile: receiver and first atom,
+  /// or what the message is (response, error, down, exit).
+  std::string next_kind();
   void post(action f);   // runs on the harness thread
   void run_posted();
   template <class Reply, class Handle, class... Ts>
@@ -202,6 +215,7 @@ private:
   std::string trace_buf_;  // trace lines not hashed yet
   void flush_trace();
   uint64_t events_ = 0;
+  std::map<std::string, outcome::profile_line> profile_;
   uint64_t rng_state_ = 0;
   bool publishing_ = false;        // the mirrors' publisher is at work
   bool published_ = false;

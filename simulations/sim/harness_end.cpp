@@ -255,6 +255,12 @@ outcome harness::finish() {
     out.digest = hex(trace_.finish());
   }
   out.peak_rss_kib = peak_rss_kib();
+  for (auto& [kind, x] : profile_) {
+    out.profile.push_back(x);
+    out.profile.back().kind = kind;
+  }
+  std::sort(out.profile.begin(), out.profile.end(),
+            [](auto& a, auto& b) { return a.seconds > b.seconds; });
   return out;
 }
 

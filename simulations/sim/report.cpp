@@ -93,6 +93,21 @@ std::string summary_text(const harness& h, const outcome& o,
   out << ", peak RSS " << o.peak_rss_kib / 1024 << " MiB\n";
   if (!o.digest.empty())
     out << "trace digest: " << o.digest << "\n";
+  if (!o.profile.empty()) {
+    double total = 0;
+    for (auto& x : o.profile)
+      total += x.seconds;
+    out << "wall time by kind of event (sim.profile; " << std::setprecision(2)
+        << total << " s in events):\n";
+    for (size_t i = 0; i < o.profile.size() && i < 20; ++i) {
+      auto& x = o.profile[i];
+      out << "  " << std::left << std::setw(44) << x.kind << std::right
+          << std::setw(10) << x.events << " events " << std::setw(8)
+          << std::setprecision(3) << x.seconds << " s " << std::setw(8)
+          << std::setprecision(1) << 1e6 * x.seconds / static_cast<double>(x.events)
+          << " us each " << std::setw(5) << 100 * x.seconds / total << " %\n";
+    }
+  }
   auto xs = completion_ms(h);
   size_t wanting = 0;
   for (auto& c : h.clients())

@@ -18,7 +18,10 @@ scenario_config::scenario_config() {
     .add(mode, "mode", "deterministic (virtual time) or realtime (threads)")
     .add(duration_ms, "duration-ms", "the run ends at this (virtual) time")
     .add(trace, "trace",
-         "what enters the trace digest: types (receiver, time, types) or full");
+         "what enters the trace digest: types (receiver, time, types) or full")
+    .add(profile, "profile",
+         "deterministic mode: time every event by receiver and message kind"
+         " and list the costliest kinds in the summary");
   opt_group{custom_options_, "mirrors"}
     .add(mirrors, "count", "mirror servers")
     .add(mirrors_per_node, "per-node", "mirrors hosted by one mirror node")
@@ -113,6 +116,8 @@ std::string check_scenario(const scenario_config& c) {
   };
   if (!one_of(c.mode, {"deterministic", "realtime"}))
     return "sim.mode: expected deterministic or realtime, got '" + c.mode + "'";
+  if (!one_of(c.profile, {"true", "false"}))
+    return "sim.profile: expected true or false, got '" + c.profile + "'";
   if (!one_of(c.trace, {"types", "full"}))
     return "sim.trace: expected types or full, got '" + c.trace + "'";
   if (!one_of(c.arrival, {"all", "poisson"}))

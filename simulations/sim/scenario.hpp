@@ -20,6 +20,8 @@ struct scenario_config : node_config {
   std::string mode = "deterministic";  // or "realtime"
   uint32_t duration_ms = 120000;       // virtual time at most
   std::string trace = "types";         // "full": every message's content
+  std::string profile = "false";       // "true": wall time per kind of event
+                                       // (CAF 0.17 takes no value for bools)
   // [mirrors]
   uint32_t mirrors = 0;
   uint32_t mirrors_per_node = 1;

@@ -73,6 +73,27 @@ BOOST_AUTO_TEST_CASE(real_time_mode_passes_the_same_invariants) {
   BOOST_TEST(digest_of(r.out).empty(), "no digest in real time");
 }
 
+BOOST_AUTO_TEST_CASE(profile_lists_the_costliest_kinds_of_event) {
+  auto plain = sim({"--scenario", scenario("four-unique.ini"), "--seed", "7"});
+  auto r = sim({"--scenario", scenario("four-unique.ini"), "--seed", "7",
+                "--set", "sim.profile=true"});
+  all_pass(r);
+  // Timing the events does not change the run.
+  BOOST_TEST(digest_of(r.out) == digest_of(plain.out));
+  BOOST_TEST(plain.out.find("wall time by kind of event") == std::string::npos);
+  BOOST_TEST(r.out.find("wall time by kind of event") != std::string::npos, r.out);
+  // The clients' writers verified and wrote pieces: their events are listed.
+  std::smatch m;
+  std::regex line{"\\n  piece_writer write +([0-9]+) events +[0-9.]+ s"};
+  BOOST_TEST(std::regex_search(r.out, m, line), r.out);
+  if (!m.empty())
+    BOOST_TEST(std::stoul(m[1].str()) > 0u);
+  r = sim({"--scenario", scenario("four-unique.ini"), "--set", "sim.profile=yes"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("sim.profile: expected true or false, got 'yes'")
+               != std::string::npos, r.out);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_refused) {
   temp_dir dir;
   std::ofstream{dir / "bad.ini"} << "[clients]\ncount=3\ncolour=blue\n";
