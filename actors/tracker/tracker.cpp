@@ -141,23 +141,19 @@ bool tracker_state::renew(const std::string& peer, const std::string& token) {
 // is refused (the peer retries after its backoff).
 caf::result<pb::Challenge> tracker_state::challenge() {
   auto now = self_->clock().now();
-  for (auto i = challenges.begin(); i != challenges.end();)
-    i = i->second <= now ? challenges.erase(i) : std::next(i);
-  if (challenges.size() >= opts.max_challenges)
+  if (!challenges.has_room(now, opts.max_challenges))
     return make_error(errc::tracker_unavailable, "too many pending challenges");
   pb::Challenge c;
   std::string nonce(32, '\0');
   opts.random(nonce.data(), nonce.size());
-  challenges.emplace(nonce, now + opts.challenge_ttl);
+  challenges.add(nonce, now + opts.challenge_ttl);
   c.set_nonce(std::move(nonce));
   return c;
 }
 
 caf::error tracker_state::check_identity(const pb::Announce& msg) {
-  auto i = challenges.find(msg.nonce());
-  if (i == challenges.end() || i->second <= self_->clock().now())
+  if (!challenges.take(msg.nonce(), self_->clock().now()))
     return make_error(errc::denied, "announce without a valid challenge");
-  challenges.erase(i);
   if (auto why = check_announce_proof(msg); !why.empty())
     return make_error(errc::denied, why);
   return caf::none;

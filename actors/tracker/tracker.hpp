@@ -22,6 +22,7 @@
 #include "actors/core/limits.hpp"
 #include "actors/core/random.hpp"
 #include "actors/store/catalog_store.hpp"
+#include "actors/tracker/challenge_book.hpp"
 
 namespace actorrent {
 
@@ -72,8 +73,8 @@ struct tracker_state {
   caf::actor_clock::time_point started;  // when this incarnation started
   /// Peers with a live session.
   std::map<std::string, tracker_session> sessions;
-  /// Challenges handed out and not yet answered, with when they expire.
-  std::map<std::string, caf::actor_clock::time_point> challenges;
+  /// Challenges handed out and not yet answered.
+  challenge_book challenges;
   /// Writes of a shared catalog waiting for their transaction: every write
   /// that arrives while one is queued joins it, and all are committed
   /// together (one commit for the mailbox's worth) when the flush message

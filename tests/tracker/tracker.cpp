@@ -189,6 +189,30 @@ BOOST_AUTO_TEST_CASE(an_announce_must_prove_its_peer_id) {
   BOOST_TEST(info->sources(0).port() == 7001u);
 }
 
+// At most 10,000 challenges are pending (tracker_options::max_challenges);
+// each expires after its TTL (10 s) and then makes room for a new one.
+BOOST_AUTO_TEST_CASE(pending_challenges_are_bounded_and_expire) {
+  auto challenge = [&] { return ask<pb::Challenge>(trk, challenge_atom::value); };
+  for (int i = 0; i < 6000; ++i)
+    BOOST_REQUIRE(challenge());
+  wait(5s);
+  for (int i = 0; i < 4000; ++i)
+    BOOST_REQUIRE(challenge());
+  BOOST_TEST(code_of(challenge()) == "tracker_unavailable");
+  // The first 6,000 expire: room for as many again, and no more.
+  wait(5s);
+  for (int i = 0; i < 6000; ++i)
+    BOOST_REQUIRE(challenge());
+  BOOST_TEST(code_of(challenge()) == "tracker_unavailable");
+  // The 4,000 expire; an announce takes a challenge and answers it, which
+  // frees its place at once: room for exactly 4,000 after it.
+  wait(5s);
+  BOOST_TEST(code_of(announce("p1")) == "ok");
+  for (int i = 0; i < 4000; ++i)
+    BOOST_REQUIRE(challenge());
+  BOOST_TEST(code_of(challenge()) == "tracker_unavailable");
+}
+
 // Heartbeats, haves and leaves count only with the peer's session token:
 // nobody else can mark it offline, add pieces or withdraw its files.
 BOOST_AUTO_TEST_CASE(messages_in_another_peers_name_are_refused) {
