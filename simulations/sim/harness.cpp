@@ -361,10 +361,8 @@ std::string harness::next_kind() {
     return kind + " exit";
   // Otherwise the first element's type: a response's value, a protobuf
   // message (registered under its own name).
-  std::string type = "?";
-  if (msg.size() > 0) {
-    type = sys_->types().portable_name(msg.type(0));
-  }
+  auto type = msg.size() > 0 ? sys_->types().portable_name(msg.type(0))
+                             : std::string{"(empty)"};
   return kind + (elem->mid.is_response() ? " response " : " ") + type;
 }
 

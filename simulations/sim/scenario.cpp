@@ -118,6 +118,9 @@ std::string check_scenario(const scenario_config& c) {
     return "sim.mode: expected deterministic or realtime, got '" + c.mode + "'";
   if (!one_of(c.profile, {"true", "false"}))
     return "sim.profile: expected true or false, got '" + c.profile + "'";
+  if (c.profile == "true" && c.mode != "deterministic")
+    return "sim.profile: only in deterministic mode (one thread runs every"
+           " event)";
   if (!one_of(c.trace, {"types", "full"}))
     return "sim.trace: expected types or full, got '" + c.trace + "'";
   if (!one_of(c.arrival, {"all", "poisson"}))

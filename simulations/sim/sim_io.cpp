@@ -32,37 +32,25 @@ std::string site_of(const std::string& path) {
 
 } // namespace
 
-namespace {
-
-// Calls out(pos, word, skip, n) for each 8-byte word of the stream that
-// [offset, offset + len) touches: n bytes of it from byte `skip` on.
-template <class Out>
-void for_each_word(uint64_t key, uint64_t offset, size_t len, Out out) {
+void generate(uint64_t seed, const std::string& name, uint64_t offset,
+              char* buf, size_t len) {
+  // The stream is one mixed 64-bit word per 8 bytes of the file: a partial
+  // first word, whole words, a partial last word.
+  auto key = derive_seed(seed, name);
   size_t i = 0;
   if (auto skip = offset % 8; skip != 0 && len > 0) {
-    auto n = std::min<size_t>(8 - skip, len);
     auto word = mix(key + offset / 8);
-    out(i, reinterpret_cast<const char*>(&word) + skip, n);
-    i += n;
+    i = std::min<size_t>(8 - skip, len);
+    std::memcpy(buf, reinterpret_cast<const char*>(&word) + skip, i);
   }
   for (; i + 8 <= len; i += 8) {
     auto word = mix(key + (offset + i) / 8);
-    out(i, reinterpret_cast<const char*>(&word), 8);
+    std::memcpy(buf + i, &word, 8);
   }
   if (i < len) {
     auto word = mix(key + (offset + i) / 8);
-    out(i, reinterpret_cast<const char*>(&word), len - i);
+    std::memcpy(buf + i, &word, len - i);
   }
-}
-
-} // namespace
-
-void generate(uint64_t seed, const std::string& name, uint64_t offset,
-              char* buf, size_t len) {
-  for_each_word(derive_seed(seed, name), offset, len,
-                [buf](size_t i, const char* word, size_t n) {
-                  std::memcpy(buf + i, word, n);
-                });
 }
 
 bool matches_generated(uint64_t seed, const std::string& name,

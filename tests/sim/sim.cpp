@@ -92,6 +92,11 @@ BOOST_AUTO_TEST_CASE(profile_lists_the_costliest_kinds_of_event) {
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.out.find("sim.profile: expected true or false, got 'yes'")
                != std::string::npos, r.out);
+  r = sim({"--scenario", scenario("four-unique.ini"), "--set", "sim.profile=true",
+           "--set", "sim.mode=realtime"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("sim.profile: only in deterministic mode") != std::string::npos,
+             r.out);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_refused) {
