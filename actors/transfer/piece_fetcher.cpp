@@ -142,7 +142,7 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
   bitfield have{n};
   if (opts.manifest && opts.manifest->file_sha256() == m.file_sha256())
     have = bitfield{n, opts.have};
-  manifest = m;
+  manifest = std::make_shared<const pb::Manifest>(m);
   picker.emplace(have, opts.seed);
   for (uint32_t i = 0; i < n; ++i)
     if (have.test(i))
@@ -152,7 +152,7 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
   // A group file is stored under its name within the group.
   std::string group, file_name = m.name();
   split_group_key(m.name(), group, file_name);
-  writer_options wo{m, part_path(opts.dest_dir, file_name),
+  writer_options wo{manifest, part_path(opts.dest_dir, file_name),
                     opts.dest_dir + "/" + file_name, have, opts.io,
                     std::make_shared<written_set>(have)};
   lib->put(local_file{m, wo.part_path, have, group});

@@ -152,7 +152,8 @@ struct piece_fetcher_state {
   std::shared_ptr<library> lib;
   download_state state = download_state::fetching_info;
   std::string reason;
-  std::optional<pb::Manifest> manifest;
+  /// Known once the peer answered (or from resume); shared with the writers.
+  std::shared_ptr<const pb::Manifest> manifest;
   std::optional<piece_picker> picker;
   std::vector<writer_actor> writers;
   std::vector<uint32_t> writer_load;  // pieces handed to each writer

@@ -28,7 +28,7 @@ bool written_set::all() const {
 
 caf::result<bool> piece_writer_state::write(uint32_t index,
                                             piece_bytes& data) {
-  auto& m = opts.manifest;
+  auto& m = *opts.manifest;
   if (index >= static_cast<uint32_t>(m.piece_sha256_size()))
     return make_error(errc::bad_piece, std::to_string(index));
   if (data.size() != piece_length(m, index)
@@ -50,7 +50,7 @@ caf::result<bool> piece_writer_state::write(uint32_t index,
 }
 
 caf::result<std::string> piece_writer_state::finish() {
-  auto& m = opts.manifest;
+  auto& m = *opts.manifest;
   // Every piece passed its SHA-256 against the manifest before it was
   // written: that is the file's check.
   if (!opts.written->all())
@@ -77,9 +77,10 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
   if (!st.opts.written)
     st.opts.written = std::make_shared<written_set>(st.opts.have);
   // Preallocate so that pieces can be written in any order.
-  std::string err = st.opts.io ? st.opts.io->allocate(st.opts.part_path,
-                                                      st.opts.manifest.size())
-                               : "piece writer without file access";
+  std::string err = !st.opts.io         ? "piece writer without file access"
+                    : !st.opts.manifest ? "piece writer without a manifest"
+                                        : st.opts.io->allocate(st.opts.part_path,
+                                                               st.opts.manifest->size());
   if (!err.empty()) {
     LOG_ERROR("piece_writer", err);
     self->quit(make_error(errc::io_failure, err));

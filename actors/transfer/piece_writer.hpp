@@ -40,7 +40,9 @@ private:
 };
 
 struct writer_options {
-  pb::Manifest manifest;
+  /// The download's manifest, shared by its fetcher and writers (one copy
+  /// per download, not one per writer).
+  std::shared_ptr<const pb::Manifest> manifest;
   std::string part_path;
   std::string final_path;
   bitfield have;                 // pieces already in the partial file

@@ -19,7 +19,8 @@ struct fixture : test::transfer_fixture {
 
   writer_actor spawn_writer(const pb::Manifest& man,
                             std::shared_ptr<written_set> shared = nullptr) {
-    writer_options wo{man, part, "/dl/f.bin", bitfield{n}, io, shared};
+    writer_options wo{std::make_shared<const pb::Manifest>(man), part,
+                      "/dl/f.bin", bitfield{n}, io, shared};
     lib->put(local_file{man, part, bitfield{n}, ""});
     auto w = track(sys.spawn(piece_writer, wo, lib));
     sched.run();
