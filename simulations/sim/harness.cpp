@@ -113,6 +113,48 @@ std::string harness::setup() {
   if (::mkdtemp(buf) == nullptr)
     return "cannot make a temporary directory under /tmp";
   tmp_ = buf;
+  setup_disk_and_network();
+  // The order of the sites is the order of the seeded draws: keep it.
+  if (auto err = setup_tracker(); !err.empty())
+    return err;
+  if (auto err = setup_mirrors(); !err.empty())
+    return err;
+  setup_clients();
+  if (auto err = schedule_arrivals_and_faults(); !err.empty())
+    return err;
+  // Observation.
+  if (!mirrors_.empty()) {
+    for (uint32_t f = 0; f < cfg_.files && cfg_.seeding == "mirrors"; ++f)
+      for (uint64_t p = 0; p * cfg_.part_size < cfg_.file_size; ++p)
+        part_names_.push_back(file_name(f) + "#" + std::to_string(p));
+    at(500ms, [this] { poll_placement(); });
+  }
+  at(100ms, [this] { check_conditions(); });
+  at(100ms, [this] { track_faults(); });
+  note("setup " + std::to_string(clients_.size()) + " clients, "
+       + std::to_string(cfg_.mirrors) + " mirrors, seed "
+       + std::to_string(cfg_.seed));
+  return {};
+}
+
+uint64_t harness::next_random() {
+  rng_state_ = derive_seed(rng_state_, "next");
+  return rng_state_;
+}
+
+link_params harness::link_for(bool server) {
+  link_params p;
+  p.up_bps = static_cast<double>(server ? cfg_.server_up : cfg_.client_up);
+  p.down_bps = static_cast<double>(server ? cfg_.server_down : cfg_.client_down);
+  int64_t lat = cfg_.latency_ms;
+  if (cfg_.latency_spread_ms > 0)
+    lat += static_cast<int64_t>(next_random() % (2 * cfg_.latency_spread_ms + 1))
+           - cfg_.latency_spread_ms;
+  p.latency = std::chrono::milliseconds(std::max<int64_t>(lat, 0));
+  return p;
+}
+
+void harness::setup_disk_and_network() {
   for (uint32_t i = 0; i < cfg_.files; ++i) {
     file_sizes_[file_name(i)] = cfg_.file_size;
     piece_sizes_[file_name(i)] = cfg_.piece_size;
@@ -141,23 +183,11 @@ std::string harness::setup() {
     auto begin = uint64_t{rq.index()} * ps;
     return begin >= s->second ? 0 : std::min(ps, s->second - begin);
   });
-  auto next_random = [this] {
-    rng_state_ = derive_seed(rng_state_, "next");
-    return rng_state_;
-  };
-  auto link = [&](bool server) {
-    link_params p;
-    p.up_bps = static_cast<double>(server ? cfg_.server_up : cfg_.client_up);
-    p.down_bps = static_cast<double>(server ? cfg_.server_down : cfg_.client_down);
-    int64_t lat = cfg_.latency_ms;
-    if (cfg_.latency_spread_ms > 0)
-      lat += static_cast<int64_t>(next_random() % (2 * cfg_.latency_spread_ms + 1))
-             - cfg_.latency_spread_ms;
-    p.latency = std::chrono::milliseconds(std::max<int64_t>(lat, 0));
-    return p;
-  };
+}
+
+std::string harness::setup_tracker() {
   // The tracker node, with placement.
-  net_->add_site("tracker", "tracker", link(true));
+  net_->add_site("tracker", "tracker", link_for(true));
   tracker_options topts;
   topts.db = tmp_ + "/tracker.db";
   topts.heartbeat_ms = cfg_.heartbeat_ms;
@@ -167,11 +197,11 @@ std::string harness::setup() {
   popts.part_size = cfg_.part_size;
   popts.dead_after = std::chrono::milliseconds(cfg_.dead_after_ms);
   popts.max_copies_per_mirror = cfg_.max_copies_per_mirror;
-  if (auto err = start_tracker(*sys_, env_of("tracker"), topts, "tracker", 6881,
-                               0, tracker_, popts);
-      !err.empty())
-    return err;
-  // Mirror nodes.
+  return start_tracker(*sys_, env_of("tracker"), topts, "tracker", 6881, 0,
+                       tracker_, popts);
+}
+
+std::string harness::setup_mirrors() {
   auto per = cfg_.mirrors_per_node;
   for (uint32_t first = 0; first < cfg_.mirrors; first += per) {
     mirror_site m;
@@ -184,7 +214,7 @@ std::string harness::setup() {
     mirrors_.push_back(std::move(m));
   }
   for (auto& m : mirrors_) {
-    net_->add_site(m.site, "mirror", link(true));
+    net_->add_site(m.site, "mirror", link_for(true));
     mirror_node_options mo;
     mo.ids = m.ids;
     mo.host = m.site;
@@ -200,7 +230,11 @@ std::string harness::setup() {
         !err.empty())
       return err;
   }
-  // Clients: who holds what, who wants what, when each arrives.
+  return {};
+}
+
+void harness::setup_clients() {
+  // Who holds what, who wants what.
   clients_.resize(cfg_.clients);
   for (uint32_t i = 0; i < cfg_.clients; ++i) {
     auto& c = clients_[i];
@@ -208,7 +242,7 @@ std::string harness::setup() {
     client_index_[c.name] = i;
     // The mirrors' publisher is an origin server: a server's link.
     net_->add_site(c.name, "client",
-                   link(cfg_.seeding == "mirrors" && i == 0));
+                   link_for(cfg_.seeding == "mirrors" && i == 0));
     if (cfg_.seeding == "unique" && i < cfg_.files)
       c.holds.insert(file_name(i));
     if ((cfg_.seeding == "one-seeder" || cfg_.seeding == "mirrors") && i == 0)
@@ -224,6 +258,9 @@ std::string harness::setup() {
           c.pieces_wanted += n;
         }
   }
+}
+
+std::string harness::schedule_arrivals_and_faults() {
   // Arrivals: the holders at once; the others all at once or Poisson (after
   // the mirrors hold the files, when they are the source).
   double t = 0;
@@ -250,7 +287,6 @@ std::string harness::setup() {
       if (faults_[k].after_arrivals)
         at(base + faults_[k].at, [this, k] { apply(faults_[k]); });
   };
-  // Faults.
   for (auto& text : cfg_.faults) {
     fault f;
     if (auto err = parse_fault(text, f); !err.empty())
@@ -271,18 +307,6 @@ std::string harness::setup() {
       at(faults_[k].at, [this, k] { apply(faults_[k]); });
     else if (client_index_.count(faults_[k].when_client) == 0)
       return "fault '" + faults_[k].text + "': no " + faults_[k].when_client;
-  // Observation.
-  if (!mirrors_.empty()) {
-    for (uint32_t f = 0; f < cfg_.files && cfg_.seeding == "mirrors"; ++f)
-      for (uint64_t p = 0; p * cfg_.part_size < cfg_.file_size; ++p)
-        part_names_.push_back(file_name(f) + "#" + std::to_string(p));
-    at(500ms, [this] { poll_placement(); });
-  }
-  at(100ms, [this] { check_conditions(); });
-  at(100ms, [this] { track_faults(); });
-  note("setup " + std::to_string(clients_.size()) + " clients, "
-       + std::to_string(cfg_.mirrors) + " mirrors, seed "
-       + std::to_string(cfg_.seed));
   return {};
 }
 

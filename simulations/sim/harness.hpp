@@ -150,6 +150,19 @@ private:
     uint64_t seq;
   };
   bool deterministic() const { return sched_ != nullptr; }
+  // -- setup (in this order: the sites take seeded draws in turn) ----------
+  /// The shared disk (its observer) and the network (its reply sizes).
+  void setup_disk_and_network();
+  std::string setup_tracker();
+  std::string setup_mirrors();
+  /// The clients' sites, what each holds and wants.
+  void setup_clients();
+  /// When each client arrives; the fault schedule.
+  std::string schedule_arrivals_and_faults();
+  /// The harness's seeded draws.
+  uint64_t next_random();
+  /// A site's link: a server's or a client's, latency spread drawn.
+  link_params link_for(bool server);
   environment env_of(const std::string& site);
   void at(caf::timespan when, action f);
   void run_due();
