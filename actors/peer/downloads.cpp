@@ -229,10 +229,13 @@ void download_manager::on_have(const std::string& name, uint32_t piece) {
   auto i = verified_.find(name);
   if (i != verified_.end() && piece < i->second.pieces.size()) {
     // Recorded with the next flush of haves (one transaction per file and
-    // flush interval, not per piece): a killed peer fetches again at most
-    // the pieces in flight and those verified in the last flush interval.
+    // flush interval, or per `record_every` pieces, not per piece): a
+    // killed peer fetches again at most the pieces in flight and the last
+    // `record_every` - 1 it verified.
     i->second.pieces.set(piece);
     unrecorded_.insert(name);
+    if (++unrecorded_pieces_ >= record_every)
+      flush();
   }
   self_->state.tracker.have(name, piece); // arms the flush
 }
@@ -240,6 +243,7 @@ void download_manager::on_have(const std::string& name, uint32_t piece) {
 void download_manager::flush() {
   auto names = std::move(unrecorded_);
   unrecorded_.clear();
+  unrecorded_pieces_ = 0;
   for (auto& name : names)
     record(name);
 }

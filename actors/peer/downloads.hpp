@@ -38,8 +38,12 @@ public:
   void on_have(const std::string& name, uint32_t piece);
   void on_status(const pb::DownloadStatus& s);
   /// Records the pieces verified since the last flush (the peer's flush
-  /// timer, armed by each have).
+  /// timer, armed by each have, or `record_every` haves, whichever comes
+  /// first).
   void flush();
+  /// At most this many verified pieces wait for their record: a fast
+  /// download verifies tens of pieces per flush interval.
+  static constexpr size_t record_every = 8;
   /// True when the down message was about a fetcher.
   bool on_down(const caf::down_msg& dm);
 
@@ -71,6 +75,7 @@ private:
   std::map<std::string, verified_pieces> verified_;
   /// Downloads with verified pieces not recorded yet.
   std::set<std::string> unrecorded_;
+  size_t unrecorded_pieces_ = 0;
 };
 
 /// True when the download ended (complete or failed).
