@@ -132,7 +132,6 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-/// A port that was free a moment ago.
 /// Binds a loopback TCP socket to `port` (0: any) and closes it again:
 /// the port it got, or 0 when that one is taken.
 inline uint16_t try_bind_loopback(uint16_t port) {
