@@ -163,7 +163,24 @@ using piece_server_actor = caf::typed_actor<
   /// One piece: its header and its bytes. Fails with unknown_file, bad_piece
   /// (out of range or not held yet) or io_failure.
   caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
-                                                      piece_bytes>>;
+                                                      piece_bytes>,
+  /// A grant to stream one file's pieces over a TCP connection of their own
+  /// (piece_stream.hpp), checked like a piece request: the port and a
+  /// one-time token. Fails with unsupported (no stream here: a mirror, a
+  /// paced peer, a simulation), unknown_file, conflict or denied.
+  caf::replies_to<stream_atom, pb::StreamRequest>::with<pb::StreamGrant>>;
+
+/// A downloader's end of a piece stream (local to its fetcher): a piece
+/// server to the fetcher, whose requests it writes to the stream, plus what
+/// its reader delivers. Ends (with the reason) when the stream closes; the
+/// fetcher's monitor sees a lost source.
+using stream_source_actor = piece_server_actor::extend<
+  /// The reader connected and sent the hello: queued requests go out.
+  caf::reacts_to<caf::ok_atom>,
+  /// A reply read from the stream: index, status (0 or an errc), bytes.
+  caf::reacts_to<piece_atom, uint32_t, uint32_t, piece_bytes>,
+  /// The stream closed (by the source, an error or a bad reply): why.
+  caf::reacts_to<closed_atom, std::string>>;
 
 /// The piece server itself (local to its node): what its front publishes
 /// plus the timer of its upload pacing.

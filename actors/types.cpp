@@ -12,7 +12,7 @@ constexpr const char* errc_names[] = {
   "ok", "unknown_file", "bad_name", "bad_piece", "bad_message", "unknown_peer",
   "tracker_unavailable", "no_such_actor", "io_failure", "hash_mismatch",
   "conflict", "not_logged_in", "denied", "unknown_group", "wrong_login",
-  "busy", "unknown_mirror", "no_mirrors"};
+  "busy", "unknown_mirror", "no_mirrors", "unsupported"};
 } // namespace
 
 const char* to_string(errc x) {
@@ -73,6 +73,8 @@ void register_types(caf::actor_system_config& cfg) {
   ACTORRENT_ADD(FileInfo);
   ACTORRENT_ADD(PieceRequest);
   ACTORRENT_ADD(PieceHeader);
+  ACTORRENT_ADD(StreamRequest);
+  ACTORRENT_ADD(StreamGrant);
   ACTORRENT_ADD(ActorStatus);
   ACTORRENT_ADD(ActorList);
   ACTORRENT_ADD(PeerRequest);

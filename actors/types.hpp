@@ -23,7 +23,7 @@ namespace caf { class actor_system_config; }
 namespace actorrent {
 
 /// Protocol version: nodes with different identifiers refuse to connect.
-constexpr const char* protocol_version = "actorrent.v4";
+constexpr const char* protocol_version = "actorrent.v5";
 
 // -- atoms (CAF's predefined ones such as get_atom/ok_atom are reused) --------
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
@@ -79,6 +79,8 @@ using verify_atom = caf::atom_constant<caf::atom("verify")>;
 // simulation: the link proxies of the network seam (simulations/sim)
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using cut_atom = caf::atom_constant<caf::atom("cut")>;
+using stream_atom = caf::atom_constant<caf::atom("stream")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
 
 // -- errors ---------------------------------------------------------------------
 enum class errc : uint8_t {
@@ -99,6 +101,7 @@ enum class errc : uint8_t {
   busy,               // a paced source cannot answer in time: try another
   unknown_mirror,     // placement does not know this mirror: register again
   no_mirrors,         // no live mirror to place a part on
+  unsupported,        // this source does not offer that (a piece stream)
 };
 
 const char* to_string(errc x);

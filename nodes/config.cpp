@@ -95,7 +95,13 @@ node_config::node_config() {
     .add(peer_upload_limit, "upload-limit",
          "bytes per second this peer serves at most (0: no limit)")
     .add(peer_serve_cache_mib, "serve-cache-mib",
-         "MiB of just-verified pieces kept in memory for serving (0: none)");
+         "MiB of just-verified pieces kept in memory for serving (0: none)")
+    .add(peer_streams, "streams",
+         "serve and fetch piece bytes over TCP connections of their own"
+         " (false: as CAF messages only)")
+    .add(peer_stream_port, "stream-port",
+         "port of the piece stream (0: a free one; told to downloaders"
+         " through the peer port)");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warn or error");
   guard_max_message = default_max_message();

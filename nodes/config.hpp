@@ -54,6 +54,8 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_request_timeout_ms = 10000;
   uint64_t peer_upload_limit = 0;
   uint32_t peer_serve_cache_mib = 64;
+  bool peer_streams = true;
+  uint16_t peer_stream_port = 0;
   std::string peer_control_token_file;
   // [log]
   std::string log_level = "info";

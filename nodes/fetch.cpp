@@ -222,8 +222,12 @@ int run_fetch(std::vector<std::string> args) {
                                    "peer.control-token-file",
                                    node.control_token))
     return rc;
-  if (auto err = start_peer(sys, make_node_environment(sys, guard_of(cfg)), opts, cfg.peer_port, cfg.peer_control_port,
-                            cfg.peer_upload_limit, node);
+  auto env = make_node_environment(sys, guard_of(cfg));
+  env.streams = env.streams && cfg.peer_streams;
+  node.stream_port = cfg.peer_stream_port;
+  if (auto err = start_peer(sys, env, opts, cfg.peer_port,
+                            cfg.peer_control_port, cfg.peer_upload_limit,
+                            node);
       !err.empty())
     give_up(sys, node, "error: " + err + "\n", 2);
   caf::scoped_actor self{sys};

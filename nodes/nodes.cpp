@@ -278,7 +278,10 @@ int run_peer(std::vector<std::string> args) {
       if (cfg.peer_serve_cache_mib > 0)
         node.lib->cache = std::make_shared<piece_cache>(
           size_t{cfg.peer_serve_cache_mib} << 20);
-      auto err = start_peer(sys, env, opts, cfg.peer_port,
+      auto e = env;
+      e.streams = env.streams && cfg.peer_streams;
+      node.stream_port = cfg.peer_stream_port;
+      auto err = start_peer(sys, e, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit, node);
       // The interactive shell; the process ends (and with it the shell) when
       // a signal or `quit` arrives.

@@ -112,6 +112,18 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
   piece_server_options so{env.io, upload_limit, env.unix_time};
+  if (env.streams && upload_limit == 0) {
+    piece_stream_options po;
+    po.host = opts.host;
+    po.port = node.stream_port;
+    po.unix_time = env.unix_time;
+    node.stream = std::make_shared<piece_stream_server>(lib, env.io, po,
+                                                        env.random);
+    if (auto err = node.stream->open(); !err.empty())
+      return err + " (peer.stream-port)";
+    node.stream_port = node.stream->port();
+    so.streams = node.stream->grants();
+  }
   // Scheduled, not detached, even in a node: a request then reaches it
   // without waking a thread of its own (one hand-off less per piece), and
   // its reads come from the page cache (a pread of 1 MiB: ~0.1 ms).
@@ -142,6 +154,7 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
 
 void stop(caf::actor_system& sys, peer_node& node) {
   stop_all(sys, node.front, node.sup, node.ctl);
+  node.stream.reset();
 }
 
 std::string start_mirrors(caf::actor_system& sys, const environment& env,

@@ -9,6 +9,7 @@
 #include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/transfer/piece_stream.hpp"
 #include "actors/peer/peer.hpp"
 #include "actors/mirror/mirror_front.hpp"
 #include "actors/mirror/mirror_server.hpp"
@@ -51,6 +52,11 @@ struct peer_node {
   uint16_t control_port = 0;
   std::string control_token; // set before start: what control requests need
   std::shared_ptr<directory> dir; // where its ports are published (kept open)
+  /// Its piece stream (piece_stream.hpp), when the environment has streams
+  /// and uploads are not paced; `stream_port` is set before start (0: a
+  /// free one) and holds the port after.
+  std::shared_ptr<piece_stream_server> stream;
+  uint16_t stream_port = 0;
 };
 
 /// Spawns a supervised piece server and peer agent; the piece server's front

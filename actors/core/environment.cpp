@@ -16,6 +16,7 @@ environment make_node_environment(caf::actor_system& sys,
   env.seed = (uint64_t{rd()} << 32) | rd();
   env.unix_time = [] { return static_cast<int64_t>(std::time(nullptr)); };
   env.random = system_random();
+  env.streams = true;
   return env;
 }
 

@@ -35,6 +35,10 @@ struct environment {
   std::function<int64_t()> unix_time;
   /// Random bytes for the ticket key and session tokens.
   random_source random;
+  /// Piece streams (piece_stream.hpp): TCP connections of their own for
+  /// piece bytes. A node has them; tests under the deterministic scheduler
+  /// and simulations (no sockets) take pieces as messages.
+  bool streams = false;
 };
 
 /// A node's environment: the disk, the middleman behind the guard `guard`

@@ -1,4 +1,5 @@
 #include "actors/mirror/mirror_server.hpp"
+#include "actors/transfer/piece_server.hpp"
 
 #include <regex>
 #include <set>
@@ -617,6 +618,7 @@ mirror_actor::behavior_type mirror(mirror_state::pointer self,
       -> caf::result<pb::PieceHeader, piece_bytes> {
       return self->state.serve(req);
     },
+    no_stream,
     [self](copy_atom, const pb::PartCopy& req) -> caf::result<pb::PartStored> {
       return self->state.copy(req);
     },

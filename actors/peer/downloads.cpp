@@ -113,6 +113,7 @@ void download_manager::spawn(const download_record& rec) {
   fo.connector = st.env.dir->connector();
   fo.io = st.env.io;
   fo.blocking = st.env.blocking;
+  fo.streams = st.env.streams;
   fo.seed = derive_seed(st.env.seed, st.peer_id + "/" + rec.name);
   auto f = self_->spawn<caf::monitored>(piece_fetcher, std::move(fo),
                                         peer_actor{self_}, st.lib);

@@ -10,6 +10,8 @@
 #include "actors/core/log.hpp"
 #include "actors/transfer/connect.hpp"
 #include "actors/transfer/piece_fetcher.hpp"
+#include "actors/transfer/piece_stream.hpp"
+#include "actors/transfer/stream_source.hpp"
 
 namespace actorrent {
 
@@ -168,7 +170,52 @@ void piece_fetcher_state::on_connected(const std::string& id, uint64_t epoch,
   auto i = sources.find(id);
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: dropped or reconnected since
-  auto& src = i->second;
+  if (opts.streams && i->second.mirror_id.empty())
+    ask_stream(id, epoch, std::move(handle));
+  else
+    activate(id, i->second, std::move(handle));
+}
+
+void piece_fetcher_state::ask_stream(const std::string& id, uint64_t epoch,
+                                     piece_server_actor handle) {
+  pb::StreamRequest r;
+  r.set_name(opts.name);
+  r.set_file_sha256(manifest->file_sha256());
+  if (!ticket.signature().empty())
+    *r.mutable_ticket() = ticket;
+  auto self = this->self;
+  auto on_answer = [self, id, epoch, handle](const pb::StreamGrant* g,
+                                             const caf::error* err) {
+    auto& st = self->state;
+    auto i = st.sources.find(id);
+    if (i == st.sources.end() || i->second.epoch != epoch)
+      return;
+    auto& src = i->second;
+    if (!g || g->token().size() != stream_wire::token_size || g->port() == 0
+        || g->port() > 65535) {
+      LOG_DEBUG("piece_fetcher", st.opts.name << ": no stream from " << id
+                                              << (err ? ": " + render(*err)
+                                                      : ""));
+      st.activate(id, src, handle);
+      return;
+    }
+    stream_source_options so{src.host,
+                             static_cast<uint16_t>(g->port()),
+                             g->token(),
+                             st.opts.name,
+                             st.manifest->piece_size(),
+                             self->address()};
+    src.streamed = true;
+    st.activate(id, src, self->spawn(stream_source, std::move(so)));
+  };
+  self->request(handle, piece_server_connect_timeout, stream_atom::value,
+                std::move(r))
+    .then([on_answer](const pb::StreamGrant& g) { on_answer(&g, nullptr); },
+          [on_answer](const caf::error& err) { on_answer(nullptr, &err); });
+}
+
+void piece_fetcher_state::activate(const std::string& id, fetch_source& src,
+                                   piece_server_actor handle) {
   src.handle = std::move(handle);
   self->monitor(src.handle);
   set_state(id, src, source_state::active);
@@ -219,6 +266,9 @@ void piece_fetcher_state::drop(const std::string& id, source_state to,
                                         << " go to other sources");
   if (src.handle)
     self->demonitor(src.handle.address());
+  if (src.streamed)
+    self->send_exit(src.handle, caf::exit_reason::user_shutdown);
+  src.streamed = false;
   src.handle = nullptr;
   ++src.epoch;
   src.retry_at = self->clock().now() + reconnect_delay;

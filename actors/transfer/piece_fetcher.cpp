@@ -253,6 +253,9 @@ void piece_fetcher_state::stop() {
   // A writer ignores the normal exit of its link partner.
   for (auto& w : writers)
     self->send_exit(w, caf::exit_reason::user_shutdown);
+  for (auto& kvp : sources)
+    if (kvp.second.streamed)
+      self->send_exit(kvp.second.handle, caf::exit_reason::user_shutdown);
   self->quit();
 }
 

@@ -73,6 +73,11 @@ struct fetch_options {
   /// over this many threads.
   uint32_t writers = 2;
   uint64_t seed = 0;                     // piece picking's tie-breaks
+  /// Asks each peer source for a piece stream (piece_stream.hpp) and takes
+  /// its pieces from the stream when granted, as messages otherwise. True
+  /// in a node (environment::streams); tests under the deterministic
+  /// scheduler and simulations have no sockets.
+  bool streams = false;
 };
 
 enum class download_state {
@@ -131,6 +136,8 @@ struct fetch_source {
   std::string mirror_id;       // a mirror: the actor behind host:port
   source_state state = source_state::lost;  // not connected yet
   piece_server_actor handle;
+  /// `handle` is this download's own stream_source (ended when dropped).
+  bool streamed = false;
   uint64_t epoch = 0;          // bumped per connection; stale replies ignored
   int bad_pieces = 0;
   std::string reason;          // why lost or banned
@@ -220,6 +227,12 @@ struct piece_fetcher_state {
   void connect_more(caf::actor_clock::time_point now);
   void on_connected(const std::string& id, uint64_t epoch,
                     piece_server_actor handle);
+  /// Connected: asks a peer source for a piece stream, then activates it
+  /// with the stream or, refused, with its piece server.
+  void ask_stream(const std::string& id, uint64_t epoch,
+                  piece_server_actor handle);
+  void activate(const std::string& id, fetch_source& src,
+                piece_server_actor handle);
   void on_connect_error(const std::string& id, uint64_t epoch,
                         const caf::error& err);
   /// Moves source `id` to `to`, logging the transition.

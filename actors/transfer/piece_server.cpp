@@ -55,27 +55,65 @@ caf::timespan token_bucket::delay(uint64_t bytes, time_point now) {
 
 // -- piece_server ---------------------------------------------------------------
 
-caf::result<pb::PieceHeader, piece_bytes>
-piece_server_state::serve(const pb::PieceRequest& req) {
-  if (auto too_large = check_sizes(req); !too_large.empty())
-    return make_error(errc::bad_message, too_large);
-  std::string why;
-  if (!valid_name(req.name(), why))
-    return make_error(errc::bad_name, why);
+std::optional<piece_location> locate_requested(const library& lib,
+                                               const pb::PieceRequest& req,
+                                               int64_t now_unix,
+                                               serve_refusal& no) {
+  if (auto too_large = check_sizes(req); !too_large.empty()) {
+    no = {errc::bad_message, too_large};
+    return std::nullopt;
+  }
+  if (!valid_name(req.name(), no.why)) {
+    no.code = errc::bad_name;
+    return std::nullopt;
+  }
   int code = 0;
-  auto loc = lib->locate(req.name(), req.index(), req.file_sha256(), why,
-                         code);
-  if (!loc)
-    return make_error(static_cast<errc>(code), why);
+  auto loc = lib.locate(req.name(), req.index(), req.file_sha256(), no.why,
+                        code);
+  if (!loc) {
+    no.code = static_cast<errc>(code);
+    return std::nullopt;
+  }
   if (!loc->group.empty()) {
     // A group's file: not a single piece without a valid ticket.
-    why = check_ticket(lib->tracker_key(), req.ticket(), loc->group,
-                       loc->file_name, loc->file_sha256, opts.unix_time());
-    if (!why.empty()) {
-      LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
-                                                   << why);
-      return make_error(errc::denied, why);
+    no.why = check_ticket(lib.tracker_key(), req.ticket(), loc->group,
+                          loc->file_name, loc->file_sha256, now_unix);
+    if (!no.why.empty()) {
+      no.code = errc::denied;
+      return std::nullopt;
     }
+  }
+  return loc;
+}
+
+std::optional<piece_bytes> read_located(library& lib, file_io& io,
+                                        const piece_location& loc,
+                                        uint32_t index, serve_refusal& no) {
+  if (lib.cache)
+    if (auto hit = lib.cache->get(loc.file_sha256, index);
+        hit && hit->size() == loc.length) {
+      lib.bytes_served += hit->size();
+      return std::move(*hit);
+    }
+  piece_bytes buf(loc.length);
+  if (auto err = io.read(loc.path, loc.offset, buf.data(), buf.size());
+      !err.empty()) {
+    no = {errc::io_failure, err};
+    return std::nullopt;
+  }
+  lib.bytes_served += buf.size();
+  return buf;
+}
+
+caf::result<pb::PieceHeader, piece_bytes>
+piece_server_state::serve(const pb::PieceRequest& req) {
+  serve_refusal no;
+  auto loc = locate_requested(*lib, req, opts.unix_time(), no);
+  if (!loc) {
+    if (no.code == errc::denied)
+      LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
+                                                   << no.why);
+    return make_error(no.code, no.why);
   }
   pb::PieceHeader hdr;
   hdr.set_name(req.name());
@@ -114,18 +152,42 @@ piece_server_state::read_held(const held_reply& x) {
 
 caf::expected<piece_bytes>
 piece_server_state::read(const piece_location& loc, uint32_t index) {
-  if (lib->cache)
-    if (auto hit = lib->cache->get(loc.file_sha256, index);
-        hit && hit->size() == loc.length) {
-      lib->bytes_served += hit->size();
-      return std::move(*hit);
-    }
-  piece_bytes buf(loc.length);
-  if (auto err = opts.io->read(loc.path, loc.offset, buf.data(), buf.size());
-      !err.empty())
-    return make_error(errc::io_failure, err);
-  lib->bytes_served += buf.size();
-  return buf;
+  serve_refusal no;
+  if (auto buf = read_located(*lib, *opts.io, loc, index, no))
+    return std::move(*buf);
+  return make_error(no.code, no.why);
+}
+
+caf::result<pb::StreamGrant>
+piece_server_state::grant_stream(const pb::StreamRequest& req) {
+  if (!opts.streams || opts.upload_limit > 0)
+    return no_stream(stream_atom::value, req);
+  if (auto too_large = check_sizes(req); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
+  std::string why;
+  if (!valid_name(req.name(), why))
+    return make_error(errc::bad_name, why);
+  // The checks of a piece request, for the file as a whole: a partial file
+  // streams the pieces it has (each located again when asked for).
+  auto f = lib->find(req.name());
+  if (!f)
+    return make_error(errc::unknown_file, req.name());
+  if (req.file_sha256() != f->manifest.file_sha256())
+    return make_error(errc::conflict,
+                      "this peer holds another version of " + req.name());
+  if (!f->group.empty()) {
+    std::string group, file_name;
+    split_group_key(req.name(), group, file_name);
+    why = check_ticket(lib->tracker_key(), req.ticket(), f->group, file_name,
+                       f->manifest.file_sha256(), opts.unix_time());
+    if (!why.empty())
+      return make_error(errc::denied, why);
+  }
+  pb::StreamGrant g;
+  g.set_port(opts.streams->port());
+  g.set_token(opts.streams->grant(
+    stream_grant{req.name(), req.file_sha256(), req.ticket(), {}}));
+  return g;
 }
 
 void piece_server_state::release() {
@@ -162,6 +224,10 @@ piece_server(paced_piece_server_actor::stateful_pointer<piece_server_state> self
     [=](piece_atom, const pb::PieceRequest& req)
       -> caf::result<pb::PieceHeader, piece_bytes> {
       return self->state.serve(req);
+    },
+    [=](stream_atom, const pb::StreamRequest& req)
+      -> caf::result<pb::StreamGrant> {
+      return self->state.grant_stream(req);
     },
     [=](tick_atom) { self->state.release(); },
   };

@@ -9,17 +9,49 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
+#include <caf/make_message.hpp>
+#include <caf/result.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/core/file_io.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/transfer/piece_stream.hpp"
 
 namespace actorrent {
+
+/// Why a piece is not served: an error code and a message for the requester.
+struct serve_refusal {
+  errc code = errc::bad_message;
+  std::string why;
+};
+
+/// Locates the piece `req` names with the checks every way of serving makes
+/// (message sizes, name, file version, piece verified, a group file's
+/// ticket at `now_unix`); nullopt when refused, `no` saying why.
+std::optional<piece_location> locate_requested(const library& lib,
+                                               const pb::PieceRequest& req,
+                                               int64_t now_unix,
+                                               serve_refusal& no);
+
+/// The bytes of a located piece: a view of the piece cache's block when it
+/// holds the piece, else read from disk; counted as served. nullopt when the
+/// read failed, `no` saying why.
+std::optional<piece_bytes> read_located(library& lib, file_io& io,
+                                        const piece_location& loc,
+                                        uint32_t index, serve_refusal& no);
+
+/// The stream handler of a piece server that offers no stream (a mirror, a
+/// stream's own end, a test's source).
+inline constexpr auto no_stream
+  = [](stream_atom, const pb::StreamRequest&) -> caf::result<pb::StreamGrant> {
+  return make_error(errc::unsupported, "no piece stream here");
+};
 
 struct piece_server_options {
   std::shared_ptr<file_io> io;
@@ -31,6 +63,10 @@ struct piece_server_options {
   /// the held queue stays short and every held reply is answered long
   /// before its requester's timeout.
   caf::timespan max_wait = std::chrono::seconds(2);
+  /// Grants for the node's piece stream (piece_stream.hpp); null: pieces
+  /// only as messages. A paced server (upload_limit) grants none: its
+  /// budget applies to messages.
+  std::shared_ptr<stream_grants> streams;
 };
 
 /// An upload budget: `rate` bytes per second, at most `burst` saved up.
@@ -77,6 +113,8 @@ struct piece_server_state {
   /// Answers one request at once, or holds it while over budget.
   caf::result<pb::PieceHeader, piece_bytes>
   serve(const pb::PieceRequest& req);
+  /// A grant to stream the requested file's pieces, or why not.
+  caf::result<pb::StreamGrant> grant_stream(const pb::StreamRequest& req);
   /// Answers the held replies that are due.
   void release();
   /// Reads one located piece: its bytes, or why not.

@@ -23,6 +23,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/core/manifest.hpp"
+#include "actors/transfer/piece_server.hpp"
 #include "tests/e2e/adversary.hpp"
 #include "tests/nodes/cluster_fixture.hpp"
 
@@ -385,7 +386,8 @@ BOOST_FIXTURE_TEST_CASE(bad_input_to_mirrors_is_refused, faults) {
       return {[](piece_atom, const pb::PieceRequest&)
                 -> caf::result<pb::PieceHeader, piece_bytes> {
         return {pb::PieceHeader{}, piece_bytes{std::string(1 << 20, 'X').data(), 1 << 20}};
-      }};
+      },
+      no_stream};
     });
     auto liar_port = mallory.sys->middleman().publish(liar, 0, "127.0.0.1");
     BOOST_REQUIRE(liar_port);

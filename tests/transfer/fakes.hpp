@@ -21,6 +21,7 @@
 #include "actors/core/manifest.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/transfer/piece_server.hpp"
 #include "tests/fixtures.hpp"
 
 namespace actorrent::test {
@@ -141,6 +142,7 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
       hdr.set_index(req.index());
       return {std::move(hdr), std::move(data)};
     },
+    no_stream,
   };
 }
 
