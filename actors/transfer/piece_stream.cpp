@@ -277,6 +277,8 @@ void piece_stream_server::serve(connection& c) {
   }
   auto close_as = [&](const char* why) {
     LOG_DEBUG("piece_stream", "stream from " << c.peer << " closed: " << why);
+    // Closed (the descriptor freed) when the connection is reaped.
+    ::shutdown(c.fd, SHUT_RDWR);
     std::lock_guard<std::mutex> guard{mtx_};
     --counts_.open;
   };
