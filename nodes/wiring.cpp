@@ -112,8 +112,9 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
   piece_server_options so{env.io, upload_limit, env.unix_time};
-  if (env.streams && upload_limit == 0) {
+  if (env.streams) {
     piece_stream_options po;
+    po.upload_limit = upload_limit;
     po.host = opts.host;
     po.port = node.stream_port;
     po.unix_time = env.unix_time;

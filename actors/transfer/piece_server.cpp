@@ -160,7 +160,7 @@ piece_server_state::read(const piece_location& loc, uint32_t index) {
 
 caf::result<pb::StreamGrant>
 piece_server_state::grant_stream(const pb::StreamRequest& req) {
-  if (!opts.streams || opts.upload_limit > 0)
+  if (!opts.streams)
     return no_stream(stream_atom::value, req);
   if (auto too_large = check_sizes(req); !too_large.empty())
     return make_error(errc::bad_message, too_large);
@@ -203,6 +203,8 @@ void piece_server_state::release() {
 }
 
 piece_server_state::~piece_server_state() {
+  if (opts.streams)
+    opts.streams->revoke_all();
   for (auto& x : held)
     x.rp.deliver(make_error(errc::no_such_actor, "piece server stopped"));
 }

@@ -22,6 +22,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/peer/library.hpp"
 #include "actors/transfer/piece_stream.hpp"
+#include "actors/transfer/token_bucket.hpp"
 
 namespace actorrent {
 
@@ -64,31 +65,8 @@ struct piece_server_options {
   /// before its requester's timeout.
   caf::timespan max_wait = std::chrono::seconds(2);
   /// Grants for the node's piece stream (piece_stream.hpp); null: pieces
-  /// only as messages. A paced server (upload_limit) grants none: its
-  /// budget applies to messages.
+  /// only as messages.
   std::shared_ptr<stream_grants> streams;
-};
-
-/// An upload budget: `rate` bytes per second, at most `burst` saved up.
-/// Requests may overdraw it; the next ones wait until the debt is paid.
-class token_bucket {
-public:
-  using time_point = caf::actor_clock::time_point;
-  token_bucket() = default;
-  token_bucket(uint64_t rate, time_point now);
-  /// Takes `bytes` from the budget; returns how long the reply must wait
-  /// (zero: at once).
-  caf::timespan take(uint64_t bytes, time_point now);
-  /// How long a reply of `bytes` would wait if taken now (nothing taken).
-  caf::timespan delay(uint64_t bytes, time_point now);
-
-private:
-  void refill(time_point now);
-  caf::timespan wait_for(double tokens) const;
-  uint64_t rate_ = 0;
-  double tokens_ = 0;
-  double burst_ = 0;
-  time_point last_;
 };
 
 struct piece_server_state {
@@ -123,7 +101,7 @@ struct piece_server_state {
   /// Locates a held reply's piece again (it may have moved) and reads it.
   caf::expected<piece_bytes> read_held(const held_reply& x);
   /// Held replies fail at once when the server ends (their requesters need
-  /// not wait for their timeouts).
+  /// not wait for their timeouts), and so do its streams.
   ~piece_server_state();
   static inline const char* name = "piece_server";
 };

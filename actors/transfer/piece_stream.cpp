@@ -44,6 +44,7 @@ std::string stream_grants::grant(stream_grant g) {
   random_(token.data(), token.size());
   g.expires = std::chrono::steady_clock::now() + grant_lifetime;
   std::lock_guard<std::mutex> guard{mtx_};
+  g.epoch = epoch_;
   while (grants_.size() >= max_grants && !order_.empty()) {
     grants_.erase(order_.front());
     order_.pop_front();
@@ -51,6 +52,13 @@ std::string stream_grants::grant(stream_grant g) {
   grants_[token] = std::move(g);
   order_.push_back(token);
   return token;
+}
+
+void stream_grants::revoke_all() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++epoch_;
+  grants_.clear();
+  order_.clear();
 }
 
 std::optional<stream_grant> stream_grants::redeem(const std::string& token) {
@@ -147,7 +155,24 @@ piece_stream_server::piece_stream_server(std::shared_ptr<library> lib,
   : lib_(std::move(lib)),
     io_(std::move(io)),
     opts_(std::move(opts)),
-    grants_(std::make_shared<stream_grants>(opts_.port, std::move(random))) {
+    grants_(std::make_shared<stream_grants>(opts_.port, std::move(random))),
+    bucket_(opts_.upload_limit, std::chrono::steady_clock::now()) {
+}
+
+bool piece_stream_server::pace(size_t bytes) {
+  if (opts_.upload_limit == 0)
+    return true;
+  caf::timespan wait;
+  {
+    std::lock_guard<std::mutex> guard{pace_mtx_};
+    wait = bucket_.take(bytes, std::chrono::steady_clock::now());
+  }
+  // In slices, so that a stopping server is not held up.
+  auto until = std::chrono::steady_clock::now() + wait;
+  while (!stopping_ && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::min<caf::timespan>(
+      until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+  return !stopping_;
 }
 
 piece_stream_server::~piece_stream_server() {
@@ -306,12 +331,17 @@ void piece_stream_server::serve(connection& c) {
   unsigned char in[stream_wire::request_size];
   unsigned char hdr[stream_wire::reply_header_size];
   while (!stopping_ && read_all(c.fd, in, sizeof in)) {
+    if (!grants_->valid(*g))
+      return close_as("its piece server ended");
     auto index = stream_wire::get_u32(in);
     req.set_index(index);
     serve_refusal no;
     std::optional<piece_bytes> bytes;
-    if (auto loc = locate_requested(*lib_, req, opts_.unix_time(), no))
+    if (auto loc = locate_requested(*lib_, req, opts_.unix_time(), no)) {
+      if (!pace(loc->length))
+        break;
       bytes = read_located(*lib_, *io_, *loc, index, no);
+    }
     stream_wire::put_u32(hdr, index);
     stream_wire::put_u32(hdr + 4, bytes ? 0u : static_cast<uint32_t>(no.code));
     stream_wire::put_u32(hdr + 8, bytes ? static_cast<uint32_t>(bytes->size())

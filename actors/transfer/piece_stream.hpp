@@ -20,10 +20,13 @@
 //
 // (all integers big-endian). Every piece is located again per request
 // (verified pieces only) and a group file's ticket checked again, so a
-// stream serves exactly what piece requests would. The server closes a
+// stream serves exactly what piece requests would. Streams live as long as
+// the piece server that granted them: when it ends (an operator kills it,
+// it crashes), its streams end at their next request. The server closes a
 // connection whose hello is wrong, late (`hello_timeout`) or names no
 // live grant, that is idle for `idle_timeout`, or that does not take its
-// bytes within `send_timeout`; at most `max_connections` are open.
+// bytes within `send_timeout`; at most `max_connections` are open. Uploads
+// are paced to `upload_limit` like the piece server's replies.
 #pragma once
 
 #include <atomic>
@@ -40,6 +43,7 @@
 #include "actors/core/file_io.hpp"
 #include "actors/core/random.hpp"
 #include "actors/peer/library.hpp"
+#include "actors/transfer/token_bucket.hpp"
 #include "messages/actorrent.pb.h"
 
 namespace actorrent {
@@ -61,6 +65,7 @@ struct stream_grant {
   std::string file_sha256;
   pb::SignedTicket ticket;  // group files: checked again per piece
   std::chrono::steady_clock::time_point expires;
+  uint64_t epoch = 0;       // of the piece server that granted it
 };
 
 /// Grants handed out by the piece server and redeemed by the stream
@@ -78,6 +83,11 @@ public:
   std::optional<stream_grant> redeem(const std::string& token);
   uint16_t port() const { return port_; }
   void set_port(uint16_t p) { port_ = p; }
+  /// The piece server that granted them ended (killed, restarting): every
+  /// grant and stream it gave ends too (a stream at its next request).
+  void revoke_all();
+  /// Whether streams of grant `g` may still serve.
+  bool valid(const stream_grant& g) const { return g.epoch == epoch_; }
 
 private:
   std::mutex mtx_;
@@ -85,6 +95,7 @@ private:
   random_source random_;
   std::map<std::string, stream_grant> grants_;
   std::list<std::string> order_;  // oldest first
+  std::atomic<uint64_t> epoch_{0};
 };
 
 struct piece_stream_options {
@@ -94,6 +105,11 @@ struct piece_stream_options {
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds send_timeout{10000};
+  /// Bytes per second all connections together send at most (0: no
+  /// limit): a connection waits for budget before each piece, as the
+  /// piece server holds its replies (peer.upload-limit; each way of
+  /// serving has a budget of that size).
+  uint64_t upload_limit = 0;
   /// Seconds since the Unix epoch (ticket expiry).
   std::function<int64_t()> unix_time;
 };
@@ -131,6 +147,9 @@ private:
   void accept_loop();
   void serve(connection& c);
   void reap();
+  /// Waits until `bytes` may go out under the upload limit; false when
+  /// the server stops meanwhile.
+  bool pace(size_t bytes);
   std::shared_ptr<library> lib_;
   std::shared_ptr<file_io> io_;
   piece_stream_options opts_;
@@ -141,6 +160,8 @@ private:
   mutable std::mutex mtx_;
   std::list<std::unique_ptr<connection>> conns_;
   piece_stream_counts counts_;
+  std::mutex pace_mtx_;
+  token_bucket bucket_;
 };
 
 } // namespace actorrent

@@ -50,6 +50,7 @@ struct fixture : test::threaded_fixture {
 
   void start(uint64_t upload_limit = 0) {
     piece_stream_options po;
+    po.upload_limit = upload_limit;
     po.unix_time = [] { return int64_t{1000}; };
     server = std::make_unique<piece_stream_server>(lib, io, po,
                                                    system_random());
@@ -155,11 +156,17 @@ BOOST_AUTO_TEST_CASE(grants_follow_the_checks_of_a_piece_request) {
   BOOST_CHECK_MESSAGE(is(group.error(), errc::denied), render(group.error()));
 }
 
-BOOST_AUTO_TEST_CASE(a_paced_server_grants_no_stream) {
-  start(1000000);
+BOOST_AUTO_TEST_CASE(a_paced_stream_keeps_to_the_upload_limit) {
+  // 64 KiB/s, a quarter second's worth at once: the four held pieces
+  // (64 KiB) cannot all go out in less than (64 - 16) / 64 s.
+  start(64 * 1024);
   auto g = grant("f.bin", m.file_sha256());
-  BOOST_REQUIRE(!g);
-  BOOST_CHECK(is(g.error(), errc::unsupported));
+  BOOST_REQUIRE(g);
+  auto s = open_stream(static_cast<uint16_t>(g->port()), g->token());
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t i : {0u, 1u, 2u, 4u})
+    BOOST_REQUIRE(piece(s, i));
+  BOOST_CHECK(std::chrono::steady_clock::now() - t0 >= 700ms);
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_token_ends_the_stream) {
@@ -183,6 +190,21 @@ BOOST_AUTO_TEST_CASE(a_source_that_goes_away_ends_the_stream) {
   BOOST_CHECK(ended());
   auto p = piece(s, 1);
   BOOST_CHECK(!p);
+}
+
+BOOST_AUTO_TEST_CASE(killing_the_piece_server_ends_its_streams) {
+  start();
+  auto g = grant("f.bin", m.file_sha256());
+  BOOST_REQUIRE(g);
+  auto s = open_stream(static_cast<uint16_t>(g->port()), g->token());
+  BOOST_REQUIRE(piece(s, 0));
+  self->monitor(srv);
+  caf::anon_send_exit(srv, caf::exit_reason::kill);
+  BOOST_REQUIRE(ended()); // the piece server
+  srv = nullptr;
+  BOOST_CHECK(!piece(s, 1));
+  BOOST_CHECK(ended());   // the stream
+  BOOST_CHECK_EQUAL(lib->bytes_served.load(), test::piece);
 }
 
 BOOST_AUTO_TEST_CASE(a_reply_over_the_size_bound_ends_the_stream) {
