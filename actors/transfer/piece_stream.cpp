@@ -346,14 +346,15 @@ void piece_stream_server::serve(connection& c) {
     stream_wire::put_u32(hdr + 4, bytes ? 0u : static_cast<uint32_t>(no.code));
     stream_wire::put_u32(hdr + 8, bytes ? static_cast<uint32_t>(bytes->size())
                                         : 0u);
-    if (!send_reply(c.fd, hdr, bytes ? bytes->data() : nullptr,
-                    bytes ? bytes->size() : 0))
-      return close_as("send failed");
     if (bytes) {
+      // Counted before the send: the downloader may have it at once.
       std::lock_guard<std::mutex> guard{mtx_};
       ++counts_.pieces;
       counts_.bytes += bytes->size();
     }
+    if (!send_reply(c.fd, hdr, bytes ? bytes->data() : nullptr,
+                    bytes ? bytes->size() : 0))
+      return close_as("send failed");
   }
   close_as("closed by the downloader or idle");
 }
