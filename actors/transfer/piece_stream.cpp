@@ -31,6 +31,36 @@ uint32_t get_u32(const unsigned char* in) {
          | (uint32_t{in[2]} << 8) | uint32_t{in[3]};
 }
 
+namespace {
+// Repeats `op(pointer, left)` (a recv or send) until n bytes went through.
+template <class Ptr, class Op>
+bool exactly(Ptr p, size_t n, Op op) {
+  while (n > 0) {
+    auto r = op(p, n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+} // namespace
+
+bool read_exact(int fd, void* out, size_t n) {
+  return exactly(static_cast<char*>(out), n, [fd](char* p, size_t k) {
+    return ::recv(fd, p, k, 0);
+  });
+}
+
+bool write_exact(int fd, const void* data, size_t n) {
+  return exactly(static_cast<const char*>(data), n,
+                 [fd](const char* p, size_t k) {
+                   return ::send(fd, p, k, MSG_NOSIGNAL);
+                 });
+}
+
 } // namespace stream_wire
 
 // -- stream_grants ------------------------------------------------------------
@@ -91,20 +121,6 @@ void set_timeout(int fd, int opt, std::chrono::milliseconds ms) {
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
   setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
-}
-
-// Reads exactly n bytes; false on end of stream, error or timeout.
-bool read_all(int fd, unsigned char* out, size_t n) {
-  while (n > 0) {
-    auto r = ::recv(fd, out, n, 0);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    out += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
 }
 
 // Sends a reply header and its bytes; false on error or timeout.
@@ -309,7 +325,7 @@ void piece_stream_server::serve(connection& c) {
   };
   unsigned char hello[stream_wire::hello_size];
   std::optional<stream_grant> g;
-  if (read_all(c.fd, hello, sizeof hello)
+  if (stream_wire::read_exact(c.fd, hello, sizeof hello)
       && std::memcmp(hello, stream_wire::magic, 4) == 0
       && stream_wire::get_u32(hello + 4) == stream_wire::version)
     g = grants_->redeem(std::string{reinterpret_cast<char*>(hello) + 8,
@@ -330,7 +346,7 @@ void piece_stream_server::serve(connection& c) {
   *req.mutable_ticket() = g->ticket;
   unsigned char in[stream_wire::request_size];
   unsigned char hdr[stream_wire::reply_header_size];
-  while (!stopping_ && read_all(c.fd, in, sizeof in)) {
+  while (!stopping_ && stream_wire::read_exact(c.fd, in, sizeof in)) {
     if (!grants_->valid(*g))
       return close_as("its piece server ended");
     auto index = stream_wire::get_u32(in);

@@ -57,6 +57,11 @@ constexpr size_t request_size = 4;
 constexpr size_t reply_header_size = 12;
 void put_u32(unsigned char* out, uint32_t x);
 uint32_t get_u32(const unsigned char* in);
+/// Exactly n bytes from a blocking socket; false on end of stream, error
+/// or its receive timeout.
+bool read_exact(int fd, void* out, size_t n);
+/// All n bytes to a blocking socket; false on error or its send timeout.
+bool write_exact(int fd, const void* data, size_t n);
 } // namespace stream_wire
 
 /// What a grant lets its holder stream: one version of one file.

@@ -27,33 +27,6 @@ namespace {
 constexpr auto connect_timeout_ms = 5000;
 constexpr auto write_timeout_ms = 5000;
 
-// Exactly n bytes; false on end of stream or error.
-bool recv_all(int fd, char* out, size_t n) {
-  while (n > 0) {
-    auto r = ::recv(fd, out, n, 0);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    out += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-bool send_all(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    auto r = ::send(fd, data, n, MSG_NOSIGNAL);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    data += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
 // Connects fd to host:port within connect_timeout_ms; "" or why not.
 std::string connect_to(int& fd, const std::string& host, uint16_t port) {
   addrinfo hints{};
@@ -112,14 +85,14 @@ void stream_reader(caf::blocking_actor* self, std::shared_ptr<stream_socket> soc
   stream_wire::put_u32(reinterpret_cast<unsigned char*>(hello) + 4,
                        stream_wire::version);
   std::memcpy(hello + 8, opts.token.data(), stream_wire::token_size);
-  if (!send_all(fd, hello, sizeof hello)) {
+  if (!stream_wire::write_exact(fd, hello, sizeof hello)) {
     self->send(parent, closed_atom::value, std::string{"hello not sent"});
     return;
   }
   self->send(parent, caf::ok_atom::value);
   unsigned char hdr[stream_wire::reply_header_size];
   for (;;) {
-    if (!recv_all(fd, reinterpret_cast<char*>(hdr), sizeof hdr)) {
+    if (!stream_wire::read_exact(fd, hdr, sizeof hdr)) {
       self->send(parent, closed_atom::value,
                  std::string{"closed by the source"});
       return;
@@ -134,7 +107,7 @@ void stream_reader(caf::blocking_actor* self, std::shared_ptr<stream_socket> soc
       return;
     }
     piece_bytes bytes(len);
-    if (len > 0 && !recv_all(fd, bytes.data(), len)) {
+    if (len > 0 && !stream_wire::read_exact(fd, bytes.data(), len)) {
       self->send(parent, closed_atom::value,
                  std::string{"closed by the source within a piece"});
       return;
@@ -179,7 +152,7 @@ bool stream_source_state::flush() {
   for (; written < pending.size(); ++written) {
     unsigned char req[stream_wire::request_size];
     stream_wire::put_u32(req, pending[written].index);
-    if (!send_all(sock->fd, reinterpret_cast<char*>(req), sizeof req))
+    if (!stream_wire::write_exact(sock->fd, req, sizeof req))
       return false;
   }
   return true;
