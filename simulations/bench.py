@@ -85,6 +85,22 @@ def cpu_s(pid):
         return 0.0
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread name of a live process (threads of one name
+    summed), largest first: since the process started."""
+    out = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+            name = text[text.index("(") + 1:text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, ValueError):
+        pass
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
 class Swarm:
     """A tracker and peers, each a process; `kind` groups them for the report."""
 
@@ -148,8 +164,10 @@ class Swarm:
         if not os.environ.get("BENCH_DETAIL"):
             return
         for kind, p in self.procs:
+            threads = ", ".join(f"{n} {c:.2f}" for n, c in thread_cpu(p.pid)[:5])
             print(f"  detail: {kind} pid {p.pid} CPU {cpu_s(p.pid) - self.cpu0.get(p.pid, 0.0):.2f} s"
-                  f" peak RSS {peak_rss_mib(p.pid):.0f} MiB", file=sys.stderr)
+                  f" peak RSS {peak_rss_mib(p.pid):.0f} MiB; threads since start: {threads}",
+                  file=sys.stderr)
         for q in peers:
             out = self.ctl(q["ctl"], "--json", "status")[1]
             m = re.search(r'"bytes_served":"?(\d+)', out)
