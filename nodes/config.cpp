@@ -353,11 +353,13 @@ int load_config(node_config& cfg, const std::string& kind,
               << cfg.log_level << "'\n";
     return 2;
   }
-  if (cfg.guard_enabled != "true" && cfg.guard_enabled != "false") {
-    std::cerr << "error: guard.enabled: expected true or false, got '"
-              << cfg.guard_enabled.substr(0, 64) << "'\n";
-    return 2;
-  }
+  for (auto [value, key] : {std::pair{&cfg.guard_enabled, "guard.enabled"},
+                             std::pair{&cfg.peer_streams, "peer.streams"}})
+    if (*value != "true" && *value != "false") {
+      std::cerr << "error: " << key << ": expected true or false, got '"
+                << value->substr(0, 64) << "'\n";
+      return 2;
+    }
   using bound = std::pair<uint64_t, const char*>;
   for (auto [value, key] : std::initializer_list<bound>{
          {cfg.guard_max_per_address, "guard.max-per-address"},

@@ -54,7 +54,7 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_request_timeout_ms = 10000;
   uint64_t peer_upload_limit = 0;
   uint32_t peer_serve_cache_mib = 64;
-  bool peer_streams = true;
+  std::string peer_streams = "true"; // true or false, as guard_enabled
   uint16_t peer_stream_port = 0;
   std::string peer_control_token_file;
   // [log]

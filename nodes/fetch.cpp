@@ -223,7 +223,7 @@ int run_fetch(std::vector<std::string> args) {
                                    node.control_token))
     return rc;
   auto env = make_node_environment(sys, guard_of(cfg));
-  env.streams = env.streams && cfg.peer_streams;
+  env.streams = env.streams && cfg.peer_streams == "true";
   node.stream_port = cfg.peer_stream_port;
   if (auto err = start_peer(sys, env, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit,

@@ -279,7 +279,7 @@ int run_peer(std::vector<std::string> args) {
         node.lib->cache = std::make_shared<piece_cache>(
           size_t{cfg.peer_serve_cache_mib} << 20);
       auto e = env;
-      e.streams = env.streams && cfg.peer_streams;
+      e.streams = env.streams && cfg.peer_streams == "true";
       node.stream_port = cfg.peer_stream_port;
       auto err = start_peer(sys, e, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit, node);

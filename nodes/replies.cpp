@@ -255,7 +255,8 @@ command_output status_reply(const pb::PeerStatus& st) {
        << "user:           " << (st.user().empty() ? "-" : st.user()) << "\n"
        << "files held:     " << st.files_held() << "\n"
        << "downloads:      " << st.active_downloads() << " active\n"
-       << "bytes served:   " << st.bytes_served() << "\n"
+       << "bytes served:   " << st.bytes_served() << " ("
+       << st.bytes_streamed() << " over piece streams)\n"
        << "bytes received: " << st.bytes_received() << "\n";
   for (auto& r : st.refused())
     text << "refused:        " << r << "\n";
@@ -271,6 +272,7 @@ command_output status_reply(const pb::PeerStatus& st) {
                   .add("files_held", st.files_held())
                   .add("downloads_active", st.active_downloads())
                   .add("bytes_served", st.bytes_served())
+                  .add("bytes_streamed", st.bytes_streamed())
                   .add("bytes_received", st.bytes_received())
                   .str());
 }

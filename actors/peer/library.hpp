@@ -55,6 +55,8 @@ public:
   std::string tracker_key() const;
 
   std::atomic<uint64_t> bytes_served{0};
+  /// Of bytes_served, those sent over piece streams.
+  std::atomic<uint64_t> bytes_streamed{0};
   /// The pieces this node verified last, served from memory (null: none
   /// kept; set before the node's actors start).
   std::shared_ptr<piece_cache> cache;

@@ -37,6 +37,7 @@ pb::PeerStatus peer_state::status() const {
   s.set_files_held(static_cast<uint32_t>(lib->snapshot().size()));
   s.set_active_downloads(static_cast<uint32_t>(downloads.count_active()));
   s.set_bytes_served(lib->bytes_served);
+  s.set_bytes_streamed(lib->bytes_streamed);
   s.set_bytes_received(lib->bytes_received);
   for (auto& r : tracker.refused())
     s.add_refused(r);

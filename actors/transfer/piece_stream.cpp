@@ -367,6 +367,7 @@ void piece_stream_server::serve(connection& c) {
       std::lock_guard<std::mutex> guard{mtx_};
       ++counts_.pieces;
       counts_.bytes += bytes->size();
+      lib_->bytes_streamed += bytes->size();
     }
     if (!send_reply(c.fd, hdr, bytes ? bytes->data() : nullptr,
                     bytes ? bytes->size() : 0))

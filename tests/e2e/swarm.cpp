@@ -18,8 +18,11 @@ BOOST_AUTO_TEST_CASE(four_peers_each_end_with_all_four_files) {
   for (size_t i = 0; i < names.size(); ++i)
     test::write_random_file(s.share_dir(names[i]) + "/file" + std::to_string(i),
                             3 * 1024 * 1024 + 1000 * i, i);
+  // p3 takes and serves pieces as CAF messages only: the others fall back
+  // to messages for it, and it asks them for none of their streams.
   for (auto& n : names)
-    s.start_peer(n);
+    s.start_peer(n, n == "p3" ? std::vector<std::string>{"--peer.streams=false"}
+                              : std::vector<std::string>{});
   for (size_t i = 0; i < names.size(); ++i) {
     std::vector<std::string> args{"fetch"};
     for (size_t j = 0; j < names.size(); ++j)
@@ -47,6 +50,10 @@ BOOST_AUTO_TEST_CASE(four_peers_each_end_with_all_four_files) {
   // A file downloaded is shared: the tracker counts 4 complete sources.
   auto list = s.ctl("p0", {"--json", "list"}).out;
   BOOST_TEST(json_int(list, "complete_sources") == 4, list);
+  // Streams where both ends have them, messages where one has not.
+  BOOST_TEST(s.bytes_streamed("p0") > 0);
+  BOOST_TEST(s.bytes_served("p3") > 0);
+  BOOST_TEST(s.bytes_streamed("p3") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(source_killed_mid_download_and_download_completes) {
@@ -106,6 +113,10 @@ BOOST_AUTO_TEST_CASE(corrupting_peer_is_banned_and_download_completes) {
   BOOST_TEST(out.find("failed their SHA-256") != std::string::npos, out);
   BOOST_TEST(file_of(s.dir / "d-downloads/data.bin")
              == file_of(s.dir / "good-share/data.bin"));
+  // Both sources served over piece streams (the good one paced): the bad
+  // pieces were caught coming from a stream.
+  BOOST_TEST(s.bytes_streamed("evil") > 0);
+  BOOST_TEST(s.bytes_streamed("good") > 0);
 }
 
 BOOST_AUTO_TEST_CASE(downloader_killed_at_half_resumes_with_missing_pieces) {

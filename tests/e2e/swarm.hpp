@@ -124,6 +124,11 @@ struct swarm {
     return json_int(ctl(peer, {"--json", "status"}).out, "bytes_served");
   }
 
+  // Of those, the bytes sent over piece streams.
+  int64_t bytes_streamed(const std::string& peer) {
+    return json_int(ctl(peer, {"--json", "status"}).out, "bytes_streamed");
+  }
+
   // State of `name` in a peer's downloads, and its percentage.
   std::string download_state(const std::string& peer, const std::string& name,
                              double* percent = nullptr) {
