@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,24 @@ file_io::~file_io() = default;
 std::string file_io::read_direct(const std::string& path, uint64_t offset,
                                  char* buf, size_t len) {
   return read(path, offset, buf, len);
+}
+
+std::string file_io::send_to(int sock, const std::string& path,
+                             uint64_t offset, size_t len) {
+  std::vector<char> buf(len);
+  if (auto err = read(path, offset, buf.data(), len); !err.empty())
+    return err;
+  size_t done = 0;
+  while (done < len) {
+    auto n = ::send(sock, buf.data() + done, len - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return std::string{"cannot send "} + path + ": "
+             + (n < 0 ? strerror(errno) : "connection closed");
+    done += static_cast<size_t>(n);
+  }
+  return {};
 }
 
 bool make_dirs(const std::string& dir) {
@@ -114,6 +134,22 @@ public:
     if (n <= 0) {
       forget(path);
       return n < 0 ? sys_error("read", path) : "short read of " + path;
+    }
+    return {};
+  }
+
+  std::string send_to(int sock, const std::string& path, uint64_t offset,
+                      size_t len) override {
+    auto f = open_fd(path, fd_mode::read);
+    if (!f)
+      return sys_error("open", path);
+    auto n = move_all(len, [&](size_t done) {
+      auto off = static_cast<off_t>(offset + done);
+      return ::sendfile(sock, f->fd, &off, len - done);
+    });
+    if (n <= 0) {
+      forget(path);
+      return n < 0 ? sys_error("send", path) : "short read of " + path;
     }
     return {};
   }

@@ -27,6 +27,12 @@ public:
   /// read as `read` does.
   virtual std::string read_direct(const std::string& path, uint64_t offset,
                                   char* buf, size_t len);
+  /// Sends `len` bytes at `offset` of `path` to the connected blocking
+  /// socket `sock`: "" or why not (then an unknown part was sent). The disk
+  /// uses sendfile(): the socket takes the page-cache pages themselves, no
+  /// copy in user space; others read and send.
+  virtual std::string send_to(int sock, const std::string& path,
+                              uint64_t offset, size_t len);
   /// Writes `len` bytes at `offset` of `path` (which must exist).
   virtual std::string write(const std::string& path, uint64_t offset,
                             const char* buf, size_t len) = 0;

@@ -86,15 +86,22 @@ std::optional<piece_location> locate_requested(const library& lib,
   return loc;
 }
 
-std::optional<piece_bytes> read_located(library& lib, file_io& io,
-                                        const piece_location& loc,
-                                        uint32_t index, serve_refusal& no) {
+std::optional<piece_bytes> cached_piece(library& lib, const piece_location& loc,
+                                        uint32_t index) {
   if (lib.cache)
     if (auto hit = lib.cache->get(loc.file_sha256, index);
         hit && hit->size() == loc.length) {
       lib.bytes_served += hit->size();
-      return std::move(*hit);
+      return hit;
     }
+  return std::nullopt;
+}
+
+std::optional<piece_bytes> read_located(library& lib, file_io& io,
+                                        const piece_location& loc,
+                                        uint32_t index, serve_refusal& no) {
+  if (auto hit = cached_piece(lib, loc, index))
+    return hit;
   piece_bytes buf(loc.length);
   if (auto err = io.read(loc.path, loc.offset, buf.data(), buf.size());
       !err.empty()) {

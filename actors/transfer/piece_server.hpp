@@ -40,6 +40,11 @@ std::optional<piece_location> locate_requested(const library& lib,
                                                int64_t now_unix,
                                                serve_refusal& no);
 
+/// A view of the piece cache's block of a located piece, if it holds it
+/// (counted as served).
+std::optional<piece_bytes> cached_piece(library& lib, const piece_location& loc,
+                                        uint32_t index);
+
 /// The bytes of a located piece: a view of the piece cache's block when it
 /// holds the piece, else read from disk; counted as served. nullopt when the
 /// read failed, `no` saying why.

@@ -54,10 +54,10 @@ bool read_exact(int fd, void* out, size_t n) {
   });
 }
 
-bool write_exact(int fd, const void* data, size_t n) {
+bool write_exact(int fd, const void* data, size_t n, int flags) {
   return exactly(static_cast<const char*>(data), n,
-                 [fd](const char* p, size_t k) {
-                   return ::send(fd, p, k, MSG_NOSIGNAL);
+                 [fd, flags](const char* p, size_t k) {
+                   return ::send(fd, p, k, MSG_NOSIGNAL | flags);
                  });
 }
 
@@ -173,6 +173,46 @@ piece_stream_server::piece_stream_server(std::shared_ptr<library> lib,
     opts_(std::move(opts)),
     grants_(std::make_shared<stream_grants>(opts_.port, std::move(random))),
     bucket_(opts_.upload_limit, std::chrono::steady_clock::now()) {
+}
+
+bool piece_stream_server::serve_piece(connection& c,
+                                      const pb::PieceRequest& req) {
+  auto index = req.index();
+  unsigned char hdr[stream_wire::reply_header_size];
+  stream_wire::put_u32(hdr, index);
+  serve_refusal no;
+  auto loc = locate_requested(*lib_, req, opts_.unix_time(), no);
+  if (!loc) {
+    stream_wire::put_u32(hdr + 4, static_cast<uint32_t>(no.code));
+    stream_wire::put_u32(hdr + 8, 0);
+    return send_reply(c.fd, hdr, nullptr, 0);
+  }
+  if (!pace(loc->length))
+    return false;
+  stream_wire::put_u32(hdr + 4, 0);
+  stream_wire::put_u32(hdr + 8, loc->length);
+  {
+    // Counted before the send: the downloader may have it at once.
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++counts_.pieces;
+    counts_.bytes += loc->length;
+  }
+  lib_->bytes_streamed += loc->length;
+  // Just verified here: from the piece cache's block. Otherwise straight
+  // from the file: the header, then the file's pages (sendfile).
+  if (auto bytes = cached_piece(*lib_, *loc, index))
+    return send_reply(c.fd, hdr, bytes->data(), bytes->size());
+  lib_->bytes_served += loc->length;
+  if (!stream_wire::write_exact(c.fd, hdr, sizeof hdr, MSG_MORE))
+    return false;
+  if (auto err = io_->send_to(c.fd, loc->path, loc->offset, loc->length);
+      !err.empty()) {
+    // The header promised bytes that did not all go: the stream ends.
+    LOG_WARN("piece_stream", "piece " << index << " to " << c.peer << ": "
+                                      << err);
+    return false;
+  }
+  return true;
 }
 
 bool piece_stream_server::pace(size_t bytes) {
@@ -345,32 +385,11 @@ void piece_stream_server::serve(connection& c) {
   req.set_file_sha256(g->file_sha256);
   *req.mutable_ticket() = g->ticket;
   unsigned char in[stream_wire::request_size];
-  unsigned char hdr[stream_wire::reply_header_size];
   while (!stopping_ && stream_wire::read_exact(c.fd, in, sizeof in)) {
     if (!grants_->valid(*g))
       return close_as("its piece server ended");
-    auto index = stream_wire::get_u32(in);
-    req.set_index(index);
-    serve_refusal no;
-    std::optional<piece_bytes> bytes;
-    if (auto loc = locate_requested(*lib_, req, opts_.unix_time(), no)) {
-      if (!pace(loc->length))
-        break;
-      bytes = read_located(*lib_, *io_, *loc, index, no);
-    }
-    stream_wire::put_u32(hdr, index);
-    stream_wire::put_u32(hdr + 4, bytes ? 0u : static_cast<uint32_t>(no.code));
-    stream_wire::put_u32(hdr + 8, bytes ? static_cast<uint32_t>(bytes->size())
-                                        : 0u);
-    if (bytes) {
-      // Counted before the send: the downloader may have it at once.
-      std::lock_guard<std::mutex> guard{mtx_};
-      ++counts_.pieces;
-      counts_.bytes += bytes->size();
-      lib_->bytes_streamed += bytes->size();
-    }
-    if (!send_reply(c.fd, hdr, bytes ? bytes->data() : nullptr,
-                    bytes ? bytes->size() : 0))
+    req.set_index(stream_wire::get_u32(in));
+    if (!serve_piece(c, req))
       return close_as("send failed");
   }
   close_as("closed by the downloader or idle");

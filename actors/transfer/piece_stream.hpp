@@ -60,8 +60,9 @@ uint32_t get_u32(const unsigned char* in);
 /// Exactly n bytes from a blocking socket; false on end of stream, error
 /// or its receive timeout.
 bool read_exact(int fd, void* out, size_t n);
-/// All n bytes to a blocking socket; false on error or its send timeout.
-bool write_exact(int fd, const void* data, size_t n);
+/// All n bytes to a blocking socket (`flags` for send(), e.g. MSG_MORE);
+/// false on error or its send timeout.
+bool write_exact(int fd, const void* data, size_t n, int flags = 0);
 } // namespace stream_wire
 
 /// What a grant lets its holder stream: one version of one file.
@@ -155,6 +156,9 @@ private:
   /// Waits until `bytes` may go out under the upload limit; false when
   /// the server stops meanwhile.
   bool pace(size_t bytes);
+  /// Answers one request of connection `c`; false when the connection must
+  /// end (a send failed, the server stops).
+  bool serve_piece(connection& c, const pb::PieceRequest& req);
   std::shared_ptr<library> lib_;
   std::shared_ptr<file_io> io_;
   piece_stream_options opts_;
