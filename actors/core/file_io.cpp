@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,6 +42,13 @@ std::string file_io::send_to(int sock, const std::string& path,
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+void block_sigpipe_in_this_thread() {
+  sigset_t pipe_sig;
+  sigemptyset(&pipe_sig);
+  sigaddset(&pipe_sig, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_sig, nullptr);
 }
 
 bool make_dirs(const std::string& dir) {
@@ -140,6 +149,10 @@ public:
 
   std::string send_to(int sock, const std::string& path, uint64_t offset,
                       size_t len) override {
+    // sendfile() takes no MSG_NOSIGNAL: a downloader that closed its end
+    // must fail this send, not end the process.
+    static thread_local bool blocked = (block_sigpipe_in_this_thread(), true);
+    (void) blocked;
     auto f = open_fd(path, fd_mode::read);
     if (!f)
       return sys_error("open", path);

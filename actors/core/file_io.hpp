@@ -30,7 +30,8 @@ public:
   /// Sends `len` bytes at `offset` of `path` to the connected blocking
   /// socket `sock`: "" or why not (then an unknown part was sent). The disk
   /// uses sendfile(): the socket takes the page-cache pages themselves, no
-  /// copy in user space; others read and send.
+  /// copy in user space (SIGPIPE blocked in the calling thread for it);
+  /// others read and send.
   virtual std::string send_to(int sock, const std::string& path,
                               uint64_t offset, size_t len);
   /// Writes `len` bytes at `offset` of `path` (which must exist).
@@ -62,6 +63,12 @@ bool make_dirs(const std::string& dir);
 
 /// The real file system (pread/pwrite, an open-descriptor cache).
 std::shared_ptr<file_io> make_disk_io();
+
+/// Blocks SIGPIPE in the calling thread, so that a write to a socket whose
+/// other end has gone fails with EPIPE instead of ending the process: for
+/// threads that write to sockets with calls that take no MSG_NOSIGNAL
+/// (sendfile, splice).
+void block_sigpipe_in_this_thread();
 
 /// Generates the bytes of a file that is not stored: (path, offset, buf, len).
 using content_generator

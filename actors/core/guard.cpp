@@ -5,8 +5,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -23,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/core/file_io.hpp"
 #include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 
@@ -216,10 +215,7 @@ struct guard::impl {
   // --- the thread ------------------------------------------------------------
 
   void run() {
-    sigset_t pipe_sig;
-    sigemptyset(&pipe_sig);
-    sigaddset(&pipe_sig, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_sig, nullptr);
+    block_sigpipe_in_this_thread(); // splice() takes no MSG_NOSIGNAL
     epoll_event events[64];
     auto next_check = clock_type::now();
     for (;;) {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -246,6 +247,67 @@ BOOST_AUTO_TEST_CASE(a_reply_over_the_size_bound_ends_the_stream) {
   BOOST_CHECK(ended());
   liar.join();
   ::close(lfd);
+}
+
+BOOST_AUTO_TEST_CASE(a_downloader_gone_while_paced_leaves_the_source_serving) {
+  // From a real file a piece goes out with sendfile(), which takes no
+  // MSG_NOSIGNAL. A downloader took a piece, asked for the next and closed
+  // while the source waited for upload budget: the first bytes of the reply
+  // draw a reset and the rest of the sendfile() fails with EPIPE. That ends
+  // the connection, not the source's process (here: this test's).
+  constexpr uint32_t mib = 1024 * 1024;
+  test::temp_dir dir;
+  auto big = test::random_bytes(3 * mib, 7);
+  {
+    std::ofstream out{dir / "g.bin", std::ios::binary};
+    out << big;
+  }
+  auto bm = test::manifest_of_bytes("g.bin", big, mib);
+  bitfield all{3};
+  for (uint32_t i = 0; i < 3; ++i)
+    all.set(i);
+  auto disk_lib = std::make_shared<library>();
+  disk_lib->put(local_file{bm, dir / "g.bin", all, ""});
+  piece_stream_options po;
+  po.upload_limit = 4 * mib; // a piece at once, the next after 250 ms
+  po.unix_time = [] { return int64_t{1000}; };
+  piece_stream_server disk{disk_lib, make_disk_io(), po, system_random()};
+  BOOST_REQUIRE_EQUAL(disk.open(), "");
+  // A connection that said hello with a fresh grant.
+  auto connect = [&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(disk.port());
+    BOOST_REQUIRE(
+      ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    std::string hello{stream_wire::magic, 4};
+    unsigned char v[4];
+    stream_wire::put_u32(v, stream_wire::version);
+    hello.append(reinterpret_cast<char*>(v), 4);
+    hello += disk.grants()->grant(stream_grant{"g.bin", bm.file_sha256()});
+    BOOST_REQUIRE(stream_wire::write_exact(fd, hello.data(), hello.size()));
+    return fd;
+  };
+  std::string reply(stream_wire::reply_header_size + mib, '\0');
+  auto ask = [&](int fd, uint32_t index) {
+    unsigned char x[4];
+    stream_wire::put_u32(x, index);
+    BOOST_REQUIRE(stream_wire::write_exact(fd, x, 4));
+  };
+  int fd = connect();
+  ask(fd, 0);
+  BOOST_REQUIRE(stream_wire::read_exact(fd, reply.data(), reply.size()));
+  ask(fd, 1);
+  ::close(fd); // nothing unread: a clean close
+  BOOST_REQUIRE(test::wait_until([&] { return disk.counts().open == 0; }, 5s));
+  // Still serving, byte for byte.
+  fd = connect();
+  ask(fd, 2);
+  BOOST_REQUIRE(stream_wire::read_exact(fd, reply.data(), reply.size()));
+  BOOST_CHECK(reply.substr(stream_wire::reply_header_size) == big.substr(2 * mib));
+  ::close(fd);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
