@@ -203,17 +203,23 @@ def fetch_all(sw, peers_files):
             raise RuntimeError("ctl fetch failed: " + p.stderr.read().decode()[-500:])
 
 
-def wait_files(sw, paths, timeout=1800):
-    """Polls for the final files (stat only); raises when a process died."""
+def wait_files(sw, paths, t0, timeout=1800):
+    """Polls for the final files (stat only); raises when a process died.
+    With BENCH_DETAIL set, prints when each file appeared (s after t0)."""
     left = set(paths)
+    seen = {}
 
     def done():
         for path in list(left):
             if os.path.exists(path):
                 left.discard(path)
+                seen[path] = time.time() - t0
         return not left
 
     sw.wait(done, f"{len(left)} downloads", timeout, every=0.01)
+    if os.environ.get("BENCH_DETAIL"):
+        print("  detail: complete after " + ", ".join(
+            f"{seen[p]:.2f}" for p in sorted(seen, key=seen.get)) + " s", file=sys.stderr)
 
 
 def check_copies(pairs):
@@ -274,7 +280,7 @@ def scenario_b(work, size):
         load = os.getloadavg()[0]
         t0 = sw.start_clock()
         fetch_all(sw, list(zip(peers, want)))
-        wait_files(sw, paths)
+        wait_files(sw, paths, t0)
         wall = time.time() - t0
         rss, total, cpu = sw.usage()
         sw.close()
@@ -298,7 +304,7 @@ def scenario_c(work, size):
         load = os.getloadavg()[0]
         t0 = sw.start_clock()
         fetch_all(sw, [(p, ["c.bin"]) for p in peers])
-        wait_files(sw, paths)
+        wait_files(sw, paths, t0)
         wall = time.time() - t0
         rss, total, cpu = sw.usage()
         sw.detail([seed] + peers)
