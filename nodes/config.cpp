@@ -99,6 +99,9 @@ node_config::node_config() {
     .add(peer_streams, "streams",
          "serve and fetch piece bytes over TCP connections of their own"
          " (false: as CAF messages only)")
+    .add(peer_direct_writes, "direct-writes",
+         "write verified pieces with O_DIRECT, past the page cache (false:"
+         " through the page cache, written back later by the kernel)")
     .add(peer_stream_port, "stream-port",
          "port of the piece stream (0: a free one; told to downloaders"
          " through the peer port)");
@@ -354,7 +357,9 @@ int load_config(node_config& cfg, const std::string& kind,
     return 2;
   }
   for (auto [value, key] : {std::pair{&cfg.guard_enabled, "guard.enabled"},
-                             std::pair{&cfg.peer_streams, "peer.streams"}})
+                             std::pair{&cfg.peer_streams, "peer.streams"},
+                             std::pair{&cfg.peer_direct_writes,
+                                       "peer.direct-writes"}})
     if (*value != "true" && *value != "false") {
       std::cerr << "error: " << key << ": expected true or false, got '"
                 << value->substr(0, 64) << "'\n";

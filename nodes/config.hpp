@@ -55,6 +55,7 @@ struct node_config : caf::actor_system_config {
   uint64_t peer_upload_limit = 0;
   uint32_t peer_serve_cache_mib = 64;
   std::string peer_streams = "true"; // true or false, as guard_enabled
+  std::string peer_direct_writes = "true"; // true or false
   uint16_t peer_stream_port = 0;
   std::string peer_control_token_file;
   // [log]

@@ -130,6 +130,7 @@ bool aligned(const void* p, uint64_t offset, size_t len) {
 // shorter piece of a file) are buffered.
 class disk_io : public file_io {
 public:
+  explicit disk_io(bool direct) : direct_(direct) {}
 
   std::string read(const std::string& path, uint64_t offset, char* buf,
                    size_t len) override {
@@ -322,8 +323,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<file_io> make_disk_io() {
-  return std::make_shared<disk_io>();
+std::shared_ptr<file_io> make_disk_io(bool direct) {
+  return std::make_shared<disk_io>(direct);
 }
 
 // -- memory_io ----------------------------------------------------------------

@@ -61,8 +61,10 @@ public:
 /// afterwards.
 bool make_dirs(const std::string& dir);
 
-/// The real file system (pread/pwrite, an open-descriptor cache).
-std::shared_ptr<file_io> make_disk_io();
+/// The real file system (pread/pwrite, an open-descriptor cache). `direct`:
+/// whole aligned blocks are written (and `read_direct` read) with O_DIRECT,
+/// past the page cache; false: everything goes through the page cache.
+std::shared_ptr<file_io> make_disk_io(bool direct = true);
 
 /// Blocks SIGPIPE in the calling thread, so that a write to a socket whose
 /// other end has gone fails with EPIPE instead of ending the process: for

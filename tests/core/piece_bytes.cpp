@@ -5,6 +5,11 @@
 #define BOOST_TEST_MODULE piece_bytes
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -128,6 +133,45 @@ BOOST_AUTO_TEST_CASE(disk_writes_whole_pieces_directly_and_tails_buffered) {
   BOOST_CHECK_EQUAL(io->write(path, piece, p1b.data(), p1b.size()), "");
   BOOST_CHECK_EQUAL(io->read(path, piece, back.data(), piece), "");
   BOOST_CHECK(back == p1b);
+}
+
+BOOST_AUTO_TEST_CASE(without_direct_writes_pieces_stay_in_the_page_cache) {
+  // peer.direct-writes=false: a whole piece is written through the page
+  // cache (the kernel writes it back later) and stays there for serving;
+  // with O_DIRECT none of it is cached.
+  test::temp_dir dir;
+  const size_t piece = 1 << 20;
+  auto p0 = pattern(piece, 'a');
+  // Pages of `path` in the page cache, out of the piece's 256.
+  auto cached = [&](const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    BOOST_REQUIRE(fd >= 0);
+    void* m = ::mmap(nullptr, piece, PROT_READ, MAP_SHARED, fd, 0);
+    BOOST_REQUIRE(m != MAP_FAILED);
+    std::vector<unsigned char> in(piece / 4096);
+    BOOST_REQUIRE(::mincore(m, piece, in.data()) == 0);
+    ::munmap(m, piece);
+    ::close(fd);
+    return std::count_if(in.begin(), in.end(),
+                         [](unsigned char c) { return c & 1; });
+  };
+  for (bool direct : {false, true}) {
+    auto io = make_disk_io(direct);
+    auto path = dir.path + (direct ? "/.d.part" : "/.b.part");
+    BOOST_REQUIRE_EQUAL(io->allocate(path, piece), "");
+    BOOST_REQUIRE_EQUAL(io->write(path, 0, p0.data(), p0.size()), "");
+    int probe = ::open(path.c_str(), O_RDONLY | O_DIRECT);
+    bool has_direct = probe >= 0;
+    if (probe >= 0)
+      ::close(probe);
+    if (!direct)
+      BOOST_CHECK_EQUAL(cached(path), 256);
+    else if (has_direct) // (a file system without O_DIRECT caches anyway)
+      BOOST_CHECK_EQUAL(cached(path), 0);
+    piece_bytes back(piece);
+    BOOST_CHECK_EQUAL(io->read(path, 0, back.data(), piece), "");
+    BOOST_CHECK(back == p0);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(disk_reads_whole_pieces_directly_and_the_rest_buffered) {

@@ -138,6 +138,10 @@ BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
   BOOST_TEST(r.code == 2, r.out);
   BOOST_TEST(r.out.find("peer.streams: expected true or false")
              != std::string::npos, r.out);
+  r = test::run({"peer", "--peer.direct-writes=yes"});
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("peer.direct-writes: expected true or false")
+             != std::string::npos, r.out);
   r = test::run({"mirror", "--guard.max-connections=0"});
   BOOST_TEST(r.code == 2, r.out);
   BOOST_TEST(r.out.find("guard.max-connections: must be positive")
