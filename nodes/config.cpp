@@ -102,6 +102,10 @@ node_config::node_config() {
     .add(peer_direct_writes, "direct-writes",
          "write verified pieces with O_DIRECT, past the page cache (false:"
          " through the page cache, written back later by the kernel)")
+    .add(peer_write_behind_mib, "write-behind-mib",
+         "MiB of verified pieces written through the page cache and pushed"
+         " to the disk by a thread of their own, ahead of O_DIRECT writes"
+         " (0: none)")
     .add(peer_stream_port, "stream-port",
          "port of the piece stream (0: a free one; told to downloaders"
          " through the peer port)");
@@ -376,6 +380,11 @@ int load_config(node_config& cfg, const std::string& kind,
       std::cerr << "error: " << key << ": must be positive\n";
       return 2;
     }
+  if (cfg.peer_write_behind_mib > 16384) {
+    std::cerr << "error: peer.write-behind-mib: at most 16384 (16 GiB), got "
+              << cfg.peer_write_behind_mib << "\n";
+    return 2;
+  }
   // Log lines name the node by its address when it has a fixed one.
   std::string node = kind;
   if (kind == "tracker")

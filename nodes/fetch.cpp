@@ -224,8 +224,8 @@ int run_fetch(std::vector<std::string> args) {
     return rc;
   auto env = make_node_environment(sys, guard_of(cfg));
   env.streams = env.streams && cfg.peer_streams == "true";
-  if (cfg.peer_direct_writes == "false")
-    env.io = make_disk_io(false);
+  env.io = make_disk_io(cfg.peer_direct_writes == "true",
+                        size_t{cfg.peer_write_behind_mib} << 20);
   node.stream_port = cfg.peer_stream_port;
   if (auto err = start_peer(sys, env, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit,

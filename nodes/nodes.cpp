@@ -280,8 +280,8 @@ int run_peer(std::vector<std::string> args) {
           size_t{cfg.peer_serve_cache_mib} << 20);
       auto e = env;
       e.streams = env.streams && cfg.peer_streams == "true";
-      if (cfg.peer_direct_writes == "false")
-        e.io = make_disk_io(false);
+      e.io = make_disk_io(cfg.peer_direct_writes == "true",
+                          size_t{cfg.peer_write_behind_mib} << 20);
       node.stream_port = cfg.peer_stream_port;
       auto err = start_peer(sys, e, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit, node);

@@ -16,6 +16,9 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 
 namespace actorrent {
 
@@ -130,7 +133,18 @@ bool aligned(const void* p, uint64_t offset, size_t len) {
 // shorter piece of a file) are buffered.
 class disk_io : public file_io {
 public:
-  explicit disk_io(bool direct) : direct_(direct) {}
+  disk_io(bool direct, size_t write_behind)
+    : direct_(direct), wb_limit_(write_behind) {}
+
+  ~disk_io() override {
+    {
+      std::lock_guard<std::mutex> guard{wb_mtx_};
+      wb_stop_ = true;
+    }
+    wb_cv_.notify_all();
+    if (wb_thread_.joinable())
+      wb_thread_.join();
+  }
 
   std::string read(const std::string& path, uint64_t offset, char* buf,
                    size_t len) override {
@@ -200,6 +214,28 @@ public:
 
   std::string write(const std::string& path, uint64_t offset, const char* buf,
                     size_t len) override {
+    // Write-behind: while fewer than `wb_limit_` bytes are on their way to
+    // the disk, a whole piece goes into the page cache and the flusher
+    // thread writes it out at once and drops it from the cache; past that,
+    // with O_DIRECT. Either way the writer does not wait for the device
+    // while the window has room.
+    if (direct_ && aligned(buf, offset, len) && reserve(len)) {
+      auto f = open_fd(path, fd_mode::write);
+      auto n = !f ? -1 : move_all(len, [&](size_t done) {
+        return ::pwrite(f->fd, buf + done, len - done,
+                        static_cast<off_t>(offset + done));
+      });
+      if (n <= 0) {
+        release(len);
+        return sys_error("write", path);
+      }
+      {
+        std::lock_guard<std::mutex> guard{wb_mtx_};
+        wb_queue_.push_back(wb_item{f, offset, len});
+      }
+      wb_cv_.notify_one();
+      return {};
+    }
     if (direct_ && aligned(buf, offset, len)) {
       if (auto f = open_fd(path, fd_mode::direct)) {
         auto n = move_all(len, [&](size_t done) {
@@ -316,15 +352,73 @@ private:
     return f;
   }
 
+  bool reserve(size_t len) {
+    std::lock_guard<std::mutex> guard{wb_mtx_};
+    if (wb_limit_ == 0 || wb_pending_ + len > wb_limit_)
+      return false;
+    wb_pending_ += len;
+    if (!wb_thread_.joinable())
+      wb_thread_ = std::thread{[this] { flush_loop(); }};
+    return true;
+  }
+
+  void release(size_t len) {
+    std::lock_guard<std::mutex> guard{wb_mtx_};
+    wb_pending_ -= len;
+  }
+
+  // The flusher: starts the disk writes of everything queued, then waits
+  // for each, drops its pages from the page cache (so that the next
+  // writes reuse warm pages) and frees its room in the window.
+  void flush_loop() {
+    std::unique_lock<std::mutex> lk{wb_mtx_};
+    for (;;) {
+      wb_cv_.wait(lk, [&] { return wb_stop_ || !wb_queue_.empty(); });
+      if (wb_queue_.empty())
+        return;
+      std::deque<wb_item> batch;
+      batch.swap(wb_queue_);
+      lk.unlock();
+      for (auto& it : batch)
+        ::sync_file_range(it.f->fd, static_cast<off_t>(it.offset),
+                          static_cast<off_t>(it.len), SYNC_FILE_RANGE_WRITE);
+      size_t done = 0;
+      for (auto& it : batch) {
+        ::sync_file_range(it.f->fd, static_cast<off_t>(it.offset),
+                          static_cast<off_t>(it.len),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                            | SYNC_FILE_RANGE_WAIT_AFTER);
+        ::posix_fadvise(it.f->fd, static_cast<off_t>(it.offset),
+                        static_cast<off_t>(it.len), POSIX_FADV_DONTNEED);
+        done += it.len;
+      }
+      lk.lock();
+      wb_pending_ -= done;
+    }
+  }
+
+  struct wb_item {
+    file_ptr f;
+    uint64_t offset;
+    size_t len;
+  };
+
   std::shared_mutex mtx_;
   std::map<std::pair<std::string, fd_mode>, file_ptr> fds_;
   std::atomic<bool> direct_{true};
+  std::mutex wb_mtx_;
+  std::condition_variable wb_cv_;
+  std::deque<wb_item> wb_queue_;
+  size_t wb_pending_ = 0;
+  size_t wb_limit_ = 0;
+  bool wb_stop_ = false;
+  std::thread wb_thread_;
 };
 
 } // namespace
 
-std::shared_ptr<file_io> make_disk_io(bool direct) {
-  return std::make_shared<disk_io>(direct);
+std::shared_ptr<file_io> make_disk_io(bool direct, size_t write_behind) {
+  return std::make_shared<disk_io>(direct, write_behind);
 }
 
 // -- memory_io ----------------------------------------------------------------

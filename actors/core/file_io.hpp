@@ -64,7 +64,11 @@ bool make_dirs(const std::string& dir);
 /// The real file system (pread/pwrite, an open-descriptor cache). `direct`:
 /// whole aligned blocks are written (and `read_direct` read) with O_DIRECT,
 /// past the page cache; false: everything goes through the page cache.
-std::shared_ptr<file_io> make_disk_io(bool direct = true);
+/// `write_behind` (with `direct`): up to that many bytes of whole blocks
+/// are written into the page cache instead and pushed to the disk by a
+/// thread of its own at once, so that a write does not wait for the device.
+std::shared_ptr<file_io> make_disk_io(bool direct = true,
+                                      size_t write_behind = 0);
 
 /// Blocks SIGPIPE in the calling thread, so that a write to a socket whose
 /// other end has gone fails with EPIPE instead of ending the process: for

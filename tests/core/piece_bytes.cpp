@@ -135,6 +135,20 @@ BOOST_AUTO_TEST_CASE(disk_writes_whole_pieces_directly_and_tails_buffered) {
   BOOST_CHECK(back == p1b);
 }
 
+// Pages of the first `len` bytes of `path` in the page cache.
+static long cached_pages(const std::string& path, size_t len) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  BOOST_REQUIRE(fd >= 0);
+  void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  BOOST_REQUIRE(m != MAP_FAILED);
+  std::vector<unsigned char> in(len / 4096);
+  BOOST_REQUIRE(::mincore(m, len, in.data()) == 0);
+  ::munmap(m, len);
+  ::close(fd);
+  return std::count_if(in.begin(), in.end(),
+                       [](unsigned char c) { return c & 1; });
+}
+
 BOOST_AUTO_TEST_CASE(without_direct_writes_pieces_stay_in_the_page_cache) {
   // peer.direct-writes=false: a whole piece is written through the page
   // cache (the kernel writes it back later) and stays there for serving;
@@ -142,19 +156,6 @@ BOOST_AUTO_TEST_CASE(without_direct_writes_pieces_stay_in_the_page_cache) {
   test::temp_dir dir;
   const size_t piece = 1 << 20;
   auto p0 = pattern(piece, 'a');
-  // Pages of `path` in the page cache, out of the piece's 256.
-  auto cached = [&](const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    BOOST_REQUIRE(fd >= 0);
-    void* m = ::mmap(nullptr, piece, PROT_READ, MAP_SHARED, fd, 0);
-    BOOST_REQUIRE(m != MAP_FAILED);
-    std::vector<unsigned char> in(piece / 4096);
-    BOOST_REQUIRE(::mincore(m, piece, in.data()) == 0);
-    ::munmap(m, piece);
-    ::close(fd);
-    return std::count_if(in.begin(), in.end(),
-                         [](unsigned char c) { return c & 1; });
-  };
   for (bool direct : {false, true}) {
     auto io = make_disk_io(direct);
     auto path = dir.path + (direct ? "/.d.part" : "/.b.part");
@@ -165,13 +166,48 @@ BOOST_AUTO_TEST_CASE(without_direct_writes_pieces_stay_in_the_page_cache) {
     if (probe >= 0)
       ::close(probe);
     if (!direct)
-      BOOST_CHECK_EQUAL(cached(path), 256);
+      BOOST_CHECK_EQUAL(cached_pages(path, piece), 256);
     else if (has_direct) // (a file system without O_DIRECT caches anyway)
-      BOOST_CHECK_EQUAL(cached(path), 0);
+      BOOST_CHECK_EQUAL(cached_pages(path, piece), 0);
     piece_bytes back(piece);
     BOOST_CHECK_EQUAL(io->read(path, 0, back.data(), piece), "");
     BOOST_CHECK(back == p0);
   }
+}
+
+BOOST_AUTO_TEST_CASE(write_behind_pushes_pieces_to_the_disk_and_drops_them) {
+  // peer.write-behind-mib: a window of 2 MiB. Pieces written into it go
+  // through the page cache; the flusher writes them out and drops them
+  // from the cache (plain buffered writes stay cached, as above); past the
+  // window, writes go with O_DIRECT. The bytes are right throughout.
+  test::temp_dir dir;
+  const size_t piece = 1 << 20;
+  auto path = dir.path + "/.w.part";
+  std::vector<piece_bytes> ps;
+  for (char c : {'a', 'b', 'c', 'd', 'e', 'f'})
+    ps.push_back(pattern(piece, c));
+  {
+    auto io = make_disk_io(true, 2 * piece);
+    BOOST_REQUIRE_EQUAL(io->allocate(path, ps.size() * piece), "");
+    for (size_t i = 0; i < 2; ++i)
+      BOOST_REQUIRE_EQUAL(io->write(path, i * piece, ps[i].data(), piece), "");
+    BOOST_CHECK(test::wait_until(
+      [&] { return cached_pages(path, 2 * piece) == 0; },
+      std::chrono::seconds(5)));
+    // The window has room again; more than it holds, at once.
+    for (size_t i = 2; i < ps.size(); ++i)
+      BOOST_REQUIRE_EQUAL(io->write(path, i * piece, ps[i].data(), piece), "");
+    piece_bytes back(piece);
+    for (size_t i = 0; i < ps.size(); ++i) {
+      BOOST_CHECK_EQUAL(io->read(path, i * piece, back.data(), piece), "");
+      BOOST_CHECK(back == ps[i]);
+    }
+  } // the flusher ends with the disk, its window written out
+  std::ifstream in(path, std::ios::binary);
+  std::string all{std::istreambuf_iterator<char>(in), {}};
+  BOOST_REQUIRE_EQUAL(all.size(), ps.size() * piece);
+  for (size_t i = 0; i < ps.size(); ++i)
+    BOOST_CHECK(std::memcmp(all.data() + i * piece, ps[i].data(), piece) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(disk_reads_whole_pieces_directly_and_the_rest_buffered) {

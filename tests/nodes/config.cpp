@@ -142,6 +142,10 @@ BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
   BOOST_TEST(r.code == 2, r.out);
   BOOST_TEST(r.out.find("peer.direct-writes: expected true or false")
              != std::string::npos, r.out);
+  r = test::run({"peer", "--peer.write-behind-mib=20000"});
+  BOOST_TEST(r.code == 2, r.out);
+  BOOST_TEST(r.out.find("peer.write-behind-mib: at most 16384")
+             != std::string::npos, r.out);
   r = test::run({"mirror", "--guard.max-connections=0"});
   BOOST_TEST(r.code == 2, r.out);
   BOOST_TEST(r.out.find("guard.max-connections: must be positive")
