@@ -221,11 +221,7 @@ public:
     // while the window has room.
     if (direct_ && aligned(buf, offset, len) && reserve(len)) {
       auto f = open_fd(path, fd_mode::write);
-      auto n = !f ? -1 : move_all(len, [&](size_t done) {
-        return ::pwrite(f->fd, buf + done, len - done,
-                        static_cast<off_t>(offset + done));
-      });
-      if (n <= 0) {
+      if (!f || pwrite_all(*f, buf, offset, len) <= 0) {
         release(len);
         return sys_error("write", path);
       }
@@ -238,10 +234,7 @@ public:
     }
     if (direct_ && aligned(buf, offset, len)) {
       if (auto f = open_fd(path, fd_mode::direct)) {
-        auto n = move_all(len, [&](size_t done) {
-          return ::pwrite(f->fd, buf + done, len - done,
-                          static_cast<off_t>(offset + done));
-        });
+        auto n = pwrite_all(*f, buf, offset, len);
         if (n > 0)
           return {};
         if (n == 0 || errno != EINVAL)
@@ -253,11 +246,7 @@ public:
     auto f = open_fd(path, fd_mode::write);
     if (!f)
       return sys_error("open", path);
-    auto n = move_all(len, [&](size_t done) {
-      return ::pwrite(f->fd, buf + done, len - done,
-                      static_cast<off_t>(offset + done));
-    });
-    if (n <= 0)
+    if (pwrite_all(*f, buf, offset, len) <= 0)
       return sys_error("write", path);
     return {};
   }
@@ -350,6 +339,14 @@ private:
     std::unique_lock<std::shared_mutex> guard{mtx_};
     fds_[key] = f;
     return f;
+  }
+
+  static ssize_t pwrite_all(const open_file& f, const char* buf,
+                            uint64_t offset, size_t len) {
+    return move_all(len, [&](size_t done) {
+      return ::pwrite(f.fd, buf + done, len - done,
+                      static_cast<off_t>(offset + done));
+    });
   }
 
   bool reserve(size_t len) {

@@ -129,27 +129,26 @@ BOOST_AUTO_TEST_CASE(node_refuses_bad_config_with_exit_code_2) {
   BOOST_TEST(r.code == 2, r.out);
   r = test::run({"frobnicate"});
   BOOST_TEST(r.code == 2);
-  // The guard's keys: a word for enabled, positive numbers.
-  r = test::run({"peer", "--guard.enabled=maybe"});
-  BOOST_TEST(r.code == 2, r.out);
-  BOOST_TEST(r.out.find("guard.enabled: expected true or false")
-             != std::string::npos, r.out);
-  r = test::run({"peer", "--peer.streams=maybe"});
-  BOOST_TEST(r.code == 2, r.out);
-  BOOST_TEST(r.out.find("peer.streams: expected true or false")
-             != std::string::npos, r.out);
-  r = test::run({"peer", "--peer.direct-writes=yes"});
-  BOOST_TEST(r.code == 2, r.out);
-  BOOST_TEST(r.out.find("peer.direct-writes: expected true or false")
-             != std::string::npos, r.out);
-  r = test::run({"peer", "--peer.write-behind-mib=20000"});
-  BOOST_TEST(r.code == 2, r.out);
-  BOOST_TEST(r.out.find("peer.write-behind-mib: at most 16384")
-             != std::string::npos, r.out);
-  r = test::run({"mirror", "--guard.max-connections=0"});
-  BOOST_TEST(r.code == 2, r.out);
-  BOOST_TEST(r.out.find("guard.max-connections: must be positive")
-             != std::string::npos, r.out);
+  // Words for switches, bounded numbers: exit 2 naming the key.
+  struct bad_value {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (auto& [args, says] : std::vector<bad_value>{
+         {{"peer", "--guard.enabled=maybe"},
+          "guard.enabled: expected true or false"},
+         {{"peer", "--peer.streams=maybe"},
+          "peer.streams: expected true or false"},
+         {{"peer", "--peer.direct-writes=yes"},
+          "peer.direct-writes: expected true or false"},
+         {{"peer", "--peer.write-behind-mib=20000"},
+          "peer.write-behind-mib: at most 16384"},
+         {{"mirror", "--guard.max-connections=0"},
+          "guard.max-connections: must be positive"}}) {
+    r = test::run(args);
+    BOOST_TEST(r.code == 2, r.out);
+    BOOST_TEST(r.out.find(says) != std::string::npos, r.out);
+  }
   r = test::run({"tracker", "--help"});
   BOOST_TEST(r.code == 0);
   BOOST_TEST(r.out.find("tracker.db") != std::string::npos, r.out);
