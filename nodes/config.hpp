@@ -56,7 +56,7 @@ struct node_config : caf::actor_system_config {
   uint32_t peer_serve_cache_mib = 64;
   std::string peer_streams = "true"; // true or false, as guard_enabled
   std::string peer_direct_writes = "true"; // true or false
-  uint32_t peer_write_behind_mib = 256;
+  uint32_t peer_write_behind_mib = 0;
   uint16_t peer_stream_port = 0;
   std::string peer_control_token_file;
   // [log]

@@ -3,6 +3,7 @@
 #include "actors/transfer/piece_fetcher.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -16,6 +17,15 @@ namespace actorrent {
 namespace {
 constexpr auto info_timeout = std::chrono::seconds(5);
 constexpr auto tick_interval = std::chrono::milliseconds(250);
+
+uint32_t writer_count(const fetch_options& opts) {
+  if (opts.writers > 0)
+    return opts.writers;
+  if (opts.blocking != blocking_mode::detached)
+    return 2;
+  return std::clamp(2 * std::thread::hardware_concurrency(), 2u, 8u);
+}
+
 // Until the manifest is known, the peer is asked again this soon.
 constexpr auto first_info_retry = std::chrono::milliseconds(20);
 } // namespace
@@ -156,7 +166,7 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
                     opts.dest_dir + "/" + file_name, have, opts.io,
                     std::make_shared<written_set>(have)};
   lib->put(local_file{m, wo.part_path, have, group});
-  for (uint32_t i = 0; i < std::max(opts.writers, 1u); ++i)
+  for (uint32_t i = 0; i < writer_count(opts); ++i)
     writers.push_back(spawn_blocking<caf::linked>(self, opts.blocking,
                                                   piece_writer, wo, lib));
   writer_load.assign(writers.size(), 0);

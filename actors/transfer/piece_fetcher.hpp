@@ -70,8 +70,10 @@ struct fetch_options {
   std::shared_ptr<file_io> io;           // the writer's disk
   blocking_mode blocking = blocking_mode::detached;  // how the writers run
   /// Writers (each verifies and writes pieces): hashing and writing spread
-  /// over this many threads.
-  uint32_t writers = 2;
+  /// over this many. 0: two per core (at most 8) when detached, so that
+  /// while one waits for the disk another hashes on its core; 2 when
+  /// scheduled (they never wait there).
+  uint32_t writers = 0;
   uint64_t seed = 0;                     // piece picking's tie-breaks
   /// Asks each peer source for a piece stream (piece_stream.hpp) and takes
   /// its pieces from the stream when granted, as messages otherwise. True
