@@ -3,10 +3,10 @@
 // so it is served at once. Records nothing itself: its fetcher tells the peer
 // agent, the one owner of the state database, which pieces are verified.
 // A download has several writers (two per core in a node) sharing one
-// `written` set; any of them finishes the file. The file is complete when every piece has
-// passed its SHA-256 against the manifest: the bytes are not hashed a second
-// time (the manifest's whole-file SHA-256 is the publisher's, computed in the
-// same pass as its piece hashes). Detached in a node (hashing and disk I/O
+// `written` set; any of them finishes the file. The file is complete when
+// every piece has passed its SHA-256 against the manifest: the bytes are not
+// hashed a second time (the manifest's whole-file SHA-256 is the publisher's,
+// computed in the same pass as its piece hashes). Detached in a node (hashing and disk I/O
 // never stall the scheduler), scheduled under the deterministic scheduler.
 #pragma once
 
