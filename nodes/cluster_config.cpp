@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
@@ -155,25 +157,66 @@ std::vector<std::vector<std::string>> mirror_ids(uint64_t mirrors,
   return out;
 }
 
+namespace {
+
+// A loopback TCP socket bound to `port` (0: any), or -1 when it is taken.
+int bind_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (fd >= 0
+      && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+uint16_t port_of(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+} // namespace
+
 std::vector<uint16_t> free_ports(size_t count) {
-  // All sockets stay bound until every port is known: no port twice.
+  // Below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+  // 32768-60999 by default): the kernel never gives those ports to outgoing
+  // connections, which could otherwise take one between this choice and
+  // the node's bind ("cannot listen on 127.0.0.1:40325: Address already in
+  // use", seen in e2e_mirrors). Each call starts where the last one ended,
+  // each process somewhere else; all sockets stay bound until every port
+  // is known, so no port comes twice.
+  int low = 32768;
+  std::ifstream{"/proc/sys/net/ipv4/ip_local_port_range"} >> low;
+  int first = std::max(1024, low - 12000);
+  int span = low - first;
+  static std::mutex mtx;
+  static int next = static_cast<int>(::getpid() % 12000);
+  std::lock_guard<std::mutex> guard{mtx};
   std::vector<int> fds;
   std::vector<uint16_t> out;
-  for (size_t i = 0; i < count; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0
-        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0)
-        ::close(fd);
+  for (int tries = 0; out.size() < count && span > 0 && tries < span;
+       ++tries) {
+    auto port = static_cast<uint16_t>(first + next++ % span);
+    if (int fd = bind_loopback(port); fd >= 0) {
+      fds.push_back(fd);
+      out.push_back(port);
+    }
+  }
+  // No room below the range: any free ports.
+  while (out.size() < count) {
+    int fd = bind_loopback(0);
+    if (fd < 0) {
       out.clear();
       break;
     }
     fds.push_back(fd);
-    out.push_back(ntohs(addr.sin_port));
+    out.push_back(port_of(fd));
   }
   for (auto fd : fds)
     ::close(fd);

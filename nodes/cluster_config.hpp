@@ -32,8 +32,9 @@ struct cluster_options {
 std::vector<std::vector<std::string>> mirror_ids(uint64_t mirrors,
                                                  uint64_t processes);
 
-/// `count` distinct loopback ports that were free a moment ago; empty when
-/// the system has none.
+/// `count` distinct loopback ports that were free a moment ago, below the
+/// kernel's ephemeral range when there is room (outgoing connections never
+/// take those); empty when the system has none.
 std::vector<uint16_t> free_ports(size_t count);
 
 /// Plans the nodes on fresh free ports and writes their config files and

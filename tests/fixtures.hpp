@@ -30,6 +30,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "messages/actorrent.pb.h"
+#include "nodes/cluster_config.hpp"
 #include "nodes/config.hpp"
 
 namespace actorrent::test {
@@ -132,41 +133,12 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-/// Binds a loopback TCP socket to `port` (0: any) and closes it again:
-/// the port it got, or 0 when that one is taken.
-inline uint16_t try_bind_loopback(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  uint16_t got = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    got = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return got;
-}
-
-/// A loopback TCP port that is free now, taken below the kernel's
-/// ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 here): the
-/// kernel never gives those to outgoing connections, which could otherwise
-/// take a port between this check and the node's bind (seen: "cannot
-/// listen on 127.0.0.1:35185: Address already in use"). Each call in a
-/// process gives another port; processes start at different places.
+/// A loopback TCP port that is free now, below the kernel's ephemeral
+/// range (see `free_ports`): each call gives another port.
 inline uint16_t free_port() {
-  int low = 32768;
-  std::ifstream{"/proc/sys/net/ipv4/ip_local_port_range"} >> low;
-  int first = std::max(1024, low - 12000);
-  int span = low - first;
-  static int next = static_cast<int>(::getpid() % 12000);
-  for (int tries = 0; span > 0 && tries < span; ++tries)
-    if (auto port = static_cast<uint16_t>(first + next++ % span);
-        try_bind_loopback(port) != 0)
-      return port;
-  return try_bind_loopback(0); // no room below the range: any free port
+  auto ports = free_ports(1);
+  BOOST_REQUIRE_MESSAGE(!ports.empty(), "no free loopback port");
+  return ports.front();
 }
 
 /// The last `lines` lines of a text file (a node's log, for a failure
