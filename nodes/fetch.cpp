@@ -233,10 +233,7 @@ int run_fetch(std::vector<std::string> args) {
                                    node.control_token))
     return rc;
   auto env = make_node_environment(sys, guard_of(cfg));
-  env.streams = env.streams && cfg.peer_streams == "true";
-  env.io = make_disk_io(cfg.peer_direct_writes == "true",
-                        size_t{cfg.peer_write_behind_mib} << 20);
-  node.stream_port = cfg.peer_stream_port;
+  peer_data_path_from(cfg, env, node);
   if (auto err = start_peer(sys, env, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit,
                             node);

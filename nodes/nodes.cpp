@@ -169,6 +169,14 @@ bool wait_for(const std::function<bool()>& pred) {
   ::_exit(rc);
 }
 
+void peer_data_path_from(const node_config& cfg, environment& env,
+                         peer_node& node) {
+  env.streams = env.streams && cfg.peer_streams == "true";
+  env.io = make_disk_io(cfg.peer_direct_writes == "true",
+                        size_t{cfg.peer_write_behind_mib} << 20);
+  node.stream_port = cfg.peer_stream_port;
+}
+
 // Checks the peer settings shared by `peer` and `fetch`.
 int peer_options_from(const node_config& cfg, peer_options& opts) {
   std::string why;
@@ -279,10 +287,7 @@ int run_peer(std::vector<std::string> args) {
         node.lib->cache = std::make_shared<piece_cache>(
           size_t{cfg.peer_serve_cache_mib} << 20);
       auto e = env;
-      e.streams = env.streams && cfg.peer_streams == "true";
-      e.io = make_disk_io(cfg.peer_direct_writes == "true",
-                          size_t{cfg.peer_write_behind_mib} << 20);
-      node.stream_port = cfg.peer_stream_port;
+      peer_data_path_from(cfg, e, node);
       auto err = start_peer(sys, e, opts, cfg.peer_port,
                             cfg.peer_control_port, cfg.peer_upload_limit, node);
       // The interactive shell; the process ends (and with it the shell) when

@@ -19,10 +19,17 @@ int run_ctl(std::vector<std::string> args);
 
 struct node_config;
 struct peer_options;
+struct environment;
+struct peer_node;
 
 /// Checks the peer settings shared by `peer` and `fetch` and fills `opts`;
 /// 0, or 2 after printing what is wrong.
 int peer_options_from(const node_config& cfg, peer_options& opts);
+/// The data path of `peer` and `fetch` from their shared settings: piece
+/// streams (`peer.streams`), how verified pieces reach the disk
+/// (`peer.direct-writes`, `peer.write-behind-mib`), the stream's port.
+void peer_data_path_from(const node_config& cfg, environment& env,
+                         peer_node& node);
 /// Polls `pred` every 10 ms for at most 10 s.
 bool wait_for(const std::function<bool()>& pred);
 /// Flushes the output and ends the process at once (the actors' state is

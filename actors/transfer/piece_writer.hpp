@@ -6,8 +6,9 @@
 // `written` set; any of them finishes the file. The file is complete when
 // every piece has passed its SHA-256 against the manifest: the bytes are not
 // hashed a second time (the manifest's whole-file SHA-256 is the publisher's,
-// computed in the same pass as its piece hashes). Detached in a node (hashing and disk I/O
-// never stall the scheduler), scheduled under the deterministic scheduler.
+// computed in the same pass as its piece hashes). Detached in a node (hashing
+// and disk I/O never stall the scheduler), scheduled under the deterministic
+// scheduler.
 #pragma once
 
 #include <memory>
