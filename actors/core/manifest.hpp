@@ -10,7 +10,7 @@
 
 namespace actorrent {
 
-constexpr uint32_t min_piece_size = 16 * 1024;
+constexpr uint32_t min_piece_size = 4 * 1024;
 constexpr uint32_t max_piece_size = 16 * 1024 * 1024;
 constexpr size_t max_name_length = 255;
 

@@ -338,10 +338,33 @@ pb::FileList sql_catalog_store::list() {
   return out;
 }
 
+std::shared_ptr<const pb::Manifest>
+sql_catalog_store::known_manifest(const std::string& name) {
+  // At most this many bytes of piece hashes (a million pieces' worth);
+  // past it the cache starts over.
+  constexpr size_t budget = size_t{32} << 20;
+  if (auto i = manifests_.find(name); i != manifests_.end())
+    return i->second;
+  auto m = manifest(name);
+  if (!m)
+    return nullptr;
+  auto bytes = static_cast<size_t>(m->piece_sha256_size()) * 32;
+  if (manifest_bytes_ + bytes > budget) {
+    manifests_.clear();
+    manifest_bytes_ = 0;
+  }
+  auto ptr = std::make_shared<const pb::Manifest>(std::move(*m));
+  if (bytes <= budget) {
+    manifests_.emplace(name, ptr);
+    manifest_bytes_ += bytes;
+  }
+  return ptr;
+}
+
 std::optional<pb::FileInfo> sql_catalog_store::info(const std::string& name,
                                                     uint32_t max_sources,
                                                     const std::string& from) {
-  auto m = manifest(name);
+  auto m = known_manifest(name);
   if (!m)
     return std::nullopt;
   pb::FileInfo out;
@@ -382,7 +405,7 @@ std::optional<pb::FileInfo> sql_catalog_store::info(const std::string& name,
       add(before);
     }
   }
-  *out.mutable_manifest() = std::move(*m);
+  *out.mutable_manifest() = *m;
   return out;
 }
 

@@ -2,6 +2,9 @@
 // (actors/store/sql.hpp). Created through open_catalog_store.
 #pragma once
 
+#include <memory>
+#include <unordered_map>
+
 #include "actors/store/sql.hpp"
 #include "actors/store/catalog_store.hpp"
 
@@ -38,7 +41,15 @@ private:
   bool permitted(const std::string& peer_id, const std::string& name);
   std::vector<std::string> announce_once(const pb::Announce& msg);
   void have_once(const pb::Have& msg);
+  /// The manifest info() answers with, from memory after the first read:
+  /// a catalog never changes or deletes a file's row (a name stays bound
+  /// to its file), so a manifest read once stays true. Filled outside
+  /// transactions only (a row read inside one may be rolled back).
+  std::shared_ptr<const pb::Manifest> known_manifest(const std::string& name);
   sql::database db_;
+  std::unordered_map<std::string, std::shared_ptr<const pb::Manifest>>
+    manifests_;
+  size_t manifest_bytes_ = 0; // piece hashes held in manifests_
   std::string tracker_;
 };
 

@@ -246,6 +246,15 @@ void piece_fetcher_state::set_state(const std::string& id, fetch_source& src,
     LOG_WARN("piece_fetcher", line);
   else
     LOG_DEBUG("piece_fetcher", line);
+  if (src.state == source_state::active && to != source_state::active) {
+    active.erase(std::find_if(active.begin(), active.end(),
+                              [&](auto& a) { return a.second == &src; }));
+  } else if (to == source_state::active && src.state != source_state::active) {
+    auto& key = sources.find(id)->first;
+    active.insert(std::lower_bound(active.begin(), active.end(), key,
+                                   [](auto& a, auto& k) { return *a.first < k; }),
+                  {&key, &src});
+  }
   src.state = to;
   src.reason = std::move(why);
 }
@@ -296,16 +305,23 @@ void piece_fetcher_state::schedule() {
     picker->endgame_delay,
     window.min_rtt == download_window::duration::max() ? caf::timespan{0}
                                                        : 4 * window.min_rtt);
-  auto overdue = picker->requested_before(now - overdue_after);
+  // Counted only when the window is full without them (it walks the
+  // pieces in flight); requests made in this round are not overdue.
+  std::optional<size_t> overdue;
   auto full = [&] {
-    return picker->pieces_in_flight() >= cap + overdue && !picker->endgame();
+    auto n = picker->pieces_in_flight();
+    if (n < cap || picker->endgame())
+      return false;
+    if (!overdue)
+      overdue = picker->requested_before(now - overdue_after);
+    return n >= cap + *overdue;
   };
   if (!full() && picker->can_pick()) {
     std::vector<std::pair<const std::string*, fetch_source*>> ready;
-    for (auto& [id, src] : sources)
-      if (src.state == source_state::active && src.busy_until <= now
-          && picker->in_flight(id) < src.window.limit())
-        ready.emplace_back(&id, &src);
+    for (auto& a : active)
+      if (a.second->busy_until <= now
+          && picker->in_flight(*a.first) < a.second->window.limit())
+        ready.push_back(a);
     if (!ready.empty())
       std::rotate(ready.begin(), ready.begin() + (turn++ % ready.size()),
                   ready.end());

@@ -167,6 +167,10 @@ struct piece_fetcher_state {
   std::vector<writer_actor> writers;
   std::vector<uint32_t> writer_load;  // pieces handed to each writer
   std::map<std::string, fetch_source> sources;
+  /// The active ones among `sources`, in id order: set_state keeps it, so
+  /// that filling windows walks a few sources, not every one the tracker
+  /// named (an active source is never erased from `sources`).
+  std::vector<std::pair<const std::string*, fetch_source*>> active;
   std::set<uint32_t> writing;  // pieces handed to a writer
   bool informed = false;       // the peer has answered with sources once
   /// Requests in flight for the whole download.

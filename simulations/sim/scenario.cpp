@@ -6,6 +6,8 @@
 
 #include <caf/config_option_set.hpp>
 
+#include "actors/core/manifest.hpp"
+
 namespace actorrent::sim {
 
 scenario_config::scenario_config() {
@@ -140,8 +142,8 @@ std::string check_scenario(const scenario_config& c) {
     return "files.seeding=unique needs at least as many clients as files";
   if (c.seeding == "mirrors" && c.mirrors == 0)
     return "files.seeding=mirrors needs mirrors.count > 0";
-  if (c.piece_size < (16u << 10) || c.piece_size > (16u << 20))
-    return "files.piece-size: 16 KiB .. 16 MiB";
+  if (c.piece_size < min_piece_size || c.piece_size > max_piece_size)
+    return "files.piece-size: 4 KiB .. 16 MiB";
   if (c.file_size == 0)
     return "files.size: at least 1 byte";
   if (c.mirrors > 0 && (c.part_size == 0 || c.part_size % c.piece_size != 0))

@@ -78,6 +78,14 @@ BOOST_AUTO_TEST_CASE(inconsistent_manifests_are_refused) {
   BOOST_TEST(valid_manifest(m, why));
   m.set_piece_size(1);
   BOOST_TEST(!valid_manifest(m, why));
+  // 4 KiB is the smallest piece (a piece stays aligned for O_DIRECT).
+  m.set_size(3 * 4096);
+  m.set_piece_size(4096);
+  BOOST_TEST(valid_manifest(m, why), why);
+  m.set_size(3 * 4095);
+  m.set_piece_size(4095);
+  BOOST_TEST(!valid_manifest(m, why));
+  BOOST_TEST(why.find("piece size out of range: 4095") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bitfield_round_trips_through_wire_bytes) {

@@ -26,7 +26,7 @@
 
 namespace actorrent::test {
 
-constexpr uint32_t piece = min_piece_size;  // 16 KiB
+constexpr uint32_t piece = 16 * 1024;  // 16 KiB: four times the smallest
 
 /// `size` pseudo-random bytes (seeded).
 inline std::string random_bytes(size_t size, uint64_t seed) {
