@@ -175,9 +175,12 @@ public:
     {
       std::lock_guard<std::mutex> guard{net_->mtx_};
       if (port == 0) {
-        while (net_->table_.count(endpoint_of(host, net_->next_port_)) > 0)
-          ++net_->next_port_;
-        port = net_->next_port_++;
+        auto& next = net_->next_port_.try_emplace(host, 10000).first->second;
+        while (next != 0 && net_->table_.count(endpoint_of(host, next)) > 0)
+          ++next;
+        if (next == 0)
+          return "cannot listen on " + host + ": no free port";
+        port = next++;
       }
       if (net_->table_.count(endpoint_of(host, port)) > 0)
         return "cannot listen on " + endpoint_of(host, port)

@@ -149,7 +149,10 @@ private:
   std::vector<caf::actor> connectors_;
   std::function<size_t(const caf::message&)> reply_size_;
   std::map<std::string, uint64_t> bytes_by_kind_;
-  uint16_t next_port_ = 10000;
+  /// Host -> the next port to try there: each host has its own ports, as a
+  /// machine has (one counter for all ran past 65535 at ~30,000 clients and
+  /// then searched the whole table for every port).
+  std::map<std::string, uint16_t> next_port_;
   std::atomic<uint64_t> lost_{0};
   std::vector<cut_exit> cut_exits_;
   friend class site_directory;
