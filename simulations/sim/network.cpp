@@ -17,6 +17,15 @@ std::string endpoint_of(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
+// A loopback address is the site's own, as on a machine: every node
+// publishes its control port on 127.0.0.1, and a node connecting there
+// reaches its own site.
+std::string host_at(const std::string& site, const std::string& host) {
+  if (host == "127.0.0.1" || host == "localhost" || host == "::1")
+    return site + "/" + host;
+  return host;
+}
+
 struct held_message {
   caf::response_promise rp;
   caf::message msg;
@@ -153,7 +162,8 @@ site_connector(connector_actor::pointer self, std::shared_ptr<network> net,
         uint16_t port) -> connect_result {
       network::entry e;
       auto ep = endpoint_of(host, port);
-      if (!net->lookup(ep, e) || !net->reachable(site, e.site))
+      if (!net->lookup(endpoint_of(host_at(site, host), port), e)
+          || !net->reachable(site, e.site))
         return caf::make_error(caf::sec::cannot_connect_to_node, ep);
       return {self->home_system().node(), net->proxy(site, e.site, e.whom),
               e.ifs};
@@ -174,24 +184,26 @@ public:
                       uint16_t& port) override {
     {
       std::lock_guard<std::mutex> guard{net_->mtx_};
+      auto at = host_at(site_, host);
       if (port == 0) {
-        auto& next = net_->next_port_.try_emplace(host, 10000).first->second;
-        while (next != 0 && net_->table_.count(endpoint_of(host, next)) > 0)
+        auto& next = net_->next_port_.try_emplace(at, 10000).first->second;
+        while (next != 0 && net_->table_.count(endpoint_of(at, next)) > 0)
           ++next;
         if (next == 0)
           return "cannot listen on " + host + ": no free port";
         port = next++;
       }
-      if (net_->table_.count(endpoint_of(host, port)) > 0)
+      if (net_->table_.count(endpoint_of(at, port)) > 0)
         return "cannot listen on " + endpoint_of(host, port)
                + ": address in use";
     }
-    net_->publish(endpoint_of(host, port), {site_, whom, std::move(ifs)});
+    net_->publish(endpoint_of(host_at(site_, host), port),
+                  {site_, whom, std::move(ifs)});
     return {};
   }
 
   void unpublish(const std::string& host, uint16_t port) override {
-    net_->unpublish(endpoint_of(host, port));
+    net_->unpublish(endpoint_of(host_at(site_, host), port));
   }
 
   connector_actor connector() override {
@@ -418,12 +430,6 @@ std::string network::kind_of(const std::string& site) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = sites_.find(site);
   return i == sites_.end() ? std::string{} : i->second.kind;
-}
-
-std::string network::site_of_endpoint(const std::string& endpoint) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = table_.find(endpoint);
-  return i == table_.end() ? std::string{} : i->second.site;
 }
 
 bool network::lookup(const std::string& endpoint, entry& out) const {

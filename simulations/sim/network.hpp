@@ -81,8 +81,6 @@ public:
   /// A proxy from `from` to the actor `target` of site `to` (one per pair).
   caf::strong_actor_ptr proxy(const std::string& from, const std::string& to,
                               const caf::strong_actor_ptr& target);
-  /// The site that published `target`'s node (mirror handles: their node's).
-  std::string site_of_endpoint(const std::string& endpoint) const;
 
   // -- what the report shows ---------------------------------------------------
   /// Bytes of replies served by each kind of site (client, mirror, tracker).
