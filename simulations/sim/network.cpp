@@ -65,8 +65,12 @@ void release(link_pointer self, held_message h) {
   if (h.msg.match_elements<mirror_atom, std::string>()) {
     auto node = caf::actor_cast<mirror_node_actor>(st.target);
     auto rp = h.rp;
+    // No timeout: the node is an actor of this process that answers or is
+    // gone (then CAF answers with an error), and a pending request timeout
+    // keeps its requester, this proxy, alive in the deterministic clock
+    // long after the answer (every proxy to a mirror node stayed).
     self
-      ->request(node, std::chrono::seconds(5), mirror_atom::value,
+      ->request(node, caf::infinite, mirror_atom::value,
                 h.msg.get_as<std::string>(1))
       .then(
         [self, rp](caf::strong_actor_ptr& m) mutable {
@@ -340,17 +344,18 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = proxies_.find(key);
     if (i != proxies_.end())
-      return caf::actor_cast<caf::strong_actor_ptr>(i->second.first);
+      if (auto p = caf::actor_cast<caf::strong_actor_ptr>(i->second.first))
+        return p;
   }
   auto p = sys_.spawn<caf::hidden>(link_proxy, shared_from_this(), from, to,
                                    caf::actor_cast<caf::actor>(target));
   std::weak_ptr<network> weak = shared_from_this();
-  p->attach_functor([weak, key] {
+  p->attach_functor([weak, key, addr = p.address()] {
     if (auto net = weak.lock()) {
       std::lock_guard<std::mutex> guard{net->mtx_};
       auto i = net->proxies_.find(key);
-      if (i == net->proxies_.end())
-        return;
+      if (i == net->proxies_.end() || i->second.first != addr)
+        return; // gone already, or a newer proxy of the same link
       auto unindex = [&](const std::string& site) {
         if (auto j = net->proxies_at_.find(site); j != net->proxies_at_.end()) {
           j->second.erase(key);
@@ -364,7 +369,7 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     }
   });
   std::lock_guard<std::mutex> guard{mtx_};
-  proxies_[key] = {p, to};
+  proxies_[key] = {p.address(), to};
   proxies_at_[from].insert(key);
   proxies_at_[to].insert(key);
   return caf::actor_cast<caf::strong_actor_ptr>(p);
@@ -383,7 +388,8 @@ void network::notify_cut(const std::vector<std::string>& sites) {
         auto j = proxies_.find(key);
         if (j != proxies_.end() && seen.insert(key).second
             && !reachable_locked(key.first, j->second.second))
-          xs.push_back(j->second.first);
+          if (auto x = caf::actor_cast<caf::actor>(j->second.first))
+            xs.push_back(std::move(x));
       }
     }
   }
@@ -456,7 +462,8 @@ void network::shutdown() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
-      xs.push_back(kvp.second.first);
+      if (auto x = caf::actor_cast<caf::actor>(kvp.second.first))
+        xs.push_back(std::move(x));
     xs.insert(xs.end(), connectors_.begin(), connectors_.end());
     proxies_.clear();
     proxies_at_.clear();

@@ -134,9 +134,12 @@ private:
   std::map<std::string, site_state> sites_;
   std::set<std::pair<std::string, std::string>> cuts_;
   std::map<std::string, entry> table_;
-  /// (from site, target) -> the proxy and the target's site.
+  /// (from site, target) -> the proxy and the target's site. The proxy is
+  /// held weakly: it lives as long as those who connected through it hold
+  /// it (a finished download's connections go with it), and the next
+  /// connection to the same target gets a new one.
   using proxy_key = std::pair<std::string, caf::actor_addr>;
-  std::map<proxy_key, std::pair<caf::actor, std::string>> proxies_;
+  std::map<proxy_key, std::pair<caf::actor_addr, std::string>> proxies_;
   /// Site -> the proxies from or to it: a fault on a site looks at its own
   /// links, not at every link of the simulation.
   std::map<std::string, std::set<proxy_key>> proxies_at_;
