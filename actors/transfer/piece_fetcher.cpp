@@ -121,6 +121,14 @@ pb::DownloadStatus piece_fetcher_state::status() const {
   return s;
 }
 
+piece_fetcher_state::~piece_fetcher_state() {
+  if (self == nullptr)
+    return;
+  for (auto& kvp : sources)
+    if (kvp.second.handle)
+      self->demonitor(kvp.second.handle.address());
+}
+
 bool piece_fetcher_state::init(pointer me, fetch_options o, peer_actor p,
                                std::shared_ptr<library> l) {
   self = me;

@@ -156,6 +156,10 @@ struct fetch_source {
 struct piece_fetcher_state {
   using pointer = fetcher_actor::stateful_pointer<piece_fetcher_state>;
   pointer self = nullptr;
+  /// Takes back its monitors on its sources: a monitor stays on the
+  /// monitored actor after this one ends and keeps its memory, and a
+  /// source's connection outlives many downloads.
+  ~piece_fetcher_state();
   fetch_options opts;
   peer_actor peer;
   std::shared_ptr<library> lib;

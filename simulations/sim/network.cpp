@@ -40,7 +40,15 @@ struct link_state {
   uint64_t next = 0;
   std::map<uint64_t, held_message> held;
   bool checking = false;  // a cut check is armed
+  caf::local_actor* self = nullptr;
   static inline const char* name = "link";
+  // A monitor stays on the monitored actor after the monitoring one ends
+  // and keeps its memory: taken back when this proxy ends (a mirror or a
+  // seeding client outlives thousands of proxies to it).
+  ~link_state() {
+    if (self != nullptr && target)
+      self->demonitor(target);
+  }
 };
 
 using link_pointer = caf::stateful_actor<link_state>*;
@@ -90,6 +98,7 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
   st.from = std::move(from);
   st.to = std::move(to);
   st.target = std::move(target);
+  st.self = self;
   self->monitor(st.target);
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.target.address()) {
