@@ -1,10 +1,13 @@
 #include "simulations/sim/network.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/message_view.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/interfaces.hpp"
@@ -40,15 +43,7 @@ struct link_state {
   uint64_t next = 0;
   std::map<uint64_t, held_message> held;
   bool checking = false;  // a cut check is armed
-  caf::local_actor* self = nullptr;
   static inline const char* name = "link";
-  // A monitor stays on the monitored actor after the monitoring one ends
-  // and keeps its memory: taken back when this proxy ends (a mirror or a
-  // seeding client outlives thousands of proxies to it).
-  ~link_state() {
-    if (self != nullptr && target)
-      self->demonitor(target);
-  }
 };
 
 using link_pointer = caf::stateful_actor<link_state>*;
@@ -98,8 +93,9 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
   st.from = std::move(from);
   st.to = std::move(to);
   st.target = std::move(target);
-  st.self = self;
-  self->monitor(st.target);
+  // The network tells of the target's end (network::watch), not a monitor
+  // per proxy: CAF keeps a dead observer's memory among the monitored
+  // actor's attachables, and taking a monitor back scans them all.
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.target.address()) {
       self->state.net->count_lost();
@@ -377,11 +373,39 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
       net->proxies_.erase(i);
     }
   });
-  std::lock_guard<std::mutex> guard{mtx_};
-  proxies_[key] = {p.address(), to};
-  proxies_at_[from].insert(key);
-  proxies_at_[to].insert(key);
+  bool first;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    proxies_[key] = {p.address(), to};
+    proxies_at_[from].insert(key);
+    proxies_at_[to].insert(key);
+    first = watched_.insert(key.second).second;
+  }
+  if (first) // outside the lock: a target gone already calls back at once
+    target->get()->attach_functor(
+      [weak, addr = key.second](const caf::error& reason) {
+        if (auto net = weak.lock())
+          net->on_target_down(addr, reason);
+      });
   return caf::actor_cast<caf::strong_actor_ptr>(p);
+}
+
+void network::on_target_down(const caf::actor_addr& target,
+                             const caf::error& reason) {
+  std::vector<caf::actor> xs;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    watched_.erase(target);
+    for (auto& [key, val] : proxies_)
+      if (key.second == target)
+        if (auto x = caf::actor_cast<caf::actor>(val.first))
+          xs.push_back(std::move(x));
+  }
+  // In the order the proxies were made (the map's order is by address).
+  std::sort(xs.begin(), xs.end(),
+            [](auto& a, auto& b) { return a.id() < b.id(); });
+  for (auto& x : xs)
+    caf::anon_send(x, caf::down_msg{target, reason});
 }
 
 void network::notify_cut(const std::vector<std::string>& sites) {
@@ -456,18 +480,26 @@ bool network::lookup(const std::string& endpoint, entry& out) const {
   return true;
 }
 
+// An actor whose last reference goes calls on_target_down, which locks:
+// what leaves the table is let go after the lock (publish, unpublish,
+// shutdown).
 void network::publish(const std::string& endpoint, entry e) {
   std::lock_guard<std::mutex> guard{mtx_};
-  table_[endpoint] = std::move(e);
+  std::swap(table_[endpoint], e);
 }
 
 void network::unpublish(const std::string& endpoint) {
+  entry gone;
   std::lock_guard<std::mutex> guard{mtx_};
-  table_.erase(endpoint);
+  if (auto i = table_.find(endpoint); i != table_.end()) {
+    gone = std::move(i->second);
+    table_.erase(i);
+  }
 }
 
 void network::shutdown() {
   std::vector<caf::actor> xs;
+  std::map<std::string, entry> table;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)
@@ -477,7 +509,7 @@ void network::shutdown() {
     proxies_.clear();
     proxies_at_.clear();
     connectors_.clear();
-    table_.clear();
+    table.swap(table_);
   }
   for (auto& x : xs)
     caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
