@@ -93,7 +93,7 @@ caf::behavior link_proxy(link_pointer self, std::shared_ptr<network> net,
   st.from = std::move(from);
   st.to = std::move(to);
   st.target = std::move(target);
-  // The network tells of the target's end (network::watch), not a monitor
+  // The network tells of the target's end (on_target_down), not a monitor
   // per proxy: CAF keeps a dead observer's memory among the monitored
   // actor's attachables, and taking a monitor back scans them all.
   self->set_down_handler([self](caf::down_msg& dm) {
