@@ -349,15 +349,15 @@ sql_catalog_store::known_manifest(const std::string& name) {
   if (!m)
     return nullptr;
   auto bytes = static_cast<size_t>(m->piece_sha256_size()) * 32;
+  auto ptr = std::make_shared<const pb::Manifest>(std::move(*m));
+  if (bytes > budget)
+    return ptr; // kept by no cache
   if (manifest_bytes_ + bytes > budget) {
     manifests_.clear();
     manifest_bytes_ = 0;
   }
-  auto ptr = std::make_shared<const pb::Manifest>(std::move(*m));
-  if (bytes <= budget) {
-    manifests_.emplace(name, ptr);
-    manifest_bytes_ += bytes;
-  }
+  manifests_.emplace(name, ptr);
+  manifest_bytes_ += bytes;
   return ptr;
 }
 

@@ -383,23 +383,27 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
   }
   if (first) // outside the lock: a target gone already calls back at once
     target->get()->attach_functor(
-      [weak, addr = key.second](const caf::error& reason) {
+      [weak, addr = key.second, to](const caf::error& reason) {
         if (auto net = weak.lock())
-          net->on_target_down(addr, reason);
+          net->on_target_down(to, addr, reason);
       });
   return caf::actor_cast<caf::strong_actor_ptr>(p);
 }
 
-void network::on_target_down(const caf::actor_addr& target,
+void network::on_target_down(const std::string& site,
+                             const caf::actor_addr& target,
                              const caf::error& reason) {
   std::vector<caf::actor> xs;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     watched_.erase(target);
-    for (auto& [key, val] : proxies_)
-      if (key.second == target)
-        if (auto x = caf::actor_cast<caf::actor>(val.first))
-          xs.push_back(std::move(x));
+    // The target's proxies are among those touching its site.
+    if (auto i = proxies_at_.find(site); i != proxies_at_.end())
+      for (auto& key : i->second)
+        if (key.second == target)
+          if (auto j = proxies_.find(key); j != proxies_.end())
+            if (auto x = caf::actor_cast<caf::actor>(j->second.first))
+              xs.push_back(std::move(x));
   }
   // In the order the proxies were made (the map's order is by address).
   std::sort(xs.begin(), xs.end(),

@@ -143,7 +143,8 @@ private:
   /// Targets with a callback on their end (one each, not one per proxy):
   /// their proxies are told with a down message.
   std::set<caf::actor_addr> watched_;
-  void on_target_down(const caf::actor_addr& target, const caf::error& reason);
+  void on_target_down(const std::string& site, const caf::actor_addr& target,
+                      const caf::error& reason);
   /// Site -> the proxies from or to it: a fault on a site looks at its own
   /// links, not at every link of the simulation.
   std::map<std::string, std::set<proxy_key>> proxies_at_;
