@@ -160,8 +160,10 @@ using tracker_node_actor
 
 /// Serves verified pieces of a peer's files (published on the peer's port).
 using piece_server_actor = caf::typed_actor<
-  /// One piece: its header and its bytes. Fails with unknown_file, bad_piece
-  /// (out of range or not held yet) or io_failure.
+  /// One piece, or several (pb::PieceRequest::more): the header says which,
+  /// the bytes follow each other. Fails with unknown_file, bad_piece (the
+  /// first piece out of range or not held yet) or io_failure; a further
+  /// piece that is not here is left out.
   caf::replies_to<piece_atom, pb::PieceRequest>::with<pb::PieceHeader,
                                                       piece_bytes>,
   /// A grant to stream one file's pieces over a TCP connection of their own
@@ -284,10 +286,11 @@ using fetcher_actor = caf::typed_actor<
 /// Verifies and writes pieces of one download (local to its fetcher);
 /// detached in a node because it hashes and does disk I/O.
 using writer_actor = caf::typed_actor<
-  /// Checks the piece's SHA-256, writes it, marks it held in the library
-  /// (served at once). Replies true when written, false when the hash did
-  /// not match.
-  caf::replies_to<write_atom, uint32_t, piece_bytes>::with<bool>,
+  /// Checks each piece's SHA-256, writes it, marks it held in the library
+  /// (served at once). The bytes hold the pieces in the order given, end to
+  /// end. Replies the pieces whose hash did not match (not written).
+  caf::replies_to<write_atom, std::vector<uint32_t>, piece_bytes>::with<
+    std::vector<uint32_t>>,
   /// Checks that every piece of the file has passed its SHA-256 (by any
   /// writer of the download) and renames it into place. Replies the final
   /// path, or io_failure.

@@ -90,6 +90,16 @@ std::string check_sizes(const pb::Manifest& m, const pb::Holding* h,
   return {};
 }
 
+std::string check_sizes(const pb::PieceRequest& r) {
+  if (static_cast<size_t>(r.more_size()) >= max_batch_pieces)
+    return too_many("pieces in one request", r.more_size() + 1,
+                    max_batch_pieces);
+  for (auto* x : {&r.name(), &r.file_sha256()})
+    if (x->size() > max_field_bytes)
+      return too_long("a name or SHA-256", x->size(), max_field_bytes);
+  return r.has_ticket() ? check_sizes(r.ticket()) : std::string{};
+}
+
 std::string check_sizes(const pb::Have& h, const limits& l) {
   if (auto why = check_peer(h.peer_id(), h.session()); !why.empty())
     return why;

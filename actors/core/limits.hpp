@@ -12,6 +12,8 @@
 //                           max_file_size (configurable on the tracker)
 //   piece hashes in one announce, in all   at most 4,194,304 (128 MiB)
 //   pieces in one have      at most max_pieces
+//   pieces in one request   at most max_batch_pieces (a reply at most
+//                           piece_bytes::max_size bytes)
 //   one transport message   at most max_message_bytes (the guard in front
 //                           of every published port closes a connection
 //                           whose BASP header announces more)
@@ -37,6 +39,8 @@ constexpr size_t max_host_bytes = 253;
 constexpr size_t max_field_bytes = 1024;
 constexpr size_t max_files_per_announce = 10000;
 constexpr size_t max_announce_pieces = size_t{1} << 22;
+/// Pieces one PieceRequest may ask for (its index and `more`).
+constexpr size_t max_batch_pieces = 16;
 
 /// The largest message a node sends another: an announce with every piece
 /// hash it may carry (32 bytes and a bitfield bit each) and the largest
@@ -60,6 +64,10 @@ std::string check_sizes(const pb::Announce& a);
 /// Empty when one file of an announce fits `l`; otherwise why not.
 std::string check_sizes(const pb::Manifest& m, const pb::Holding* h,
                         const limits& l);
+
+/// Empty when a piece request's fields fit (the generic bounds) and it asks
+/// for at most max_batch_pieces; otherwise what is too large.
+std::string check_sizes(const pb::PieceRequest& r);
 
 /// Empty when a have fits `l`; otherwise what is too large.
 std::string check_sizes(const pb::Have& h, const limits& l);

@@ -122,6 +122,8 @@ void mirror_state::remove_leftovers() {
 
 caf::result<pb::PieceHeader, piece_bytes>
 mirror_state::serve(const pb::PieceRequest& req) {
+  if (auto too_large = check_sizes(req); !too_large.empty())
+    return make_error(errc::bad_message, too_large);
   if (req.file_sha256().size() != 32)
     return make_error(errc::bad_message, "a mirror needs the file's SHA-256");
   auto i = files.find(req.file_sha256());
@@ -132,24 +134,34 @@ mirror_state::serve(const pb::PieceRequest& req) {
     return make_error(errc::bad_piece, "piece index out of range");
   // Every stored part of a file has the same size: take any.
   part_layout layout{m, i->second.parts.begin()->second.part_size};
-  auto part = layout.part_of(req.index());
-  auto p = i->second.parts.find(part);
-  if (p == i->second.parts.end())
+  auto& parts = i->second.parts;
+  if (parts.count(layout.part_of(req.index())) == 0)
     return make_error(errc::bad_piece, "part not held here");
-  piece_bytes buf(piece_length(m, req.index()));
-  uint64_t offset = uint64_t{req.index() - layout.first(part)}
-                    * m.piece_size();
-  // Parts are written with O_DIRECT and each piece is served about once per
-  // download: read past the page cache into the pooled aligned block.
-  if (auto err = opts.io->read_direct(p->second.path, offset, buf.data(),
-                                      buf.size());
-      !err.empty())
-    return make_error(errc::io_failure, err);
-  bytes_served += buf.size();
+  // The request's index, then those of `more` whose part is here.
+  std::vector<batch_piece> pieces{{req.index(), piece_length(m, req.index())}};
+  size_t total = pieces.front().length;
+  for (auto p : req.more())
+    if (p < static_cast<uint32_t>(m.piece_sha256_size())
+        && parts.count(layout.part_of(p)) > 0
+        && total + piece_length(m, p) <= piece_bytes::max_size) {
+      pieces.push_back({p, piece_length(m, p)});
+      total += pieces.back().length;
+    }
   pb::PieceHeader hdr;
   hdr.set_name(m.name());
-  hdr.set_index(req.index());
-  return {std::move(hdr), std::move(buf)};
+  // Parts are written with O_DIRECT and each piece is served about once per
+  // download: read past the page cache into the pooled aligned block.
+  auto buf = read_batch(pieces, hdr, [&](size_t k, char* dst) {
+    auto part = layout.part_of(pieces[k].index);
+    uint64_t offset = uint64_t{pieces[k].index - layout.first(part)}
+                      * m.piece_size();
+    return opts.io->read_direct(parts.at(part).path, offset, dst,
+                                pieces[k].length);
+  });
+  if (!buf)
+    return buf.error();
+  bytes_served += buf->size();
+  return {std::move(hdr), std::move(*buf)};
 }
 
 // -- placement --------------------------------------------------------------------

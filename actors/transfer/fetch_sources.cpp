@@ -331,12 +331,23 @@ void piece_fetcher_state::schedule() {
         if (full())
           break;
         auto& id = *r.first;
-        auto p = picker->pick(id, now);
-        if (!p)
+        auto& src = *r.second;
+        // Small pieces go several to a request (never to a stream: it
+        // pipelines its requests itself).
+        auto most = src.streamed ? size_t{1} : pieces_per_request;
+        std::vector<uint32_t> batch;
+        while (batch.size() < most && picker->in_flight(id) < src.window.limit()
+               && !full()) {
+          auto p = picker->pick(id, now);
+          if (!p)
+            break;
+          picker->requested(*p, id, now);
+          batch.push_back(*p);
+        }
+        if (batch.empty())
           continue;
-        picker->requested(*p, id, now);
-        request_piece(id, *r.second, *p);
-        if (picker->in_flight(id) < r.second->window.limit())
+        request_pieces(id, src, std::move(batch));
+        if (picker->in_flight(id) < src.window.limit())
           ready[kept++] = r;
       }
       ready.resize(std::min(kept, ready.size()));
@@ -349,11 +360,16 @@ void piece_fetcher_state::schedule() {
   check_stall();
 }
 
-void piece_fetcher_state::request_piece(const std::string& id,
-                                        fetch_source& src, uint32_t p) {
+void piece_fetcher_state::request_pieces(const std::string& id,
+                                         fetch_source& src,
+                                         std::vector<uint32_t> ps) {
+  // Ascending: a file's shorter last piece is the last in the reply.
+  std::sort(ps.begin(), ps.end());
   pb::PieceRequest req;
   req.set_name(opts.name);
-  req.set_index(p);
+  req.set_index(ps.front());
+  for (size_t k = 1; k < ps.size(); ++k)
+    req.add_more(ps[k]);
   req.set_file_sha256(manifest->file_sha256());
   if (!ticket.signature().empty())
     *req.mutable_ticket() = ticket;
@@ -363,63 +379,127 @@ void piece_fetcher_state::request_piece(const std::string& id,
   self->request(src.handle, src.latency.timeout(opts.request_timeout),
                 piece_atom::value, std::move(req))
     .then(
-      [self, id, epoch, p, sent](const pb::PieceHeader& hdr,
-                                 piece_bytes& data) {
+      [self, id, epoch, ps, sent](const pb::PieceHeader& hdr,
+                                  piece_bytes& data) {
         auto& st = self->state;
         if (auto i = st.sources.find(id);
             i != st.sources.end() && i->second.epoch == epoch) {
-          i->second.latency.sample(self->clock().now() - sent);
-          i->second.window.on_reply();
-          st.window.on_reply(self->clock().now() - sent);
+          auto rtt = self->clock().now() - sent;
+          i->second.latency.sample(rtt);
+          for (int k = 0; k <= hdr.more_size(); ++k) {
+            i->second.window.on_reply();
+            st.window.on_reply(rtt);
+          }
         }
-        st.on_piece(id, epoch, p, hdr, data);
+        st.on_pieces(id, epoch, ps, hdr, data);
       },
-      [self, id, epoch, p](const caf::error& err) {
-        self->state.on_piece_error(id, epoch, p, err);
+      [self, id, epoch, ps](const caf::error& err) {
+        self->state.on_piece_error(id, epoch, ps, err);
       });
 }
 
-void piece_fetcher_state::on_piece(const std::string& id, uint64_t epoch,
-                                   uint32_t p, const pb::PieceHeader& hdr,
-                                   piece_bytes& data) {
-  if (hdr.index() != p) {
-    on_piece_error(id, epoch, p, make_error(errc::bad_message, "wrong piece"));
+std::optional<std::vector<uint32_t>>
+piece_fetcher_state::delivered(const std::vector<uint32_t>& asked,
+                               const pb::PieceHeader& hdr,
+                               size_t bytes) const {
+  if (hdr.index() != asked.front())
+    return std::nullopt;
+  std::vector<uint32_t> got{hdr.index()};
+  size_t total = piece_length(*manifest, hdr.index());
+  auto next = asked.begin() + 1;
+  for (auto p : hdr.more()) {
+    next = std::find(next, asked.end(), p);
+    if (next == asked.end())
+      return std::nullopt; // not asked for, or out of order
+    ++next;
+    got.push_back(p);
+    total += piece_length(*manifest, p);
+  }
+  if (total != bytes)
+    return std::nullopt;
+  return got;
+}
+
+void piece_fetcher_state::on_pieces(const std::string& id, uint64_t epoch,
+                                    const std::vector<uint32_t>& asked,
+                                    const pb::PieceHeader& hdr,
+                                    piece_bytes& data) {
+  auto got = delivered(asked, hdr, data.size());
+  if (!got) {
+    on_piece_error(id, epoch, asked,
+                   make_error(errc::bad_message, "wrong pieces"));
     return;
   }
   bytes_received += data.size();
   lib->bytes_received += data.size();
-  if (finished() || picker->have(p) || writing.count(p) > 0) {
-    picker->failed(p, id); // endgame duplicate
+  // Asked for and left out: any source may be asked for them again.
+  for (auto p : asked)
+    if (std::find(got->begin(), got->end(), p) == got->end())
+      picker->failed(p, id);
+  // Endgame duplicates (or a download that ended) are not written.
+  std::vector<uint32_t> keep;
+  for (auto p : *got) {
+    if (finished() || picker->have(p) || writing.count(p) > 0)
+      picker->failed(p, id);
+    else
+      keep.push_back(p);
+  }
+  if (keep.empty()) {
     schedule();
     return;
   }
-  writing.insert(p);
+  if (keep.size() < got->size()) {
+    piece_bytes kept(data.size());
+    size_t from = 0;
+    size_t to = 0;
+    auto k = keep.begin();
+    for (auto p : *got) {
+      auto len = piece_length(*manifest, p);
+      if (k != keep.end() && *k == p) {
+        std::copy(data.data() + from, data.data() + from + len,
+                  kept.data() + to);
+        to += len;
+        ++k;
+      }
+      from += len;
+    }
+    data = piece_bytes(kept.data(), to);
+  }
+  for (auto p : keep)
+    writing.insert(p);
   // The least busy writer: hashing and writing spread over its threads.
   auto w = static_cast<size_t>(
     std::min_element(writer_load.begin(), writer_load.end())
     - writer_load.begin());
-  ++writer_load[w];
+  writer_load[w] += static_cast<uint32_t>(keep.size());
   auto self = this->self;
   // The writer is local and linked: if it dies, so does this request.
-  self->request(writers[w], caf::infinite, write_atom::value, p,
+  self->request(writers[w], caf::infinite, write_atom::value, keep,
                 std::move(data))
-    .then([self, id, p, w](bool ok) { self->state.on_written(id, p, w, ok); },
-          [self](const caf::error& err) { self->state.fail(render(err)); });
+    .then(
+      [self, id, keep, w](const std::vector<uint32_t>& bad) {
+        self->state.on_written(id, keep, w, bad);
+      },
+      [self](const caf::error& err) { self->state.fail(render(err)); });
 }
 
 void piece_fetcher_state::on_piece_error(const std::string& id,
-                                         uint64_t epoch, uint32_t p,
+                                         uint64_t epoch,
+                                         const std::vector<uint32_t>& asked,
                                          const caf::error& err) {
   auto i = sources.find(id);
   if (i == sources.end() || i->second.epoch != epoch)
     return; // stale: the source was dropped already
-  picker->failed(p, id);
+  for (auto p : asked)
+    picker->failed(p, id);
   if (err == caf::sec::request_timeout || is(err, errc::busy)) {
     i->second.window.on_overload();
     window.on_overload();
   }
   if (err == caf::sec::request_timeout)
     i->second.latency.timed_out();
+  // An error names the request's first piece.
+  auto p = asked.front();
   if (is(err, errc::bad_piece)) {
     // The source no longer claims the piece; stop asking it for it.
     bitfield b{picker->have().size(), i->second.holds};
@@ -437,13 +517,17 @@ void piece_fetcher_state::on_piece_error(const std::string& id,
   schedule();
 }
 
-void piece_fetcher_state::on_written(const std::string& id, uint32_t p,
-                                     size_t writer, bool ok) {
-  writing.erase(p);
-  --writer_load[writer];
-  if (!ok) {
-    on_bad_piece(id, p);
-  } else {
+void piece_fetcher_state::on_written(const std::string& id,
+                                     const std::vector<uint32_t>& pieces,
+                                     size_t writer,
+                                     const std::vector<uint32_t>& bad) {
+  writer_load[writer] -= static_cast<uint32_t>(pieces.size());
+  for (auto p : pieces) {
+    writing.erase(p);
+    if (std::find(bad.begin(), bad.end(), p) != bad.end()) {
+      on_bad_piece(id, p);
+      continue;
+    }
     LOG_DEBUG("piece_fetcher", opts.name << ": piece " << p
                                          << " verified from " << id);
     picker->done(p);

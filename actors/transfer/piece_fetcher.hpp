@@ -1,9 +1,10 @@
 // One download. Asks its peer for the file's manifest and online sources,
 // tells the peer the manifest (the peer records it for resume), connects to
 // every source through a connector (the middleman or an in-process
-// directory), keeps up to `window` piece requests in flight per source,
-// each source's window sized to what it delivers (source_window.hpp) (rarest
-// first, endgame at the end), hands each piece to the least busy of its
+// directory), keeps up to `window` pieces in flight per source, each
+// source's window sized to what it delivers (source_window.hpp) (rarest
+// first, endgame at the end; pieces smaller than 64 KiB are asked for
+// several to a request), hands each piece to the least busy of its
 // writers (one per core) for verification, reports each verified piece to the peer, and fails over when
 // a source dies, times out or sends bad pieces. Time comes from CAF's clock
 // only, randomness from `fetch_options::seed`.
@@ -170,6 +171,10 @@ struct piece_fetcher_state {
   std::optional<piece_picker> picker;
   std::vector<writer_actor> writers;
   std::vector<uint32_t> writer_load;  // pieces handed to each writer
+  /// Pieces asked for in one request at most: as many as fit in
+  /// `request_bytes` (small pieces travel together), at least one.
+  size_t pieces_per_request = 1;
+  static constexpr uint64_t request_bytes = 64 * 1024;
   std::map<std::string, fetch_source> sources;
   /// The active ones among `sources`, in id order: set_state keeps it, so
   /// that filling windows walks a few sources, not every one the tracker
@@ -252,12 +257,26 @@ struct piece_fetcher_state {
   void drop(const std::string& id, source_state to, std::string why);
   /// Fills every active source's window.
   void schedule();
-  void request_piece(const std::string& id, fetch_source& src, uint32_t p);
-  void on_piece(const std::string& id, uint64_t epoch, uint32_t p,
-                const pb::PieceHeader& hdr, piece_bytes& data);
-  void on_piece_error(const std::string& id, uint64_t epoch, uint32_t p,
+  /// One request for pieces `ps` (several when they are small).
+  void request_pieces(const std::string& id, fetch_source& src,
+                      std::vector<uint32_t> ps);
+  /// The pieces a reply to a request for `asked` holds (its header's index
+  /// and `more`, in the order asked, `bytes` long in all); nullopt when the
+  /// reply is not one to that request.
+  std::optional<std::vector<uint32_t>>
+  delivered(const std::vector<uint32_t>& asked, const pb::PieceHeader& hdr,
+            size_t bytes) const;
+  /// A reply: its pieces go to a writer together, those left out back to
+  /// the picker.
+  void on_pieces(const std::string& id, uint64_t epoch,
+                 const std::vector<uint32_t>& asked,
+                 const pb::PieceHeader& hdr, piece_bytes& data);
+  void on_piece_error(const std::string& id, uint64_t epoch,
+                      const std::vector<uint32_t>& asked,
                       const caf::error& err);
-  void on_written(const std::string& id, uint32_t p, size_t writer, bool ok);
+  /// A writer verified and wrote `pieces` but those in `bad`.
+  void on_written(const std::string& id, const std::vector<uint32_t>& pieces,
+                  size_t writer, const std::vector<uint32_t>& bad);
   /// A piece failed its SHA-256: counts against its source, bans at 3.
   void on_bad_piece(const std::string& id, uint32_t p);
   /// Checks whether the download can still make progress.

@@ -112,57 +112,113 @@ std::optional<piece_bytes> read_located(library& lib, file_io& io,
   return buf;
 }
 
+caf::expected<piece_bytes>
+read_batch(const std::vector<batch_piece>& pieces, pb::PieceHeader& hdr,
+           const std::function<std::string(size_t, char*)>& read) {
+  if (pieces.empty())
+    return make_error(errc::bad_message, "no piece asked for");
+  size_t total = 0;
+  for (auto& p : pieces)
+    total += p.length;
+  piece_bytes buf(total);
+  size_t used = 0;
+  hdr.set_index(pieces.front().index);
+  hdr.clear_more();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    auto err = read(i, buf.data() + used);
+    if (!err.empty()) {
+      if (i == 0)
+        return make_error(errc::io_failure, err);
+      continue; // left out of the reply
+    }
+    if (i > 0)
+      hdr.add_more(pieces[i].index);
+    used += pieces[i].length;
+  }
+  if (used < total)
+    return piece_bytes(buf.data(), used);
+  return buf;
+}
+
+std::optional<piece_server_state::located>
+piece_server_state::locate(const pb::PieceRequest& req, serve_refusal& no) {
+  auto first = locate_requested(*lib, req, opts.unix_time(), no);
+  if (!first)
+    return std::nullopt;
+  located out;
+  uint64_t total = first->length;
+  out.emplace_back(req.index(), std::move(*first));
+  for (auto i : req.more()) {
+    std::string why;
+    int code = 0;
+    auto loc = lib->locate(req.name(), i, req.file_sha256(), why, code);
+    if (!loc || total + loc->length > piece_bytes::max_size)
+      continue; // not here (or over the size of one reply): left out
+    total += loc->length;
+    out.emplace_back(i, std::move(*loc));
+  }
+  return out;
+}
+
+caf::expected<piece_bytes>
+piece_server_state::read(const located& pieces, pb::PieceHeader& hdr) {
+  serve_refusal no;
+  if (pieces.size() == 1) {
+    hdr.set_index(pieces.front().first);
+    if (auto buf = read_located(*lib, *opts.io, pieces.front().second,
+                                pieces.front().first, no))
+      return std::move(*buf);
+    return make_error(no.code, no.why);
+  }
+  std::vector<batch_piece> order;
+  for (auto& [i, loc] : pieces)
+    order.push_back({i, loc.length});
+  return read_batch(order, hdr, [&](size_t k, char* dst) -> std::string {
+    auto& [index, loc] = pieces[k];
+    if (auto hit = cached_piece(*lib, loc, index)) {
+      std::copy(hit->data(), hit->data() + hit->size(), dst);
+      return {};
+    }
+    auto err = opts.io->read(loc.path, loc.offset, dst, loc.length);
+    if (err.empty())
+      lib->bytes_served += loc.length;
+    return err;
+  });
+}
+
 caf::result<pb::PieceHeader, piece_bytes>
 piece_server_state::serve(const pb::PieceRequest& req) {
   serve_refusal no;
-  auto loc = locate_requested(*lib, req, opts.unix_time(), no);
-  if (!loc) {
+  auto pieces = locate(req, no);
+  if (!pieces) {
     if (no.code == errc::denied)
       LOG_WARN("piece_server", "refused piece of " << req.name() << ": "
                                                    << no.why);
     return make_error(no.code, no.why);
   }
-  pb::PieceHeader hdr;
-  hdr.set_name(req.name());
-  hdr.set_index(req.index());
+  uint64_t total = 0;
+  for (auto& kvp : *pieces)
+    total += kvp.second.length;
   auto now = self->clock().now();
-  if (bucket.delay(loc->length, now) > opts.max_wait)
+  if (bucket.delay(total, now) > opts.max_wait)
     return make_error(errc::busy, "uploads paced: no budget within "
                                     + std::to_string(opts.max_wait.count()
                                                      / 1000000)
                                     + " ms; try another source");
-  auto wait = bucket.take(loc->length, now);
+  auto wait = bucket.take(total, now);
   if (wait.count() == 0) {
-    auto buf = read(*loc, req.index());
+    pb::PieceHeader hdr;
+    hdr.set_name(req.name());
+    auto buf = read(*pieces, hdr);
     if (!buf)
       return buf.error();
     return {std::move(hdr), std::move(*buf)};
   }
   // Over budget: hold the reply; from here on the promise answers.
   auto rp = self->make_response_promise<pb::PieceHeader, piece_bytes>();
-  held.push_back(held_reply{now + wait, rp, std::move(hdr),
-                            req.file_sha256()});
+  held.push_back(held_reply{now + wait, rp, req});
   self->delayed_send(self, wait, tick_atom::value);
   return rp;
-}
-
-caf::expected<piece_bytes>
-piece_server_state::read_held(const held_reply& x) {
-  std::string why;
-  int code = 0;
-  auto loc = lib->locate(x.hdr.name(), x.hdr.index(), x.file_sha256, why,
-                         code);
-  if (!loc)
-    return make_error(static_cast<errc>(code), why);
-  return read(*loc, x.hdr.index());
-}
-
-caf::expected<piece_bytes>
-piece_server_state::read(const piece_location& loc, uint32_t index) {
-  serve_refusal no;
-  if (auto buf = read_located(*lib, *opts.io, loc, index, no))
-    return std::move(*buf);
-  return make_error(no.code, no.why);
 }
 
 caf::result<pb::StreamGrant>
@@ -201,8 +257,15 @@ void piece_server_state::release() {
   auto now = self->clock().now();
   while (!held.empty() && held.front().due <= now) {
     auto& x = held.front();
-    if (auto buf = read_held(x))
-      x.rp.deliver(std::move(x.hdr), std::move(*buf));
+    serve_refusal no;
+    pb::PieceHeader hdr;
+    hdr.set_name(x.req.name());
+    // Located again: a partial file may have been renamed meanwhile.
+    auto pieces = locate(x.req, no);
+    auto buf = pieces ? read(*pieces, hdr)
+                      : caf::expected<piece_bytes>{make_error(no.code, no.why)};
+    if (buf)
+      x.rp.deliver(std::move(hdr), std::move(*buf));
     else
       x.rp.deliver(buf.error());
     held.pop_front();

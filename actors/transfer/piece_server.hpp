@@ -52,6 +52,21 @@ std::optional<piece_bytes> read_located(library& lib, file_io& io,
                                         const piece_location& loc,
                                         uint32_t index, serve_refusal& no);
 
+/// One piece of a reply: which, and how many bytes.
+struct batch_piece {
+  uint32_t index = 0;
+  uint32_t length = 0;
+};
+
+/// The bytes of a reply of several pieces (pb::PieceRequest::more): the
+/// pieces in order, end to end, each read by `read(i, dst)` ("" or why
+/// not). The first piece's failure is the reply's error; a later piece that
+/// cannot be read is left out. `hdr` gets the index and the `more` of the
+/// pieces the bytes hold. Mirrors and piece servers answer through it.
+caf::expected<piece_bytes>
+read_batch(const std::vector<batch_piece>& pieces, pb::PieceHeader& hdr,
+           const std::function<std::string(size_t, char*)>& read);
+
 /// The stream handler of a piece server that offers no stream (a mirror, a
 /// stream's own end, a test's source).
 inline constexpr auto no_stream
@@ -77,15 +92,17 @@ struct piece_server_options {
 struct piece_server_state {
   using reply_promise
     = caf::typed_response_promise<pb::PieceHeader, piece_bytes>;
-  /// A reply waiting for upload budget. Its piece is located and read only
-  /// when it is due: waiting replies hold no piece in memory, and a partial
-  /// file renamed into place meanwhile is read where it is then.
+  /// A reply waiting for upload budget. Its pieces are located and read
+  /// only when it is due: waiting replies hold no piece in memory, and a
+  /// partial file renamed into place meanwhile is read where it is then.
   struct held_reply {
     caf::actor_clock::time_point due;
     reply_promise rp;
-    pb::PieceHeader hdr;
-    std::string file_sha256;
+    pb::PieceRequest req;
   };
+  /// The pieces of a request located: its index first, then those of
+  /// `more` held here (within piece_bytes::max_size in all).
+  using located = std::vector<std::pair<uint32_t, piece_location>>;
   std::shared_ptr<library> lib;
   piece_server_options opts;
   token_bucket bucket;
@@ -100,11 +117,13 @@ struct piece_server_state {
   caf::result<pb::StreamGrant> grant_stream(const pb::StreamRequest& req);
   /// Answers the held replies that are due.
   void release();
-  /// Reads one located piece: its bytes, or why not.
-  /// From the node's piece cache when it holds the piece (no disk read).
-  caf::expected<piece_bytes> read(const piece_location& loc, uint32_t index);
-  /// Locates a held reply's piece again (it may have moved) and reads it.
-  caf::expected<piece_bytes> read_held(const held_reply& x);
+  /// Locates the pieces a request asks for, with every check; nullopt
+  /// when its first piece is refused, `no` saying why.
+  std::optional<located> locate(const pb::PieceRequest& req,
+                                serve_refusal& no);
+  /// Reads located pieces into one reply (one piece from the node's piece
+  /// cache when it holds it: no disk read, no copy).
+  caf::expected<piece_bytes> read(const located& pieces, pb::PieceHeader& hdr);
   /// Held replies fail at once when the server ends (their requesters need
   /// not wait for their timeouts), and so do its streams.
   ~piece_server_state();

@@ -26,27 +26,44 @@ bool written_set::all() const {
   return have_.all();
 }
 
-caf::result<bool> piece_writer_state::write(uint32_t index,
-                                            piece_bytes& data) {
+caf::result<std::vector<uint32_t>>
+piece_writer_state::write(const std::vector<uint32_t>& indices,
+                          piece_bytes& data) {
   auto& m = *opts.manifest;
-  if (index >= static_cast<uint32_t>(m.piece_sha256_size()))
-    return make_error(errc::bad_piece, std::to_string(index));
-  if (data.size() != piece_length(m, index)
-      || sha256(data.data(), data.size()) != m.piece_sha256(index))
-    return false;
-  if (opts.written->test(index))
-    return true; // written already (a duplicate from endgame)
-  auto off = uint64_t{index} * m.piece_size();
-  if (auto err = opts.io->write(opts.part_path, off, data.data(), data.size());
-      !err.empty())
-    return make_error(errc::io_failure, err);
-  if (opts.written->mark(index)) {
-    // Cached before it is announced: the first request for it finds it.
-    if (lib->cache)
-      lib->cache->put(m.file_sha256(), index, std::move(data));
-    lib->set_have(m.name(), index);
+  size_t total = 0;
+  for (auto index : indices) {
+    if (index >= static_cast<uint32_t>(m.piece_sha256_size()))
+      return make_error(errc::bad_piece, std::to_string(index));
+    total += piece_length(m, index);
   }
-  return true;
+  std::vector<uint32_t> bad;
+  if (total != data.size())
+    return indices; // bytes that are no such pieces
+  size_t at = 0;
+  for (auto index : indices) {
+    auto len = piece_length(m, index);
+    auto* bytes = data.data() + at;
+    at += len;
+    if (sha256(bytes, len) != m.piece_sha256(index)) {
+      bad.push_back(index);
+      continue;
+    }
+    if (opts.written->test(index))
+      continue; // written already (a duplicate from endgame)
+    auto off = uint64_t{index} * m.piece_size();
+    if (auto err = opts.io->write(opts.part_path, off, bytes, len);
+        !err.empty())
+      return make_error(errc::io_failure, err);
+    if (opts.written->mark(index)) {
+      // Cached before it is announced: the first request for it finds it.
+      if (lib->cache)
+        lib->cache->put(m.file_sha256(), index,
+                        indices.size() == 1 ? std::move(data)
+                                            : piece_bytes(bytes, len));
+      lib->set_have(m.name(), index);
+    }
+  }
+  return bad;
 }
 
 caf::result<std::string> piece_writer_state::finish() {
@@ -87,8 +104,8 @@ piece_writer(writer_actor::stateful_pointer<piece_writer_state> self,
     return writer_actor::behavior_type::make_empty_behavior();
   }
   return {
-    [=](write_atom, uint32_t index, piece_bytes& data) {
-      return self->state.write(index, data);
+    [=](write_atom, const std::vector<uint32_t>& indices, piece_bytes& data) {
+      return self->state.write(indices, data);
     },
     [=](finish_atom) { return self->state.finish(); },
   };

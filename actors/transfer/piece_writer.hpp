@@ -56,10 +56,12 @@ struct piece_writer_state {
   writer_options opts;
   std::shared_ptr<library> lib;
 
-  /// Verifies piece `index` and writes it.
-  /// A verified piece's block goes on to the node's piece cache (served
-  /// from memory while other downloaders ask for it).
-  caf::result<bool> write(uint32_t index, piece_bytes& data);
+  /// Verifies the pieces `indices` (their bytes end to end in `data`) and
+  /// writes them; returns those that failed their SHA-256. A verified
+  /// piece's bytes go on to the node's piece cache (served from memory
+  /// while other downloaders ask for it).
+  caf::result<std::vector<uint32_t>> write(const std::vector<uint32_t>& indices,
+                                           piece_bytes& data);
   /// Checks that every piece is verified and renames the file into place.
   caf::result<std::string> finish();
   static inline const char* name = "piece_writer";

@@ -180,8 +180,15 @@ void harness::setup_disk_and_network() {
     if (s == sizes.end())
       return 0;
     auto ps = uint64_t{pieces.at(rq.name())};
-    auto begin = uint64_t{rq.index()} * ps;
-    return begin >= s->second ? 0 : std::min(ps, s->second - begin);
+    auto length = [&](uint32_t i) {
+      auto begin = uint64_t{i} * ps;
+      return begin >= s->second ? 0 : std::min(ps, s->second - begin);
+    };
+    // Every piece asked for (a batch's are served together).
+    auto n = length(rq.index());
+    for (auto i : rq.more())
+      n += length(i);
+    return n;
   });
 }
 

@@ -24,9 +24,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr uint64_t file_size = 1024 * 1024 + 4321;  // 17 pieces of 64 KiB
-constexpr uint32_t piece = 64 * 1024;
-constexpr uint64_t part_size = 4 * piece;             // 5 parts
+// 65 pieces of 16 KiB (a download asks a mirror for four at a time)
+constexpr uint64_t file_size = 1024 * 1024 + 4321;
+constexpr uint32_t piece = 16 * 1024;
+constexpr uint64_t part_size = 16 * piece;            // 5 parts
 constexpr uint32_t replicas = 3;
 
 void generate(uint64_t off, char* buf, size_t len) {

@@ -106,12 +106,16 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
 
 // -- piece servers that serve, hold or corrupt ---------------------------------
 
-enum class source_mode { serve, hold, corrupt, busy };
+/// serve: every piece asked for; single: the first of a request only (a
+/// server that does not batch); hold: never answers; corrupt: damaged
+/// bytes; busy: refuses.
+enum class source_mode { serve, single, hold, corrupt, busy };
 
 struct source_record {
   source_mode mode = source_mode::serve;
   std::string bytes;
   std::vector<uint32_t> requests;  // every piece asked for, in order
+  size_t calls = 0;                // requests (of one or more pieces)
 };
 
 struct fake_source_state {
@@ -125,7 +129,10 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
   return {
     [self, rec](piece_atom, const pb::PieceRequest& req)
       -> caf::result<pb::PieceHeader, piece_bytes> {
+      ++rec->calls;
       rec->requests.push_back(req.index());
+      for (auto i : req.more())
+        rec->requests.push_back(i);
       if (rec->mode == source_mode::busy)
         return make_error(errc::busy, "uploads paced");
       if (rec->mode == source_mode::hold) {
@@ -134,13 +141,20 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
         self->state.held.push_back(rp);
         return rp;
       }
-      auto data = piece_of(rec->bytes, req.index());
-      if (rec->mode == source_mode::corrupt)
-        data[0] = static_cast<char>(data[0] ^ 0x5a);
+      // Every piece asked for (a batch: end to end), as a peer serves them.
       pb::PieceHeader hdr;
       hdr.set_name(req.name());
       hdr.set_index(req.index());
-      return {std::move(hdr), std::move(data)};
+      if (rec->mode != source_mode::single)
+        *hdr.mutable_more() = req.more();
+      std::string joined;
+      for (int k = -1; k < hdr.more_size(); ++k) {
+        auto data = piece_of(rec->bytes, k < 0 ? req.index() : req.more(k));
+        if (rec->mode == source_mode::corrupt)
+          data[0] = static_cast<char>(data[0] ^ 0x5a);
+        joined.append(data.data(), data.size());
+      }
+      return {std::move(hdr), piece_bytes{joined.data(), joined.size()}};
     },
     no_stream,
   };
@@ -150,6 +164,7 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
 
 struct client_record {
   std::vector<uint32_t> pieces;     // replies, in order of arrival
+  std::vector<std::vector<uint32_t>> more;  // each reply's further pieces
   std::vector<std::string> bytes;   // their bytes
   std::vector<caf::error> errors;
 };
@@ -164,6 +179,7 @@ inline caf::behavior piece_client(caf::event_based_actor* self,
                     std::move(req))
         .then([=](const pb::PieceHeader& hdr, piece_bytes& data) {
                 rec->pieces.push_back(hdr.index());
+                rec->more.emplace_back(hdr.more().begin(), hdr.more().end());
                 rec->bytes.emplace_back(data.data(), data.size());
               },
               [=](caf::error& err) { rec->errors.push_back(err); });

@@ -96,6 +96,33 @@ BOOST_AUTO_TEST_CASE(downloads_from_two_sources_and_reports_to_its_peer) {
   BOOST_CHECK_EQUAL(a->requests.size() + b->requests.size(), n);
 }
 
+// Pieces of 16 KiB go four to a request (64 KiB); a source that answers
+// only the first piece of each (it does not batch) still delivers them all.
+BOOST_AUTO_TEST_CASE(small_pieces_go_several_to_a_request) {
+  auto a = add_source("1", test::source_mode::serve);
+  auto fo = options();
+  fo.window = 8;
+  start(fo);
+  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  BOOST_CHECK_EQUAL(a->requests.size(), n);  // each piece asked for once
+  BOOST_CHECK_EQUAL(a->calls, 3u);           // 10 pieces: 4 + 4 + 2
+  BOOST_CHECK_EQUAL(rec->haves.size(), n);
+}
+
+BOOST_AUTO_TEST_CASE(a_source_that_does_not_batch_still_serves_every_piece) {
+  auto a = add_source("1", test::source_mode::single);
+  auto fo = options();
+  fo.window = 8;
+  start(fo);
+  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  BOOST_CHECK_EQUAL(a->calls, n);            // one piece per answer
+  BOOST_CHECK_EQUAL(rec->haves.size(), n);
+  for (auto& s : rec->last.source_states()) // never dropped
+    BOOST_CHECK(s.state() == pb::SOURCE_ACTIVE);
+}
+
 // Source 1 never answers; source 2 serves. When 1 dies, its pieces in flight
 // go to 2 at once (no timeout, no endgame delay needed).
 BOOST_AUTO_TEST_CASE(a_dead_sources_pieces_in_flight_go_to_the_other) {

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE piece_server
 #include <boost/test/unit_test.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/ticket.hpp"
 #include "actors/transfer/piece_server.hpp"
 #include "tests/transfer/fakes.hpp"
@@ -64,6 +65,43 @@ BOOST_AUTO_TEST_CASE(serves_held_pieces_and_refuses_others) {
   BOOST_CHECK(is(rec->errors[0], errc::bad_piece));
   BOOST_CHECK(is(rec->errors[1], errc::unknown_file));
   BOOST_CHECK_EQUAL(lib->bytes_served.load(), test::piece);
+}
+
+BOOST_AUTO_TEST_CASE(serves_several_pieces_in_one_reply_leaving_out_others) {
+  bitfield have{n};
+  for (uint32_t i : {1, 2, 4})
+    have.set(i);
+  lib->put(local_file{m, "/share/f.bin", have, ""});
+  lib->cache = std::make_shared<piece_cache>(4 * test::piece);
+  lib->cache->put(m.file_sha256(), 4, test::piece_of(bytes, 4));
+  start(0);
+  auto batch = [&](uint32_t first, std::vector<uint32_t> more) {
+    pb::PieceRequest req;
+    req.set_name("f.bin");
+    req.set_index(first);
+    for (auto i : more)
+      req.add_more(i);
+    self->send(client, req);
+    sched.run();
+  };
+  batch(1, {2, 3, 4}); // 3 is not held: left out; 4 comes from the cache
+  BOOST_REQUIRE_EQUAL(rec->pieces.size(), 1u);
+  BOOST_CHECK_EQUAL(rec->pieces[0], 1u);
+  BOOST_CHECK((rec->more[0] == std::vector<uint32_t>{2, 4}));
+  BOOST_CHECK(rec->bytes[0]
+              == bytes.substr(test::piece, 2 * test::piece)
+                   + bytes.substr(4 * test::piece, test::piece));
+  BOOST_CHECK_EQUAL(lib->bytes_served.load(), 3 * test::piece);
+  batch(3, {4});       // the first piece decides: not held
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 1u);
+  BOOST_CHECK(is(rec->errors[0], errc::bad_piece));
+  std::vector<uint32_t> many(max_batch_pieces, 2);
+  batch(1, many);      // one piece more than a request may ask for
+  BOOST_REQUIRE_EQUAL(rec->errors.size(), 2u);
+  BOOST_CHECK(is(rec->errors[1], errc::bad_message));
+  BOOST_CHECK(render(rec->errors[1]).find("pieces in one request")
+              != std::string::npos);
+  BOOST_CHECK_EQUAL(rec->pieces.size(), 1u);
 }
 
 BOOST_AUTO_TEST_CASE(serves_just_verified_pieces_from_the_cache) {

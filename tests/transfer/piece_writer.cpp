@@ -27,10 +27,17 @@ struct fixture : test::transfer_fixture {
     return w;
   }
 
+  /// The pieces `is` (their bytes end to end) that failed their SHA-256.
+  std::vector<uint32_t> write(const writer_actor& w,
+                              std::vector<uint32_t> is, piece_bytes data) {
+    auto [bad, err] = ask<std::vector<uint32_t>>(w, write_atom::value, is,
+                                                 std::move(data));
+    BOOST_REQUIRE_MESSAGE(bad, render(err));
+    return *bad;
+  }
+
   bool write(const writer_actor& w, uint32_t i, piece_bytes data) {
-    auto [ok, err] = ask<bool>(w, write_atom::value, i, std::move(data));
-    BOOST_REQUIRE_MESSAGE(ok, render(err));
-    return *ok;
+    return write(w, std::vector<uint32_t>{i}, std::move(data)).empty();
   }
 
   std::string file(const std::string& path) {
@@ -65,9 +72,42 @@ BOOST_AUTO_TEST_CASE(refuses_a_piece_that_fails_its_sha256) {
   BOOST_CHECK_EQUAL(got.substr(test::piece, test::piece),
                     std::string(test::piece, '\0')); // nothing written
   BOOST_CHECK(!lib->snapshot().at(0).have.test(1));
-  auto [ok, err] = ask<bool>(w, write_atom::value, n, piece_bytes{});
+  auto [ok, err] = ask<std::vector<uint32_t>>(
+    w, write_atom::value, std::vector<uint32_t>{n}, piece_bytes{});
   BOOST_CHECK(!ok);
   BOOST_CHECK(is(err, errc::bad_piece));
+}
+
+BOOST_AUTO_TEST_CASE(writes_several_pieces_of_one_buffer_and_names_the_bad) {
+  lib->cache = std::make_shared<piece_cache>(8 * test::piece);
+  auto w = spawn_writer(m);
+  // Pieces 0, 3 and the short tail end to end; 3's bytes are damaged.
+  auto joined = test::piece_of(bytes, 0);
+  auto three = test::piece_of(bytes, 3);
+  three[5] ^= 1;
+  auto tail = test::piece_of(bytes, n - 1);
+  std::string all = std::string(joined.data(), joined.size())
+                    + std::string(three.data(), three.size())
+                    + std::string(tail.data(), tail.size());
+  auto bad = write(w, {0, 3, n - 1}, piece_bytes(all.data(), all.size()));
+  BOOST_CHECK(bad == std::vector<uint32_t>{3});
+  auto got = file(part);
+  BOOST_CHECK(got.compare(0, test::piece, bytes, 0, test::piece) == 0);
+  BOOST_CHECK(got.compare(5 * test::piece, 1000, bytes, 5 * test::piece, 1000)
+              == 0);
+  BOOST_CHECK_EQUAL(got.substr(3 * test::piece, test::piece),
+                    std::string(test::piece, '\0'));
+  auto held = lib->snapshot().at(0).have;
+  BOOST_CHECK(held.test(0) && held.test(n - 1) && !held.test(3));
+  // Each verified piece is cached on its own, with its own length.
+  auto cached = lib->cache->get(m.file_sha256(), n - 1);
+  BOOST_REQUIRE(cached);
+  BOOST_CHECK_EQUAL(cached->size(), 1000u);
+  BOOST_CHECK(!lib->cache->get(m.file_sha256(), 3));
+  // Bytes that are not as long as the pieces named: none is written.
+  BOOST_CHECK((write(w, {1, 2}, test::piece_of(bytes, 1))
+               == std::vector<uint32_t>{1, 2}));
+  BOOST_CHECK(!lib->snapshot().at(0).have.test(1));
 }
 
 BOOST_AUTO_TEST_CASE(hands_verified_pieces_to_the_cache_and_no_others) {
