@@ -27,7 +27,8 @@ uint32_t writer_count(const fetch_options& opts) {
   return std::clamp(2 * std::thread::hardware_concurrency(), 2u, 8u);
 }
 
-// Until the manifest is known, the peer is asked again this soon.
+// Until the manifest is known, the peer is asked again this soon after a
+// question failed.
 constexpr auto first_info_retry = std::chrono::milliseconds(20);
 } // namespace
 
@@ -193,9 +194,10 @@ void piece_fetcher_state::refresh() {
   if (finished())
     return;
   auto self = this->self;
-  if (!manifest)
-    self->delayed_send(self, first_info_retry, refresh_atom::value);
-  else if (asking || self->clock().now() < next_refresh)
+  // One question at a time; until the manifest is known, a failed one is
+  // asked again soon (on_info_error), later ones when the tick finds them
+  // due.
+  if (asking || (manifest && self->clock().now() < next_refresh))
     return;
   pb::FileQuery q;
   q.set_name(opts.name);
@@ -228,6 +230,8 @@ void piece_fetcher_state::on_info_error(const caf::error& err) {
     fail("the tracker does not know " + opts.name);
     return;
   }
+  if (!manifest)
+    self->delayed_send(self, first_info_retry, refresh_atom::value);
   LOG_DEBUG("piece_fetcher", opts.name << ": no sources: " << render(err));
   schedule();
 }
