@@ -260,9 +260,10 @@ using peer_actor = caf::typed_actor<
   /// A fetcher knows its download's manifest: the peer records it in its
   /// state database (the only owner of that database) so a restart resumes.
   caf::reacts_to<manifest_atom, pb::Manifest>,
-  /// A fetcher reports a piece it has verified and written: the peer records
-  /// it in its state database (resume) and tells the tracker (batched).
-  caf::reacts_to<have_atom, std::string, uint32_t>,
+  /// A fetcher reports pieces it has verified and written (those of one
+  /// reply together): the peer records them in its state database (resume)
+  /// and tells the tracker (batched).
+  caf::reacts_to<have_atom, std::string, std::vector<uint32_t>>,
   /// A fetcher reports that a mirror sent a piece failing its SHA-256: the
   /// peer tells the tracker (with its session), which has placement check.
   caf::reacts_to<corrupt_atom, pb::BadPieceReport>,

@@ -205,8 +205,10 @@ peer_actor::behavior_type peer(peer_self self, peer_options opts,
     [=](manifest_atom, const pb::Manifest& m) {
       self->state.downloads.on_manifest(m);
     },
-    [=](have_atom, const std::string& name, uint32_t piece) {
-      self->state.downloads.on_have(name, piece);
+    [=](have_atom, const std::string& name,
+        const std::vector<uint32_t>& pieces) {
+      for (auto p : pieces)
+        self->state.downloads.on_have(name, p);
     },
     [=](corrupt_atom, const pb::BadPieceReport& r) {
       self->state.tracker.report(r);

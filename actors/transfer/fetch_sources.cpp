@@ -522,6 +522,7 @@ void piece_fetcher_state::on_written(const std::string& id,
                                      size_t writer,
                                      const std::vector<uint32_t>& bad) {
   writer_load[writer] -= static_cast<uint32_t>(pieces.size());
+  std::vector<uint32_t> verified;
   for (auto p : pieces) {
     writing.erase(p);
     if (std::find(bad.begin(), bad.end(), p) != bad.end()) {
@@ -532,9 +533,11 @@ void piece_fetcher_state::on_written(const std::string& id,
                                          << " verified from " << id);
     picker->done(p);
     bytes_done += piece_length(*manifest, p);
-    // The peer records the piece (resume) and tells the tracker.
-    self->send(peer, have_atom::value, opts.name, p);
+    verified.push_back(p);
   }
+  // The peer records the pieces (resume) and tells the tracker.
+  if (!verified.empty())
+    self->send(peer, have_atom::value, opts.name, std::move(verified));
   schedule();
 }
 

@@ -27,7 +27,7 @@ peer_actor::behavior_type echo_peer(peer_actor::pointer) {
     },
     [](info_atom, const pb::FileQuery&) { return pb::FileInfo{}; },
     [](manifest_atom, const pb::Manifest&) {},
-    [](have_atom, const std::string&, uint32_t) {},
+    [](have_atom, const std::string&, const std::vector<uint32_t>&) {},
     [](corrupt_atom, const pb::BadPieceReport&) {},
     [](status_atom, const pb::DownloadStatus&) {},
     [](status_atom) { return pb::DownloadList{}; },

@@ -269,7 +269,8 @@ BOOST_AUTO_TEST_CASE(another_version_starts_from_no_verified_pieces) {
   };
   BOOST_CHECK_EQUAL(recorded().count(), n);
   self->send(agent, manifest_atom::value, two);
-  self->send(agent, have_atom::value, std::string{"data.bin"}, uint32_t{1});
+  self->send(agent, have_atom::value, std::string{"data.bin"},
+             std::vector<uint32_t>{1});
   sched.run();
   // The old version's pieces are cleared with the new manifest; the new
   // piece is recorded with the next flush of haves (100 ms).

@@ -86,8 +86,8 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
     [rec](manifest_atom, const pb::Manifest& m) {
       rec->manifests.push_back(m);
     },
-    [rec](have_atom, const std::string&, uint32_t p) {
-      rec->haves.push_back(p);
+    [rec](have_atom, const std::string&, const std::vector<uint32_t>& ps) {
+      rec->haves.insert(rec->haves.end(), ps.begin(), ps.end());
     },
     [rec](corrupt_atom, const pb::BadPieceReport& r) {
       rec->reports.push_back(r);
