@@ -424,7 +424,8 @@ caf::result<pb::FileList> tracker_state::list() {
 
 caf::result<pb::FileInfo>
 tracker_state::info_of(const std::string& key, const std::string& what,
-                       const std::string& unknown, bool mirrors) {
+                       const std::string& unknown, bool mirrors,
+                       uint32_t want) {
   return guarded<pb::FileInfo>("tracker", what,
                                [&]() -> caf::result<pb::FileInfo> {
     // A random point among the peer ids ("p-" and hex): the window of
@@ -432,7 +433,11 @@ tracker_state::info_of(const std::string& key, const std::string& what,
     std::string r(8, '\0');
     opts.random(r.data(), r.size());
     auto from = "p-" + hex(r);
-    auto info = store->info(key, opts.max_sources, from);
+    // The asker's bound when tighter than ours (0: none).
+    auto bound = want > 0 && (opts.max_sources == 0 || want < opts.max_sources)
+                   ? want
+                   : opts.max_sources;
+    auto info = store->info(key, bound, from);
     if (!info)
       return make_error(errc::unknown_file, unknown);
     if (mirrors)
@@ -450,7 +455,7 @@ caf::result<pb::FileInfo> tracker_state::info(const pb::FileQuery& q) {
   if (is_group_key(q.name()))
     return make_error(errc::denied, "files of a group are only shown to"
                                     " its members (download_file)");
-  return info_of(q.name(), "info", q.name(), true);
+  return info_of(q.name(), "info", q.name(), true, q.want());
 }
 
 caf::result<pb::FileInfo> tracker_state::with_mirrors(pb::FileInfo info) {

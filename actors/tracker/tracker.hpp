@@ -165,12 +165,13 @@ private:
   /// Adds the file's mirrors (from placement) to its sources.
   caf::result<pb::FileInfo> with_mirrors(pb::FileInfo info);
   /// Manifest and online sources of catalog entry `key` (with its mirrors
-  /// when `mirrors`), or unknown_file with `unknown` as its text; guarded
-  /// as operation `what`.
+  /// when `mirrors`; at most `want` peers when that is tighter than
+  /// max_sources), or unknown_file with `unknown` as its text; guarded as
+  /// operation `what`.
   caf::result<pb::FileInfo> info_of(const std::string& key,
                                     const std::string& what,
                                     const std::string& unknown,
-                                    bool mirrors = false);
+                                    bool mirrors = false, uint32_t want = 0);
 
   pointer self_;
 };

@@ -23,16 +23,6 @@ constexpr auto busy_backoff = std::chrono::milliseconds(500);
 // Spare sources connected beyond what fills the download window.
 constexpr uint32_t spare_sources = 2;
 
-// Sources worth connecting now: enough to fill the download window at the
-// per-source window, two spares, at most `max_sources`. A small download
-// needs a few connections, not one per holder (each costs a connect and a
-// connection); more follow as the window grows or pieces lack a source.
-uint32_t wanted_sources(const fetch_options& opts, const download_window& w) {
-  auto per = std::max<uint32_t>(opts.window, 1);
-  return std::min<uint32_t>(opts.max_sources,
-                            (w.limit() + per - 1) / per + spare_sources);
-}
-
 bool adds_pieces(const bitfield& holds, const bitfield& covered) {
   for (uint32_t p = 0; p < covered.size(); ++p)
     if (holds.test(p) && !covered.test(p))
@@ -40,6 +30,16 @@ bool adds_pieces(const bitfield& holds, const bitfield& covered) {
   return false;
 }
 } // namespace
+
+// Enough to fill the download window at the per-source window, two spares,
+// at most `max_sources`. A small download needs a few connections, not one
+// per holder (each costs a connect and a connection); more follow as the
+// window grows or pieces lack a source.
+uint32_t piece_fetcher_state::wanted_sources() const {
+  auto per = std::max<uint32_t>(opts.window, 1);
+  return std::min<uint32_t>(opts.max_sources,
+                            (window.limit() + per - 1) / per + spare_sources);
+}
 
 void piece_fetcher_state::on_info(pb::FileInfo& info) {
   if (!manifest) {
@@ -78,7 +78,7 @@ void piece_fetcher_state::on_info(pb::FileInfo& info) {
     if (kvp.second.state == source_state::active
         || kvp.second.state == source_state::connecting)
       cover(kvp.second.holds);
-  auto wanted = wanted_sources(opts, window);
+  auto wanted = wanted_sources();
   std::set<std::string> named;
   for (auto* sp : offered) {
     auto& s = *sp;
@@ -154,7 +154,7 @@ void piece_fetcher_state::connect_more(caf::actor_clock::time_point now) {
     if (kvp.second.state == source_state::active
         || kvp.second.state == source_state::connecting)
       ++connected;
-  auto wanted = wanted_sources(opts, window);
+  auto wanted = wanted_sources();
   for (auto& [id, src] : sources) {
     if (connected >= wanted)
       return;

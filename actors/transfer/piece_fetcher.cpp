@@ -201,6 +201,9 @@ void piece_fetcher_state::refresh() {
     return;
   pb::FileQuery q;
   q.set_name(opts.name);
+  // Twice the sources it connects and a few: failover without asking
+  // again, and less for the tracker to find and for this fetcher to merge.
+  q.set_want(2 * wanted_sources() + 4);
   asking = true;
   last_refresh = self->clock().now();
   next_refresh = last_refresh + backoff.max; // until the answer

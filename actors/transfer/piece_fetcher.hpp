@@ -234,6 +234,9 @@ struct piece_fetcher_state {
   pb::DownloadStatus status() const;
 
   // -- sources and pieces (fetch_sources.cpp) ---------------------------------
+  /// Sources to keep connected: as many as the download window needs (each
+  /// carries `window` pieces) and two spare.
+  uint32_t wanted_sources() const;
   /// Merges the sources of a FileInfo; connects to new or retried ones.
   void on_info(pb::FileInfo& info);
   void connect(const std::string& id);

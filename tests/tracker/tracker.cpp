@@ -60,6 +60,21 @@ BOOST_AUTO_TEST_CASE(announce_records_files_and_hands_out_the_ticket_key) {
   BOOST_TEST(list->files(0).complete_sources() == 2u);
 }
 
+// A query may ask for fewer sources than the tracker hands out (numwant).
+BOOST_AUTO_TEST_CASE(a_query_bounds_the_sources_it_gets) {
+  for (auto p : {"p1", "p2", "p3"})
+    BOOST_REQUIRE(announce(p, 7000 + (p[1] - '0')));
+  auto q = query("a.iso");
+  q.set_want(2);
+  auto info = ask<pb::FileInfo>(trk, info_atom::value, q);
+  BOOST_REQUIRE_MESSAGE(info, why(info));
+  BOOST_TEST(info->sources_size() == 2);
+  q.set_want(0); // the tracker's bound (50)
+  info = ask<pb::FileInfo>(trk, info_atom::value, q);
+  BOOST_REQUIRE(info);
+  BOOST_TEST(info->sources_size() == 3);
+}
+
 BOOST_AUTO_TEST_CASE(heartbeats_keep_a_peer_online) {
   BOOST_REQUIRE(announce("p1"));
   for (int i = 0; i < 10; ++i) {
