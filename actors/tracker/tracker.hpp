@@ -11,6 +11,7 @@
 #include <vector>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <caf/actor_clock.hpp>
@@ -72,7 +73,7 @@ struct tracker_state {
   bool asking_key = false;
   caf::actor_clock::time_point started;  // when this incarnation started
   /// Peers with a live session.
-  std::map<std::string, tracker_session> sessions;
+  std::unordered_map<std::string, tracker_session> sessions;
   /// Challenges handed out and not yet answered.
   challenge_book challenges;
   /// Writes of a shared catalog waiting for their transaction: every write

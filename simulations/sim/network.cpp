@@ -503,7 +503,7 @@ void network::unpublish(const std::string& endpoint) {
 
 void network::shutdown() {
   std::vector<caf::actor> xs;
-  std::map<std::string, entry> table;
+  std::unordered_map<std::string, entry> table;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : proxies_)

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -131,9 +132,10 @@ private:
   caf::actor_system& sys_;
   caf::timespan timeout_;
   mutable std::mutex mtx_;
-  std::map<std::string, site_state> sites_;
+  // Hashed: looked up for every message, 100,000 sites and more.
+  std::unordered_map<std::string, site_state> sites_;
   std::set<std::pair<std::string, std::string>> cuts_;
-  std::map<std::string, entry> table_;
+  std::unordered_map<std::string, entry> table_;
   /// (from site, target) -> the proxy and the target's site. The proxy is
   /// held weakly: it lives as long as those who connected through it hold
   /// it (a finished download's connections go with it), and the next
@@ -147,7 +149,7 @@ private:
                       const caf::error& reason);
   /// Site -> the proxies from or to it: a fault on a site looks at its own
   /// links, not at every link of the simulation.
-  std::map<std::string, std::set<proxy_key>> proxies_at_;
+  std::unordered_map<std::string, std::set<proxy_key>> proxies_at_;
   /// Tells the proxies touching `sites` whose two ends can no longer talk
   /// to check their connection (only those).
   void notify_cut(const std::vector<std::string>& sites);
