@@ -386,7 +386,9 @@ void piece_fetcher_state::request_pieces(const std::string& id,
             i != st.sources.end() && i->second.epoch == epoch) {
           auto rtt = self->clock().now() - sent;
           i->second.latency.sample(rtt);
-          for (int k = 0; k <= hdr.more_size(); ++k) {
+          // One reply per piece delivered (at most those asked for).
+          auto n = std::min<size_t>(ps.size(), 1 + hdr.more_size());
+          for (size_t k = 0; k < n; ++k) {
             i->second.window.on_reply();
             st.window.on_reply(rtt);
           }

@@ -108,8 +108,8 @@ inline peer_actor::behavior_type fake_peer(peer_actor::pointer,
 
 /// serve: every piece asked for; single: the first of a request only (a
 /// server that does not batch); hold: never answers; corrupt: damaged
-/// bytes; busy: refuses.
-enum class source_mode { serve, single, hold, corrupt, busy };
+/// bytes; busy: refuses; short: a reply a byte shorter than its pieces.
+enum class source_mode { serve, single, hold, corrupt, busy, short_reply };
 
 struct source_record {
   source_mode mode = source_mode::serve;
@@ -154,6 +154,8 @@ fake_source(piece_server_actor::stateful_pointer<fake_source_state> self,
           data[0] = static_cast<char>(data[0] ^ 0x5a);
         joined.append(data.data(), data.size());
       }
+      if (rec->mode == source_mode::short_reply)
+        joined.pop_back();
       return {std::move(hdr), piece_bytes{joined.data(), joined.size()}};
     },
     no_stream,

@@ -123,6 +123,23 @@ BOOST_AUTO_TEST_CASE(a_source_that_does_not_batch_still_serves_every_piece) {
     BOOST_CHECK(s.state() == pb::SOURCE_ACTIVE);
 }
 
+// A reply whose bytes are not the pieces its header names is refused as a
+// whole and its source dropped; nothing of it is written.
+BOOST_AUTO_TEST_CASE(a_reply_that_is_not_its_pieces_drops_the_source) {
+  auto a = add_source("1", test::source_mode::short_reply);
+  auto b = add_source("2", test::source_mode::serve);
+  start(options());
+  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  BOOST_CHECK(!a->requests.empty());
+  bool dropped = false;
+  for (auto& s : rec->last.source_states())
+    if (s.peer_id() == "1")
+      dropped = s.state() == pb::SOURCE_LOST
+                && s.reason().find("wrong pieces") != std::string::npos;
+  BOOST_CHECK(dropped);
+}
+
 // Source 1 never answers; source 2 serves. When 1 dies, its pieces in flight
 // go to 2 at once (no timeout, no endgame delay needed).
 BOOST_AUTO_TEST_CASE(a_dead_sources_pieces_in_flight_go_to_the_other) {
