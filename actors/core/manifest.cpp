@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <stdexcept>
 
 #include <openssl/evp.h>
@@ -249,6 +251,59 @@ std::vector<uint32_t> bitfield::missing() const {
     if (!test(i))
       out.push_back(i);
   return out;
+}
+
+// -- shared_manifest --------------------------------------------------------------
+
+namespace {
+
+bool same_manifest(const pb::Manifest& x, const pb::Manifest& y) {
+  if (x.size() != y.size() || x.piece_sha256_size() != y.piece_sha256_size())
+    return false;
+  for (int i = 0; i < x.piece_sha256_size(); ++i)
+    if (x.piece_sha256(i) != y.piece_sha256(i))
+      return false;
+  return true;
+}
+
+// The live copies, by name, file SHA-256 and piece size; entries of copies
+// nobody holds any more are swept when the table has doubled.
+struct manifest_pool {
+  std::mutex mtx;
+  std::unordered_map<std::string, std::weak_ptr<const pb::Manifest>> copies;
+  size_t sweep_at = 1024;
+
+  std::shared_ptr<const pb::Manifest> get(const pb::Manifest& m) {
+    auto key = m.name() + '\0' + m.file_sha256() + '\0'
+               + std::to_string(m.piece_size());
+    std::lock_guard<std::mutex> guard{mtx};
+    auto& slot = copies[key];
+    if (auto live = slot.lock(); live && same_manifest(*live, m))
+      return live;
+    auto made = std::make_shared<const pb::Manifest>(m);
+    if (slot.expired())
+      slot = made; // a manifest that differs under the same key: its own copy
+    if (copies.size() >= sweep_at) {
+      for (auto i = copies.begin(); i != copies.end();)
+        i = i->second.expired() ? copies.erase(i) : std::next(i);
+      sweep_at = std::max<size_t>(1024, 2 * copies.size());
+    }
+    return made;
+  }
+};
+
+manifest_pool& pool() {
+  static manifest_pool instance;
+  return instance;
+}
+
+} // namespace
+
+shared_manifest::shared_manifest()
+  : ptr_(std::make_shared<const pb::Manifest>()) {
+}
+
+shared_manifest::shared_manifest(const pb::Manifest& m) : ptr_(pool().get(m)) {
 }
 
 } // namespace actorrent

@@ -8,7 +8,7 @@ namespace actorrent {
 
 void library::put(local_file f) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  auto name = f.manifest.name();
+  auto name = f.manifest->name();
   files_[name] = std::move(f);
 }
 
@@ -62,7 +62,7 @@ library::locate(const std::string& name, uint32_t index,
     return std::nullopt;
   }
   auto& f = i->second;
-  if (!file_sha256.empty() && file_sha256 != f.manifest.file_sha256()) {
+  if (!file_sha256.empty() && file_sha256 != f.manifest->file_sha256()) {
     code = static_cast<int>(errc::conflict);
     why = "this peer holds another version of " + name;
     return std::nullopt;
@@ -74,9 +74,9 @@ library::locate(const std::string& name, uint32_t index,
             : "piece " + std::to_string(index) + " of " + name + " not held";
     return std::nullopt;
   }
-  piece_location loc{f.path, uint64_t{index} * f.manifest.piece_size(),
+  piece_location loc{f.path, uint64_t{index} * f.manifest->piece_size(),
                      piece_length(f.manifest, index), f.group, {},
-                     f.manifest.file_sha256()};
+                     f.manifest->file_sha256()};
   std::string group;
   if (!f.group.empty())
     split_group_key(name, group, loc.file_name);

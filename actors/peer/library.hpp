@@ -17,7 +17,7 @@
 namespace actorrent {
 
 struct local_file {
-  pb::Manifest manifest;  // manifest.name() is the catalog name
+  shared_manifest manifest;  // manifest->name() is the catalog name
   std::string path;   // where the bytes are: partial or final file
   bitfield have;
   std::string group;  // shared in this group only (needs a ticket), or ""

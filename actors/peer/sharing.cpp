@@ -106,7 +106,7 @@ sharing::mirror_publish(const pb::PathList& paths) {
       st.store->add_published(name, path);
     }
     for (auto& f : st.lib->snapshot()) {
-      if (f.manifest.name() != name || !f.group.empty())
+      if (f.manifest->name() != name || !f.group.empty())
         continue;
       if (f.path != path) {
         // The name is taken by another file: that one must not go out.

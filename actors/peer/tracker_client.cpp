@@ -185,7 +185,7 @@ void tracker_client::send_announce(const std::string& nonce, uint64_t epoch,
   for (auto& f : st.lib->snapshot()) {
     *msg.add_files() = f.manifest;
     auto& h = *msg.add_holdings();
-    h.set_name(f.manifest.name());
+    h.set_name(f.manifest->name());
     h.set_bitfield(f.have.bytes());
   }
   sign_announce(st.key, nonce, msg);

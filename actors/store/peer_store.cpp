@@ -246,13 +246,18 @@ memory_peer_store::group_shares(const std::string& user) {
 }
 
 void memory_peer_store::put_download(const download_record& rec) {
-  downloads_[rec.name] = rec;
+  auto& kept = downloads_[rec.name] = rec;
+  kept.manifest.reset();
+  if (rec.manifest)
+    manifests_.insert_or_assign(rec.name, shared_manifest{*rec.manifest});
+  else
+    manifests_.erase(rec.name);
 }
 
 void memory_peer_store::set_download_manifest(const std::string& name,
                                               const pb::Manifest& m) {
-  if (auto i = downloads_.find(name); i != downloads_.end())
-    i->second.manifest = m;
+  if (downloads_.count(name) > 0)
+    manifests_.insert_or_assign(name, shared_manifest{m});
 }
 
 void memory_peer_store::set_download_bitfield(const std::string& name,
@@ -269,8 +274,11 @@ void memory_peer_store::set_download_state(const std::string& name,
 
 std::vector<download_record> memory_peer_store::downloads() {
   std::vector<download_record> out;
-  for (auto& kvp : downloads_)
+  for (auto& kvp : downloads_) {
     out.push_back(kvp.second);
+    if (auto i = manifests_.find(kvp.first); i != manifests_.end())
+      out.back().manifest = *i->second;
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/core/manifest.hpp"
 #include "actors/core/ticket.hpp"
 #include "actors/store/sql.hpp"
 #include "messages/actorrent.pb.h"
@@ -145,7 +146,8 @@ private:
   std::map<std::string, std::string> published_;
   std::map<std::tuple<std::string, std::string, std::string>, group_share>
     group_shares_;
-  std::map<std::string, download_record> downloads_;
+  std::map<std::string, download_record> downloads_;  // without manifest
+  std::map<std::string, shared_manifest> manifests_;  // of downloads_
 };
 
 /// ":memory:": a memory_peer_store; otherwise the SQLite file at `path`.

@@ -235,14 +235,14 @@ piece_server_state::grant_stream(const pb::StreamRequest& req) {
   auto f = lib->find(req.name());
   if (!f)
     return make_error(errc::unknown_file, req.name());
-  if (req.file_sha256() != f->manifest.file_sha256())
+  if (req.file_sha256() != f->manifest->file_sha256())
     return make_error(errc::conflict,
                       "this peer holds another version of " + req.name());
   if (!f->group.empty()) {
     std::string group, file_name;
     split_group_key(req.name(), group, file_name);
     why = check_ticket(lib->tracker_key(), req.ticket(), f->group, file_name,
-                       f->manifest.file_sha256(), opts.unix_time());
+                       f->manifest->file_sha256(), opts.unix_time());
     if (!why.empty())
       return make_error(errc::denied, why);
   }

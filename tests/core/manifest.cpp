@@ -88,6 +88,34 @@ BOOST_AUTO_TEST_CASE(inconsistent_manifests_are_refused) {
   BOOST_TEST(why.find("piece size out of range: 4095") != std::string::npos);
 }
 
+// Equal manifests share one copy in the process; one that differs under the
+// same name, version and piece size keeps its own.
+BOOST_AUTO_TEST_CASE(equal_manifests_share_one_copy) {
+  pb::Manifest m;
+  m.set_name("shared.bin");
+  m.set_size(8192);
+  m.set_piece_size(4096);
+  m.set_file_sha256(std::string(32, 'f'));
+  m.add_piece_sha256(std::string(32, '1'));
+  m.add_piece_sha256(std::string(32, '2'));
+  auto copy = m;
+  shared_manifest a{m};
+  shared_manifest b{copy};
+  BOOST_TEST(&*a == &*b);
+  BOOST_TEST(b->piece_sha256(1) == std::string(32, '2'));
+  auto other = m;
+  other.set_piece_sha256(1, std::string(32, '3'));
+  shared_manifest c{other};
+  BOOST_TEST(&*c != &*a);
+  BOOST_TEST(c->piece_sha256(1) == std::string(32, '3'));
+  BOOST_TEST(a->piece_sha256(1) == std::string(32, '2'));
+  auto renamed = m;
+  renamed.set_name("g:team:shared.bin");
+  shared_manifest d{renamed};
+  BOOST_TEST(&*d != &*a);
+  BOOST_TEST(d->name() == "g:team:shared.bin");
+}
+
 BOOST_AUTO_TEST_CASE(bitfield_round_trips_through_wire_bytes) {
   bitfield b{13};
   b.set(0);
