@@ -32,34 +32,63 @@ std::string site_of(const std::string& path) {
 
 } // namespace
 
-void generate(uint64_t seed, const std::string& name, uint64_t offset,
-              char* buf, size_t len) {
-  // The stream is one mixed 64-bit word per 8 bytes of the file: a partial
-  // first word, whole words, a partial last word.
-  auto key = derive_seed(seed, name);
+namespace {
+
+// The file's bytes as 64-bit words: word w is a mix of its run of eight
+// (one mix per 64 bytes) told apart by its place in the run, so that bytes
+// moved to another offset never match.
+class word_stream {
+public:
+  explicit word_stream(uint64_t key) : key_(key) {}
+  uint64_t operator()(uint64_t w) {
+    if (w >> 3 != run_) {
+      run_ = w >> 3;
+      mixed_ = mix(key_ + run_);
+    }
+    return mixed_ ^ ((w & 7) + 1) * 0x9e3779b97f4a7c15ull;
+  }
+
+private:
+  uint64_t key_;
+  uint64_t run_ = ~uint64_t{0};
+  uint64_t mixed_ = 0;
+};
+
+// A partial first word, whole words, a partial last word.
+void generate_with(word_stream& words, uint64_t offset, char* buf,
+                   size_t len) {
   size_t i = 0;
   if (auto skip = offset % 8; skip != 0 && len > 0) {
-    auto word = mix(key + offset / 8);
+    auto word = words(offset / 8);
     i = std::min<size_t>(8 - skip, len);
     std::memcpy(buf, reinterpret_cast<const char*>(&word) + skip, i);
   }
   for (; i + 8 <= len; i += 8) {
-    auto word = mix(key + (offset + i) / 8);
+    auto word = words((offset + i) / 8);
     std::memcpy(buf + i, &word, 8);
   }
   if (i < len) {
-    auto word = mix(key + (offset + i) / 8);
+    auto word = words((offset + i) / 8);
     std::memcpy(buf + i, &word, len - i);
   }
+}
+
+} // namespace
+
+void generate(uint64_t seed, const std::string& name, uint64_t offset,
+              char* buf, size_t len) {
+  word_stream words{derive_seed(seed, name)};
+  generate_with(words, offset, buf, len);
 }
 
 bool matches_generated(uint64_t seed, const std::string& name,
                        uint64_t offset, const char* buf, size_t len) {
   // Generated a block at a time and compared in bulk.
+  word_stream words{derive_seed(seed, name)};
   char want[512];
   for (size_t i = 0; i < len; i += sizeof(want)) {
     auto n = std::min(sizeof(want), len - i);
-    generate(seed, name, offset + i, want, n);
+    generate_with(words, offset + i, want, n);
     if (std::memcmp(want, buf + i, n) != 0)
       return false;
   }
