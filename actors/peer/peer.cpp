@@ -94,12 +94,38 @@ caf::result<pb::PeerReply> peer_state::ask_info(const std::string& name) {
 }
 
 caf::result<pb::FileInfo> peer_state::file_info(const pb::FileQuery& q) {
-  if (auto err = tracker.unavailable())
-    return err;
   std::string group, name;
-  if (split_group_key(q.name(), group, name))
+  bool group_file = split_group_key(q.name(), group, name);
+  if (auto err = tracker.unavailable()) {
+    // The question waits for the next attempt at a session (a fetcher
+    // started with its peer asks once, not every 20 ms meanwhile): it goes
+    // to the tracker once that is up, or fails when the attempt does.
+    if (group_file || info_waiting.size() >= max_info_waiting)
+      return err;
+    auto rp = self_->make_response_promise<pb::FileInfo>();
+    info_waiting.emplace_back(rp, q);
+    return rp;
+  }
+  if (group_file)
     return groups.info(group, name);
   return self_->delegate(tracker.handle(), info_atom::value, q);
+}
+
+void peer_state::on_session() {
+  if (info_waiting.empty())
+    return;
+  auto err = tracker.unavailable();
+  if (err && tracker.session() != pb::SESSION_DISCONNECTED)
+    return; // still connecting or announcing
+  // Online (answered by the tracker), or the attempt failed.
+  auto waiting = std::move(info_waiting);
+  info_waiting.clear();
+  for (auto& [rp, q] : waiting) {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.delegate(tracker.handle(), info_atom::value, q);
+  }
 }
 
 caf::result<pb::PeerReply> peer_state::command(const pb::PeerRequest& rq) {

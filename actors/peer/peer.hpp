@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/typed_response_promise.hpp>
+
 #include "actors/core/environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/peer/downloads.hpp"
@@ -66,6 +68,16 @@ struct peer_state {
   /// A file's manifest and sources for a fetcher: from the tracker, or from
   /// the group manager with a ticket for a group's file.
   caf::result<pb::FileInfo> file_info(const pb::FileQuery& q);
+  /// The tracker session changed: questions for sources that waited for it
+  /// go to the tracker once it is up, or fail when an attempt failed (the
+  /// session went to disconnected).
+  void on_session();
+  /// Fetchers' questions waiting for the tracker session (at most
+  /// max_info_waiting; more are refused at once).
+  std::vector<std::pair<caf::typed_response_promise<pb::FileInfo>,
+                        pb::FileQuery>>
+    info_waiting;
+  static constexpr size_t max_info_waiting = 1024;
   void on_down(const caf::down_msg& dm);
   /// The peer's status (the `status` command).
   pb::PeerStatus status() const;

@@ -83,6 +83,7 @@ void tracker_client::transition(pb::SessionState to, const std::string& why) {
                                       << to_string(to)
                                       << (why.empty() ? "" : " (" + why + ")"));
   session_ = to;
+  self_->state.on_session();
 }
 
 void tracker_client::lose(tracker_event event, const std::string& detail) {

@@ -222,6 +222,49 @@ BOOST_AUTO_TEST_CASE(refuses_tracker_commands_while_disconnected) {
   BOOST_CHECK(answered);
 }
 
+// A fetcher's question for sources that comes while the session is still
+// being set up waits for it and goes to the tracker (whose answer it gets),
+// instead of failing at once; with no tracker it fails when the attempt
+// does.
+BOOST_AUTO_TEST_CASE(questions_for_sources_wait_for_the_session) {
+  auto log = std::make_shared<tracker_log>();
+  start_tracker(first, log);
+  auto info_now = [&] {
+    pb::FileQuery q;
+    q.set_name("data.bin");
+    // Sent before the peer has run at all: no session yet.
+    self->send(agent, info_atom::value, q);
+    BOOST_CHECK_NE(client().session(), pb::SESSION_ONLINE);
+    sched.run();
+    caf::error got;
+    bool answered = false;
+    self->receive([&](pb::FileInfo&) { answered = true; },
+                  [&](caf::error& err) {
+                    answered = true;
+                    got = err;
+                  },
+                  caf::after(0s) >> [] {});
+    BOOST_CHECK(answered);
+    return got;
+  };
+  peer_options opts;
+  opts.trackers = {first};
+  opts.state_db = dir / "peer.db";
+  opts.port = 7000;
+  agent = sys.spawn(peer, opts, env, std::make_shared<library>());
+  auto err = info_now();
+  // The stand-in tracker's answer:
+  BOOST_CHECK_MESSAGE(is(err, errc::unknown_file), render(err));
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_ONLINE);
+  caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  sched.run();
+  opts.trackers = {second}; // nobody there
+  opts.state_db = dir / "peer2.db";
+  agent = sys.spawn(peer, opts, env, std::make_shared<library>());
+  err = info_now();
+  BOOST_CHECK(is(err, errc::tracker_unavailable));
+}
+
 // The peer stopped after the writer renamed a finished download into place
 // but before it recorded it as complete: at start it finds the file whole
 // and verified, records it, and fetches nothing.
