@@ -255,7 +255,10 @@ using peer_actor = caf::typed_actor<
   /// One peer command (`fetch`, `list`, `downloads`, group commands, ...):
   /// pb::PeerRequest holds exactly one operation with its arguments.
   caf::replies_to<command_atom, pb::PeerRequest>::with<pb::PeerReply>,
-  /// A fetcher asks for a file's manifest and sources (through the tracker).
+  /// A fetcher asks for a file's manifest and sources (through the tracker;
+  /// at most `want` sources). Without a tracker session the question waits
+  /// for the next attempt at one (at most 1,024 wait) and fails with
+  /// tracker_unavailable when that attempt fails.
   caf::replies_to<info_atom, pb::FileQuery>::with<pb::FileInfo>,
   /// A fetcher knows its download's manifest: the peer records it in its
   /// state database (the only owner of that database) so a restart resumes.
