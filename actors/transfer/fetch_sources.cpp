@@ -7,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/transfer/connect.hpp"
 #include "actors/transfer/piece_fetcher.hpp"
@@ -334,7 +335,7 @@ void piece_fetcher_state::schedule() {
         auto& src = *r.second;
         // Small pieces go several to a request (never to a stream: it
         // pipelines its requests itself).
-        auto most = src.streamed ? size_t{1} : pieces_per_request;
+        auto most = src.streamed ? size_t{1} : pieces_per_request();
         std::vector<uint32_t> batch;
         while (batch.size() < most && picker->in_flight(id) < src.window.limit()
                && !full()) {
@@ -358,6 +359,11 @@ void piece_fetcher_state::schedule() {
       connect_more(now);
   }
   check_stall();
+}
+
+size_t piece_fetcher_state::pieces_per_request() const {
+  return std::clamp<size_t>(request_bytes / manifest->piece_size(), 1,
+                            max_batch_pieces);
 }
 
 void piece_fetcher_state::request_pieces(const std::string& id,

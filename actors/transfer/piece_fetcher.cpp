@@ -9,7 +9,6 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/core/limits.hpp"
 #include "actors/core/log.hpp"
 #include "actors/transfer/piece_writer.hpp"
 
@@ -180,8 +179,6 @@ bool piece_fetcher_state::start(const pb::Manifest& m) {
     writers.push_back(spawn_blocking<caf::linked>(self, opts.blocking,
                                                   piece_writer, wo, lib));
   writer_load.assign(writers.size(), 0);
-  pieces_per_request = std::clamp<size_t>(request_bytes / m.piece_size(), 1,
-                                          max_batch_pieces);
   transition(download_state::downloading,
              have.count() > 0
                ? "resuming with " + std::to_string(have.count())

@@ -173,7 +173,7 @@ struct piece_fetcher_state {
   std::vector<uint32_t> writer_load;  // pieces handed to each writer
   /// Pieces asked for in one request at most: as many as fit in
   /// `request_bytes` (small pieces travel together), at least one.
-  size_t pieces_per_request = 1;
+  size_t pieces_per_request() const;
   static constexpr uint64_t request_bytes = 64 * 1024;
   std::map<std::string, fetch_source> sources;
   /// The active ones among `sources`, in id order: set_state keeps it, so

@@ -263,6 +263,17 @@ BOOST_AUTO_TEST_CASE(questions_for_sources_wait_for_the_session) {
   agent = sys.spawn(peer, opts, env, std::make_shared<library>());
   err = info_now();
   BOOST_CHECK(is(err, errc::tracker_unavailable));
+  // A tracker killed while the peer sets up its session: the waiting
+  // question fails with the attempt.
+  caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto doomed = start_tracker(second, std::make_shared<tracker_log>());
+  opts.state_db = dir / "peer3.db";
+  agent = sys.spawn(peer, opts, env, std::make_shared<library>());
+  caf::anon_send_exit(doomed, caf::exit_reason::kill);
+  err = info_now();
+  BOOST_CHECK_MESSAGE(is(err, errc::tracker_unavailable), render(err));
+  BOOST_CHECK_EQUAL(client().session(), pb::SESSION_DISCONNECTED);
 }
 
 // The peer stopped after the writer renamed a finished download into place

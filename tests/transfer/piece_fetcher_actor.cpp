@@ -53,6 +53,19 @@ struct fixture : test::transfer_fixture {
     return fo;
   }
 
+  /// Downloads the file from one source in `mode` (8 pieces in flight)
+  /// and checks that it completed with the right bytes.
+  std::shared_ptr<test::source_record>
+  download_from_one(test::source_mode mode) {
+    auto src = add_source("1", mode);
+    auto fo = options();
+    fo.window = 8;
+    start(fo);
+    BOOST_CHECK(rec->last.state() == pb::COMPLETE);
+    BOOST_CHECK(file("/dl/f.bin") == bytes);
+    return src;
+  }
+
   void start(fetch_options fo) {
     fetcher = track(sys.spawn(piece_fetcher, std::move(fo), peer, lib));
     sched.run();
@@ -99,24 +112,14 @@ BOOST_AUTO_TEST_CASE(downloads_from_two_sources_and_reports_to_its_peer) {
 // Pieces of 16 KiB go four to a request (64 KiB); a source that answers
 // only the first piece of each (it does not batch) still delivers them all.
 BOOST_AUTO_TEST_CASE(small_pieces_go_several_to_a_request) {
-  auto a = add_source("1", test::source_mode::serve);
-  auto fo = options();
-  fo.window = 8;
-  start(fo);
-  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
-  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  auto a = download_from_one(test::source_mode::serve);
   BOOST_CHECK_EQUAL(a->requests.size(), n);  // each piece asked for once
   BOOST_CHECK_EQUAL(a->calls, 3u);           // 10 pieces: 4 + 4 + 2
   BOOST_CHECK_EQUAL(rec->haves.size(), n);
 }
 
 BOOST_AUTO_TEST_CASE(a_source_that_does_not_batch_still_serves_every_piece) {
-  auto a = add_source("1", test::source_mode::single);
-  auto fo = options();
-  fo.window = 8;
-  start(fo);
-  BOOST_CHECK(rec->last.state() == pb::COMPLETE);
-  BOOST_CHECK(file("/dl/f.bin") == bytes);
+  auto a = download_from_one(test::source_mode::single);
   BOOST_CHECK_EQUAL(a->calls, n);            // one piece per answer
   BOOST_CHECK_EQUAL(rec->haves.size(), n);
   for (auto& s : rec->last.source_states()) // never dropped
