@@ -83,8 +83,13 @@ harness::~harness() {
   clients_.clear();
   mirrors_.clear();
   sys_.reset();
+  remove_scratch();
+}
+
+void harness::remove_scratch() {
   if (!tmp_.empty() && !std::getenv("ACTORRENT_KEEP_SIM_DIRS"))
     std::system(("rm -rf '" + tmp_ + "'").c_str());
+  tmp_.clear();
 }
 
 caf::timespan harness::now() const {

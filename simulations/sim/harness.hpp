@@ -116,6 +116,9 @@ public:
   bool finished() const;
   /// Checks the invariants, gathers the figures.
   outcome finish();
+  /// Removes the scratch directory (SQLite files, mirror indexes) now, for
+  /// a process that ends without destroying the harness.
+  void remove_scratch();
 
   // -- the console (and the fault schedule) use these --------------------------
   /// Injects a fault now; "" or what is wrong.
