@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(g++ cmake make ccache libcaf-dev protobuf-compiler libprotobuf-dev
           libsqlite3-dev libboost-test-dev libssl-dev libsodium-dev
-          libpq-dev postgresql)
+          libpq-dev postgresql libgoogle-perftools-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-libtorrent aria2 nginx-light)
 fi
