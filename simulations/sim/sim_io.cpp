@@ -146,7 +146,7 @@ public:
     if (name.empty())
       return disk_.other_->allocate(path, size);
     std::lock_guard<std::mutex> guard{disk_.mtx_};
-    auto& f = disk_.vfiles_[path];
+    auto& f = disk_.open_vfile(path);
     f.name = name;
     f.size = std::max(f.size, size);
     return {};
@@ -160,9 +160,9 @@ public:
       if (i == disk_.vfiles_.end())
         return disk_.other_->rename(from, to);
       auto f = std::move(i->second);
-      disk_.vfiles_.erase(i);
+      disk_.erase_vfile(from);
       name = f.name;
-      disk_.vfiles_[to] = std::move(f);
+      disk_.open_vfile(to) = std::move(f);
     }
     if (disk_.obs_.completed && disk_.file_of(to) == name)
       disk_.obs_.completed(site_of(to), name);
@@ -186,11 +186,11 @@ public:
     bool found = disk_.other_->list(dir, names);
     std::lock_guard<std::mutex> guard{disk_.mtx_};
     auto prefix = dir + "/";
-    for (auto i = disk_.vfiles_.lower_bound(prefix);
-         i != disk_.vfiles_.end() && i->first.compare(0, prefix.size(), prefix) == 0;
+    for (auto i = disk_.paths_.lower_bound(prefix);
+         i != disk_.paths_.end() && i->compare(0, prefix.size(), prefix) == 0;
          ++i) {
       found = true;
-      auto rest = i->first.substr(prefix.size());
+      auto rest = i->substr(prefix.size());
       if (!rest.empty() && rest[0] != '.' && rest.find('/') == std::string::npos)
         names.push_back(rest);
     }
@@ -208,7 +208,7 @@ public:
   std::string remove(const std::string& path) override {
     {
       std::lock_guard<std::mutex> guard{disk_.mtx_};
-      if (disk_.vfiles_.erase(path) > 0)
+      if (disk_.erase_vfile(path))
         return {};
     }
     return disk_.other_->remove(path);
@@ -251,10 +251,24 @@ sim_disk::sim_disk(uint64_t seed, std::map<std::string, uint64_t> files)
 
 void sim_disk::add_file(const std::string& path, const std::string& name) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto& f = vfiles_[path];
+  auto& f = open_vfile(path);
   f.name = name;
   f.size = sizes_.at(name);
   other_->make_dirs(dir_of(path));
+}
+
+sim_disk::vfile& sim_disk::open_vfile(const std::string& path) {
+  auto [i, fresh] = vfiles_.try_emplace(path);
+  if (fresh)
+    paths_.insert(path);
+  return i->second;
+}
+
+bool sim_disk::erase_vfile(const std::string& path) {
+  if (vfiles_.erase(path) == 0)
+    return false;
+  paths_.erase(path);
+  return true;
 }
 
 void sim_disk::set_observer(disk_observer obs) {

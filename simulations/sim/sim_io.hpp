@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <unordered_map>
 
 #include "actors/core/file_io.hpp"
 
@@ -74,7 +76,14 @@ private:
   uint64_t seed_;
   std::map<std::string, uint64_t> sizes_;
   std::mutex mtx_;
-  std::map<std::string, vfile> vfiles_;
+  /// The vfile at `path`, made (empty) if there is none. With mtx_ held.
+  vfile& open_vfile(const std::string& path);
+  /// Forgets the vfile at `path`; whether there was one. With mtx_ held.
+  bool erase_vfile(const std::string& path);
+  // Found by path in constant time (every read and write of every client
+  // looks one up); `paths_` keeps them in order for listing a directory.
+  std::unordered_map<std::string, vfile> vfiles_;
+  std::set<std::string> paths_;
   std::map<std::string, std::string> generated_;
   size_t generated_bytes_ = 0;
   std::shared_ptr<memory_io> other_;
