@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-#include "actors/core/piece_bytes.hpp"
 #include "nodes/cluster.hpp"
 #include "nodes/nodes.hpp"
 #include "nodes/sim.hpp"
@@ -39,7 +38,6 @@ int main(int argc, char** argv) {
   }
   auto sub = args.front();
   args.erase(args.begin());
-  actorrent::keep_freed_memory();
   if (sub == "-h" || sub == "--help" || sub == "help") {
     std::cout << usage;
     return 0;

@@ -1,7 +1,5 @@
 #include "actors/core/piece_bytes.hpp"
 
-#include <malloc.h>
-
 #include <array>
 #include <cstring>
 #include <mutex>
@@ -117,11 +115,6 @@ void give(char* p, size_t capacity) {
 }
 
 } // namespace
-
-void keep_freed_memory() {
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
-}
 
 piece_pool_counts piece_pool_stats() {
   return the_pool().counts();

@@ -79,15 +79,6 @@ struct piece_pool_counts {
 };
 piece_pool_counts piece_pool_stats();
 
-/// Keeps the process's freed heap memory for reuse instead of handing it
-/// back to the kernel at once: CAF's message buffers of a megabyte or more
-/// are then not fresh pages each time (a fresh page costs a fault and a
-/// clearing, and on a VM whose free memory goes back to the host, a host
-/// fault). Blocks up to 32 MiB come from the heap, not from mmap, and a
-/// heap's free top is trimmed only beyond 128 MiB. Called once at process
-/// start (before threads).
-void keep_freed_memory();
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, piece_bytes& x) {
   auto name = caf::meta::type_name("actorrent.piece_bytes");
