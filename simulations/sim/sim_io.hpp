@@ -55,6 +55,8 @@ public:
   std::shared_ptr<file_io> io_of(const std::string& site);
   /// Makes a site's reads return flipped bytes (or normal ones again).
   void set_corrupt(const std::string& site, bool on);
+  /// Scenario files whose bytes are kept in memory, in all (see generated).
+  static constexpr size_t cache_budget = size_t{64} << 20;
 
 private:
   friend class site_io;
@@ -71,7 +73,6 @@ private:
   /// file reads and checks the same bytes); nullptr beyond it, and then
   /// each access generates its own. Called with mtx_ held.
   const std::string* generated(const std::string& name);
-  static constexpr size_t cache_budget = size_t{64} << 20;
 
   uint64_t seed_;
   std::map<std::string, uint64_t> sizes_;
