@@ -7,14 +7,33 @@ namespace actorrent {
 piece_picker::piece_picker(bitfield have, uint64_t seed)
   : have_(std::move(have)), avail_(have_.size(), 0),
     have_flag_(have_.size(), 0), flying_(have_.size(), 0),
-    first_request_(have_.size()), rng_(seed) {
+    at_(have_.size()), first_request_(have_.size()), rng_(seed) {
   for (uint32_t p = 0; p < have_.size(); ++p)
     have_flag_[p] = have_.test(p) ? 1 : 0;
 }
 
+uint32_t piece_picker::find(const source_id& id) const {
+  auto i = ids_.find(id);
+  return i == ids_.end() ? none : i->second;
+}
+
 void piece_picker::set_source(const source_id& id, const bitfield& holds) {
   bitfield b{have_.size(), holds.bytes()};
-  auto& cur = sources_[id];
+  auto [i, added] = ids_.try_emplace(id, none);
+  if (added) {
+    if (unused_.empty()) {
+      i->second = static_cast<uint32_t>(sources_.size());
+      sources_.emplace_back();
+    } else {
+      i->second = unused_.back();
+      unused_.pop_back();
+    }
+    auto& s = sources_[i->second];
+    s.name = id;
+    s.holds = bitfield{have_.size()};
+    ++live_sources_;
+  }
+  auto& cur = sources_[i->second].holds;
   for (uint32_t p = 0; p < have_.size(); ++p) {
     if (cur.test(p))
       --avail_[p];
@@ -26,36 +45,40 @@ void piece_picker::set_source(const source_id& id, const bitfield& holds) {
 
 std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
   std::vector<uint32_t> lost;
-  auto i = sources_.find(id);
-  if (i == sources_.end())
+  auto s = find(id);
+  if (s == none)
     return lost;
-  for (uint32_t p = 0; p < have_.size(); ++p)
-    if (i->second.test(p))
+  auto& src = sources_[s];
+  for (uint32_t p = 0; p < have_.size(); ++p) {
+    if (src.holds.test(p))
       --avail_[p];
-  sources_.erase(i);
-  for (auto j = in_flight_.begin(); j != in_flight_.end();) {
-    if (j->second.erase(id) > 0) {
-      lost.push_back(j->first);
-      settle(id);
+    if (!flying_[p])
+      continue;
+    auto& at = at_[p];
+    if (auto j = std::find(at.begin(), at.end(), s); j != at.end()) {
+      at.erase(j);
+      lost.push_back(p);
+      settle(s);
+      if (at.empty())
+        land(p);
     }
-    if (j->second.empty()) {
-      flying_[j->first] = 0;
-      j = in_flight_.erase(j);
-    }
-    else
-      ++j;
   }
+  ids_.erase(id);
+  src = source{};
+  unused_.push_back(s);
+  --live_sources_;
   return lost;
 }
 
 std::optional<uint32_t> piece_picker::pick(const source_id& id,
                                            time_point now) {
-  auto si = sources_.find(id);
-  if (si == sources_.end())
+  auto s = find(id);
+  if (s == none)
     return std::nullopt;
-  auto& holds = si->second;
+  auto& holds = sources_[s].holds;
   // Rarest first among pieces nobody fetches yet. Ties are broken at random
-  // among all tied pieces, so that downloaders starting together fetch
+  // among all tied pieces (the k-th tie replaces the choice with
+  // probability 1/k), so that downloaders starting together fetch
   // different pieces and can trade them at once.
   std::optional<uint32_t> best;
   uint32_t best_avail = 0;
@@ -68,7 +91,11 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
       best_avail = avail_[p];
       ties = 1;
     } else if (avail_[p] == best_avail) {
-      if (std::uniform_int_distribution<uint64_t>{0, ties++}(rng_) == 0)
+      ++ties;
+      // A uniform draw in [0, ties) by multiply and shift (no division).
+      auto draw = static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(rng_()) * ties) >> 64);
+      if (draw == 0)
         best = p;
     }
   }
@@ -84,14 +111,18 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   // duplicating all of it would fetch it twice.
   if (fresh_pieces_left()
       || have_.size() - have_.count()
-           > std::min(sources_.size(), endgame_pieces))
+           > std::min(live_sources_, endgame_pieces))
     return std::nullopt;
   size_t fewest = max_duplicates;
-  for (auto& [p, ids] : in_flight_) {
-    if (!holds.test(p) || ids.count(id) > 0 || ids.size() >= fewest
+  for (uint32_t p = 0; p < have_.size(); ++p) {
+    if (!flying_[p])
+      continue;
+    auto& at = at_[p];
+    if (!holds.test(p) || at.size() >= fewest
+        || std::find(at.begin(), at.end(), s) != at.end()
         || now - first_request_[p] < endgame_delay)
       continue;
-    fewest = ids.size();
+    fewest = at.size();
     best = p;
   }
   return best;
@@ -99,47 +130,54 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
 
 void piece_picker::requested(uint32_t piece, const source_id& id,
                              time_point now) {
-  if (piece >= flying_.size())
+  auto s = find(id);
+  if (piece >= flying_.size() || s == none)
     return;
-  auto& ids = in_flight_[piece];
-  if (ids.empty()) {
+  auto& at = at_[piece];
+  if (at.empty()) {
     first_request_[piece] = now;
     flying_[piece] = 1;
+    ++pieces_in_flight_;
   }
-  if (ids.insert(id).second) {
-    ++per_source_[id];
+  if (std::find(at.begin(), at.end(), s) == at.end()) {
+    at.push_back(s);
+    ++sources_[s].in_flight;
     ++in_flight_total_;
   }
 }
 
 size_t piece_picker::requested_before(time_point t) const {
   size_t n = 0;
-  for (auto& kvp : in_flight_)
-    if (first_request_[kvp.first] < t)
+  for (uint32_t p = 0; p < have_.size(); ++p)
+    if (flying_[p] && first_request_[p] < t)
       ++n;
   return n;
 }
 
-void piece_picker::settle(const source_id& id, size_t n) {
-  auto i = per_source_.find(id);
-  if (i == per_source_.end())
-    return;
-  n = std::min(n, i->second);
+void piece_picker::settle(uint32_t s, size_t n) {
+  auto& src = sources_[s];
+  n = std::min(n, src.in_flight);
   in_flight_total_ -= n;
-  if ((i->second -= n) == 0)
-    per_source_.erase(i);
+  src.in_flight -= n;
+}
+
+void piece_picker::land(uint32_t p) {
+  at_[p].clear();
+  flying_[p] = 0;
+  --pieces_in_flight_;
 }
 
 void piece_picker::failed(uint32_t piece, const source_id& id) {
-  auto i = in_flight_.find(piece);
-  if (i == in_flight_.end())
+  auto s = find(id);
+  if (piece >= flying_.size() || !flying_[piece] || s == none)
     return;
-  if (i->second.erase(id) > 0)
-    settle(id);
-  if (i->second.empty()) {
-    flying_[piece] = 0;
-    in_flight_.erase(i);
+  auto& at = at_[piece];
+  if (auto j = std::find(at.begin(), at.end(), s); j != at.end()) {
+    at.erase(j);
+    settle(s);
   }
+  if (at.empty())
+    land(piece);
 }
 
 std::vector<piece_picker::source_id> piece_picker::done(uint32_t piece) {
@@ -148,19 +186,19 @@ std::vector<piece_picker::source_id> piece_picker::done(uint32_t piece) {
   have_.set(piece);
   have_flag_[piece] = 1;
   std::vector<source_id> others;
-  if (auto i = in_flight_.find(piece); i != in_flight_.end()) {
-    others.assign(i->second.begin(), i->second.end());
-    for (auto& id : others)
-      settle(id);
-    flying_[piece] = 0;
-    in_flight_.erase(i);
+  if (flying_[piece]) {
+    for (auto s : at_[piece]) {
+      others.push_back(sources_[s].name);
+      settle(s);
+    }
+    land(piece);
   }
   return others;
 }
 
 size_t piece_picker::in_flight(const source_id& id) const {
-  auto i = per_source_.find(id);
-  return i == per_source_.end() ? 0 : i->second;
+  auto s = find(id);
+  return s == none ? 0 : sources_[s].in_flight;
 }
 
 bool piece_picker::fresh_pieces_left() const {
@@ -175,12 +213,12 @@ bool piece_picker::can_pick() const {
     return false;
   return fresh_pieces_left()
          || have_.size() - have_.count()
-              <= std::min(sources_.size(), endgame_pieces);
+              <= std::min(live_sources_, endgame_pieces);
 }
 
 bool piece_picker::endgame() const {
   // Only missing pieces are in flight (done() ends a piece's requests).
-  return !complete() && in_flight_.size() == have_.size() - have_.count();
+  return !complete() && pieces_in_flight_ == have_.size() - have_.count();
 }
 
 std::vector<uint32_t> piece_picker::unavailable() const {

@@ -5,11 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/core/manifest.hpp"
@@ -50,7 +49,7 @@ public:
   /// counts once per source).
   size_t in_flight() const { return in_flight_total_; }
   /// Pieces in flight (an endgame duplicate does not count again).
-  size_t pieces_in_flight() const { return in_flight_.size(); }
+  size_t pieces_in_flight() const { return pieces_in_flight_; }
   /// Pieces in flight first requested before `t`.
   size_t requested_before(time_point t) const;
   /// True while some missing piece that a source holds is not requested.
@@ -73,20 +72,36 @@ public:
   std::chrono::milliseconds endgame_delay{500};
 
 private:
+  // A source by a small number: the walks and updates per piece compare
+  // and copy numbers, not peer ids. A removed source's number is reused.
+  struct source {
+    std::string name;
+    bitfield holds;
+    size_t in_flight = 0; // requests in flight at it
+  };
+  static constexpr uint32_t none = UINT32_MAX;
+  uint32_t find(const source_id& id) const;
+  /// `n` requests at source `s` ended.
+  void settle(uint32_t s, size_t n = 1);
+  /// Piece p is no longer in flight anywhere.
+  void land(uint32_t p);
+
   bitfield have_;
   std::vector<uint32_t> avail_;
-  std::map<source_id, bitfield> sources_;
-  std::map<uint32_t, std::set<source_id>> in_flight_;
+  std::unordered_map<source_id, uint32_t> ids_;
+  std::vector<source> sources_;    // by number; unused ones have no name
+  std::vector<uint32_t> unused_;   // numbers free for reuse
+  size_t live_sources_ = 0;
   // Per piece, for the walks over all pieces (every pick and schedule):
-  // 1 while the piece is verified / in flight (mirrors have_ and in_flight_),
+  // 1 while the piece is verified / in flight, the sources fetching it (in
+  // the order asked; at most max_duplicates unless a caller asks more),
   // and when it was first requested while in flight.
   std::vector<uint8_t> have_flag_;
   std::vector<uint8_t> flying_;
+  std::vector<std::vector<uint32_t>> at_;
   std::vector<time_point> first_request_;
-  std::map<source_id, size_t> per_source_;  // requests in flight per source
+  size_t pieces_in_flight_ = 0;
   size_t in_flight_total_ = 0;
-  /// `n` requests at `id` ended.
-  void settle(const source_id& id, size_t n = 1);
   std::mt19937_64 rng_;
 };
 

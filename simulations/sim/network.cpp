@@ -379,7 +379,7 @@ caf::strong_actor_ptr network::proxy(const std::string& from,
     proxies_[key] = {p.address(), to};
     proxies_at_[from].insert(key);
     proxies_at_[to].insert(key);
-    first = watched_.insert(key.second).second;
+    first = watched_.insert(key.second.id()).second;
   }
   if (first) // outside the lock: a target gone already calls back at once
     target->get()->attach_functor(
@@ -396,7 +396,7 @@ void network::on_target_down(const std::string& site,
   std::vector<caf::actor> xs;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    watched_.erase(target);
+    watched_.erase(target.id());
     // The target's proxies are among those touching its site.
     if (auto i = proxies_at_.find(site); i != proxies_at_.end())
       for (auto& key : i->second)

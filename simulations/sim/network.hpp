@@ -30,6 +30,7 @@
 #include <set>
 #include <unordered_map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -143,8 +144,9 @@ private:
   using proxy_key = std::pair<std::string, caf::actor_addr>;
   std::map<proxy_key, std::pair<caf::actor_addr, std::string>> proxies_;
   /// Targets with a callback on their end (one each, not one per proxy):
-  /// their proxies are told with a down message.
-  std::set<caf::actor_addr> watched_;
+  /// their proxies are told with a down message. By actor id: every actor
+  /// of a simulation lives in its one actor system.
+  std::unordered_set<caf::actor_id> watched_;
   void on_target_down(const std::string& site, const caf::actor_addr& target,
                       const caf::error& reason);
   /// Site -> the proxies from or to it: a fault on a site looks at its own
