@@ -111,7 +111,10 @@ std::string start_peer(caf::actor_system& sys, const environment& env,
                        uint16_t port, uint16_t control_port,
                        uint64_t upload_limit, peer_node& node) {
   auto lib = node.lib;
-  piece_server_options so{env.io, upload_limit, env.unix_time};
+  piece_server_options so;
+  so.io = env.io;
+  so.upload_limit = upload_limit;
+  so.unix_time = env.unix_time;
   if (env.streams) {
     piece_stream_options po;
     po.upload_limit = upload_limit;

@@ -230,10 +230,10 @@ BOOST_AUTO_TEST_CASE(resume_fetches_only_missing_pieces) {
   io->put("/src/f.bin", bytes);
   auto src_lib = std::make_shared<library>();
   src_lib->put(local_file{m, "/src/f.bin", bitfield{n, true}, ""});
-  auto server = track(sys.spawn(piece_server, src_lib,
-                                piece_server_options{io, 0, [] {
-                                                       return int64_t{0};
-                                                     }}));
+  piece_server_options so;
+  so.io = io;
+  so.unix_time = [] { return int64_t{0}; };
+  auto server = track(sys.spawn(piece_server, src_lib, so));
   *rec->info.add_sources() = publish("1", server, n);
   bitfield have{n};
   std::string part(bytes.size(), '\0');
