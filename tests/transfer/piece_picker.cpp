@@ -163,3 +163,29 @@ BOOST_AUTO_TEST_CASE(can_pick_says_whether_any_source_gets_a_piece) {
   pp.done(19);
   BOOST_TEST(!pp.can_pick());
 }
+
+BOOST_AUTO_TEST_CASE(a_source_after_a_removed_one_starts_with_nothing_in_flight) {
+  // The picker numbers its sources and reuses a removed one's number: the
+  // next source must not inherit its requests, its pieces or its count.
+  piece_picker pp{bitfield{4}, 2};
+  pp.set_source("a", bits(4, {0, 1}));
+  pp.requested(0, "a", t0);
+  pp.requested(1, "a", t0);
+  BOOST_TEST(pp.in_flight() == 2u);
+  pp.remove_source("a");
+  BOOST_TEST(pp.in_flight() == 0u);
+  BOOST_TEST(pp.pieces_in_flight() == 0u);
+  pp.set_source("b", bits(4, {2}));
+  BOOST_TEST(pp.in_flight("b") == 0u);
+  BOOST_TEST(pp.availability(0) == 0u);
+  BOOST_TEST(pp.availability(2) == 1u);
+  auto p = pp.pick("b", t0);
+  BOOST_REQUIRE(p);
+  BOOST_TEST(*p == 2u);
+  pp.requested(*p, "b", t0);
+  // A request of the removed source's name is not the new source's.
+  pp.failed(2, "a");
+  BOOST_TEST(pp.in_flight("b") == 1u);
+  BOOST_TEST(pp.done(2) == std::vector<std::string>{"b"});
+  BOOST_TEST(pp.in_flight() == 0u);
+}
