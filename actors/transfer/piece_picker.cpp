@@ -31,7 +31,6 @@ void piece_picker::set_source(const source_id& id, const bitfield& holds) {
     auto& s = sources_[i->second];
     s.name = id;
     s.holds = bitfield{have_.size()};
-    ++live_sources_;
   }
   auto& cur = sources_[i->second].holds;
   for (uint32_t p = 0; p < have_.size(); ++p) {
@@ -66,7 +65,6 @@ std::vector<uint32_t> piece_picker::remove_source(const source_id& id) {
   ids_.erase(id);
   src = source{};
   unused_.push_back(s);
-  --live_sources_;
   return lost;
 }
 
@@ -111,7 +109,7 @@ std::optional<uint32_t> piece_picker::pick(const source_id& id,
   // duplicating all of it would fetch it twice.
   if (fresh_pieces_left()
       || have_.size() - have_.count()
-           > std::min(live_sources_, endgame_pieces))
+           > std::min(ids_.size(), endgame_pieces))
     return std::nullopt;
   size_t fewest = max_duplicates;
   for (uint32_t p = 0; p < have_.size(); ++p) {
@@ -154,11 +152,12 @@ size_t piece_picker::requested_before(time_point t) const {
   return n;
 }
 
-void piece_picker::settle(uint32_t s, size_t n) {
+void piece_picker::settle(uint32_t s) {
   auto& src = sources_[s];
-  n = std::min(n, src.in_flight);
-  in_flight_total_ -= n;
-  src.in_flight -= n;
+  if (src.in_flight == 0)
+    return;
+  --src.in_flight;
+  --in_flight_total_;
 }
 
 void piece_picker::land(uint32_t p) {
@@ -213,7 +212,7 @@ bool piece_picker::can_pick() const {
     return false;
   return fresh_pieces_left()
          || have_.size() - have_.count()
-              <= std::min(live_sources_, endgame_pieces);
+              <= std::min(ids_.size(), endgame_pieces);
 }
 
 bool piece_picker::endgame() const {

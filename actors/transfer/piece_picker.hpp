@@ -81,17 +81,16 @@ private:
   };
   static constexpr uint32_t none = UINT32_MAX;
   uint32_t find(const source_id& id) const;
-  /// `n` requests at source `s` ended.
-  void settle(uint32_t s, size_t n = 1);
+  /// A request at source `s` ended.
+  void settle(uint32_t s);
   /// Piece p is no longer in flight anywhere.
   void land(uint32_t p);
 
   bitfield have_;
   std::vector<uint32_t> avail_;
-  std::unordered_map<source_id, uint32_t> ids_;
+  std::unordered_map<source_id, uint32_t> ids_; // one per source there is
   std::vector<source> sources_;    // by number; unused ones have no name
   std::vector<uint32_t> unused_;   // numbers free for reuse
-  size_t live_sources_ = 0;
   // Per piece, for the walks over all pieces (every pick and schedule):
   // 1 while the piece is verified / in flight, the sources fetching it (in
   // the order asked; at most max_duplicates unless a caller asks more),

@@ -123,9 +123,9 @@ public:
       auto& f = i->second;
       if (offset + len > f.size)
         return "cannot write " + path + ": beyond its size";
-      auto* known = disk_.generated(f.name);
-      ok = known != nullptr && offset + len <= known->size()
-             ? std::memcmp(known->data() + offset, buf, len) == 0
+      auto* kept = disk_.kept(f.name, offset, len);
+      ok = kept != nullptr
+             ? std::memcmp(kept, buf, len) == 0
              : matches_generated(disk_.seed_, f.name, offset, buf, len);
       if (ok)
         f.bad.erase(offset);
@@ -224,9 +224,8 @@ private:
     auto& f = i->second;
     if (offset + len > f.size)
       return "short read of " + path;
-    if (auto* known = disk_.generated(f.name);
-        known != nullptr && offset + len <= known->size())
-      std::memcpy(buf, known->data() + offset, len);
+    if (auto* kept = disk_.kept(f.name, offset, len))
+      std::memcpy(buf, kept, len);
     else
       generate(disk_.seed_, f.name, offset, buf, len);
     // Bytes written wrong are read back as written.
@@ -297,16 +296,20 @@ std::string sim_disk::file_of(const std::string& path) const {
   return sizes_.count(base) > 0 ? base : std::string{};
 }
 
-const std::string* sim_disk::generated(const std::string& name) {
-  if (auto i = generated_.find(name); i != generated_.end())
-    return &i->second;
-  auto size = sizes_.find(name);
-  if (size == sizes_.end() || size->second > cache_budget - generated_bytes_)
-    return nullptr;
-  std::string bytes(size->second, '\0');
-  generate(seed_, name, 0, bytes.data(), bytes.size());
-  generated_bytes_ += bytes.size();
-  return &generated_.emplace(name, std::move(bytes)).first->second;
+const char* sim_disk::kept(const std::string& name, uint64_t offset,
+                           size_t len) {
+  auto i = generated_.find(name);
+  if (i == generated_.end()) {
+    auto size = sizes_.find(name);
+    if (size == sizes_.end() || size->second > cache_budget - generated_bytes_)
+      return nullptr;
+    std::string bytes(size->second, '\0');
+    generate(seed_, name, 0, bytes.data(), bytes.size());
+    generated_bytes_ += bytes.size();
+    i = generated_.emplace(name, std::move(bytes)).first;
+  }
+  auto& bytes = i->second;
+  return offset + len <= bytes.size() ? bytes.data() + offset : nullptr;
 }
 
 } // namespace actorrent::sim
